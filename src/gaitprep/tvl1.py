@@ -1,0 +1,379 @@
+"""Duality-based TV-L1 optical flow in PyTorch, batched, on CUDA or CPU.
+
+Algorithm: Zach, Pock & Bischof, "A duality based approach for realtime TV-L1 optical
+flow" (DAGM 2007), in the form detailed by Sánchez Pérez, Meinhardt-Llopis & Facciolo,
+"TV-L1 Optical Flow Estimation", IPOL 3 (2013) 137-150, which OpenCV's
+``cv2.optflow.DualTVL1OpticalFlow`` (opencv_contrib ``optflow/src/tvl1flow.cpp``) follows.
+This module reproduces that implementation's numerical choices so that its flow matches
+OpenCV's closely (see ``docs/flow.md`` for the measured parity):
+
+* images as float32 grey levels in 0..255;
+* pyramid: each level is the previous one resized by ``scale_step`` with bilinear
+  interpolation (OpenCV ``resize(..., fx=fy=scale_step, INTER_LINEAR)``: size rounded to
+  nearest, half-pixel centres, border replicated, no anti-aliasing); levels stop before
+  either side drops under 16 px;
+* image gradient: centred differences, border replicated;
+* warping: bicubic (Keys, a = -0.75) sampling of ``I1`` and its gradient at ``x + u``,
+  positions quantised to 1/32 px and samples outside the image counting as 0 (OpenCV
+  ``remap(INTER_CUBIC)`` with its default constant border);
+* per warp: ``outer_iterations`` x (median filter of ``u`` [5x5, replicated border],
+  ``inner_iterations`` x (thresholding step for ``v``, primal step for ``u``, dual step for
+  ``p``)), stopping early once the sum over pixels of ``|u_new - u_old|^2`` falls to
+  ``epsilon^2 * H * W`` (checked per image of the batch; a converged image is frozen until
+  the next warp, as the per-image loop of OpenCV would stop);
+* the dual variables are reset at each pyramid level and kept across warps;
+* flow passed to the next finer level: bilinear resize to its size, multiplied by
+  ``1 / scale_step``.
+
+Shapes: frames are ``(B, H, W)`` tensors (or arrays), flow is ``(B, 2, H, W)`` float32
+(dx, dy) in px of the input size, from frame ``I0`` to frame ``I1`` (``I0(x) ~ I1(x + u(x))``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+#: OpenCV remap's sub-pixel precision: 2**INTER_BITS positions per pixel
+REMAP_SUBPIXEL = 32
+
+
+@dataclass(frozen=True)
+class TVL1Params:
+    """TV-L1 parameters; the defaults are OpenCV's (``cv2.optflow.DualTVL1OpticalFlow_create()``
+    getters, opencv-contrib 4.13: tau 0.25, lambda 0.15, theta 0.3, nscales 5, warps 5,
+    epsilon 0.01, innerIterations 30, outerIterations 10, scaleStep 0.8, gamma 0,
+    medianFiltering 5, useInitialFlow false).
+
+    Attributes:
+        tau: time step of the primal-dual scheme (stable for tau <= 0.25).
+        lambda_: weight of the data (attachment) term; smaller gives smoother flow.
+        theta: coupling weight between ``u`` and the auxiliary ``v``; small keeps them close.
+        nscales: number of pyramid levels (fewer if a side would drop under 16 px).
+        warps: warpings of ``I1`` per level (re-linearisations of the data term).
+        epsilon: stopping threshold: iterate while sum |du|^2 > epsilon^2 * H * W.
+        inner_iterations: primal-dual iterations between median filterings.
+        outer_iterations: median filterings (outer loops) per warp.
+        scale_step: size ratio between consecutive pyramid levels (0 < s < 1).
+        gamma: weight of the illumination-change term; must be 0 (not implemented here).
+        median_filtering: size of the median filter applied to ``u`` at each outer
+            iteration: 1 (off), 3 or 5.
+    """
+
+    tau: float = 0.25
+    lambda_: float = 0.15
+    theta: float = 0.3
+    nscales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.8
+    gamma: float = 0.0
+    median_filtering: int = 5
+
+    def __post_init__(self):
+        if not 0 < self.tau <= 0.25:
+            raise ValueError(f"tau must be in (0, 0.25], got {self.tau}")
+        if self.lambda_ <= 0 or self.theta <= 0:
+            raise ValueError(f"lambda and theta must be > 0, got {self.lambda_}, {self.theta}")
+        if self.nscales < 1 or self.warps < 1 or self.inner_iterations < 1 or self.outer_iterations < 1:
+            raise ValueError("nscales, warps, inner_iterations and outer_iterations must be >= 1")
+        if not 0 < self.scale_step < 1:
+            raise ValueError(f"scale_step must be in (0, 1), got {self.scale_step}")
+        if self.epsilon < 0:
+            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+        if self.gamma != 0:
+            raise ValueError("gamma (illumination term) is not implemented; use gamma = 0 (OpenCV's default)")
+        if self.median_filtering not in (0, 1, 3, 5):
+            raise ValueError(f"median_filtering must be 1 (off), 3 or 5, got {self.median_filtering}")
+
+
+# ----------------------------------------------------------------------------- resizing
+
+
+def _cv_round(x: float) -> int:
+    """OpenCV's ``cvRound`` for sizes: round half to even (as ``lrint``)."""
+    return int(round(x))
+
+
+def _linear_taps(n_in: int, n_out: int, scale: float, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices and weights of OpenCV's INTER_LINEAR resize along one axis.
+
+    ``src = (dst + 0.5) * scale - 0.5``, computed in double and rounded to float as OpenCV
+    does; taps outside the image are clamped to the border (replicate).
+    """
+    dst = np.arange(n_out, dtype=np.float64)
+    f = ((dst + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(f).astype(np.int64)
+    w = (f - i0).astype(np.float32)
+    low = i0 < 0
+    w[low], i0[low] = 0.0, 0
+    high = i0 >= n_in - 1
+    w[high], i0[high] = 0.0, n_in - 1
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    return t(i0), t(i1), t(w)
+
+
+def resize_linear(x: torch.Tensor, size: tuple[int, int], scale: Optional[tuple[float, float]] = None) -> torch.Tensor:
+    """Bilinear resize as OpenCV's ``cv2.resize(INTER_LINEAR)`` of float images.
+
+    Args:
+        x: ``(B, H, W)`` float tensor.
+        size: ``(h, w)`` output size.
+        scale: ``(sy, sx)`` source px per destination px; default ``H / h, W / w``
+            (OpenCV uses ``1 / fx`` when called with ``fx`` and no ``dsize``).
+
+    Returns:
+        ``(B, h, w)`` tensor.
+    """
+    _, h_in, w_in = x.shape
+    h, w = size
+    sy, sx = scale if scale is not None else (h_in / h, w_in / w)
+    y0, y1, wy = _linear_taps(h_in, h, sy, x.device)
+    x0, x1, wx = _linear_taps(w_in, w, sx, x.device)
+    # horizontal pass then vertical pass (OpenCV also resizes rows first)
+    r = x[:, :, x0] * (1 - wx) + x[:, :, x1] * wx
+    return r[:, y0, :] * (1 - wy)[:, None] + r[:, y1, :] * wy[:, None]
+
+
+def pyramid_sizes(h: int, w: int, nscales: int, scale_step: float) -> list[tuple[int, int]]:
+    """Sizes ``(h, w)`` of the pyramid levels, finest first, as OpenCV builds them."""
+    sizes = [(h, w)]
+    for _ in range(1, nscales):
+        ph, pw = sizes[-1]
+        nh, nw = _cv_round(ph * scale_step), _cv_round(pw * scale_step)
+        if nh < 16 or nw < 16:
+            break
+        sizes.append((nh, nw))
+    return sizes
+
+
+# ----------------------------------------------------------------------------- stencils
+
+
+def centered_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centred differences ``0.5 * (x[i+1] - x[i-1])`` with the border replicated. ``(B,H,W)``."""
+    p = F.pad(x[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    dx = 0.5 * (p[:, 1:-1, 2:] - p[:, 1:-1, :-2])
+    dy = 0.5 * (p[:, 2:, 1:-1] - p[:, :-2, 1:-1])
+    return dx, dy
+
+
+def forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences, 0 on the last column (dx) / last row (dy). ``(B,H,W)``."""
+    dx = F.pad(u[:, :, 1:] - u[:, :, :-1], (0, 1))
+    dy = F.pad(u[:, 1:, :] - u[:, :-1, :], (0, 0, 0, 1))
+    return dx, dy
+
+
+def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Backward-difference divergence, the negative adjoint of :func:`forward_gradient`
+    (values before the first row/column count as 0). ``(B,H,W)``."""
+    return px - F.pad(px[:, :, :-1], (1, 0)) + py - F.pad(py[:, :-1, :], (0, 0, 1, 0))
+
+
+def median_blur(u: torch.Tensor, k: int) -> torch.Tensor:
+    """``k x k`` median filter with the border replicated (OpenCV ``medianBlur``). ``(B,H,W)``."""
+    if k <= 1:
+        return u
+    r = k // 2
+    b, h, w = u.shape
+    p = F.pad(u[:, None], (r, r, r, r), mode="replicate")
+    out = torch.empty_like(u)
+    # chunk rows so that the k*k unfolded copies stay small (~64 MB of float32)
+    rows = max(1, int(16e6 // max(1, b * w * k * k)))
+    for y in range(0, h, rows):
+        y1 = min(h, y + rows)
+        patches = F.unfold(p[:, :, y : y1 + 2 * r, :], k)  # (B, k*k, rows*W)
+        out[:, y:y1, :] = patches.median(dim=1).values.view(b, y1 - y, w)
+    return out
+
+
+def warp_bicubic(stack: torch.Tensor, u1: torch.Tensor, u2: torch.Tensor) -> torch.Tensor:
+    """Sample ``stack`` at ``(x + u1, y + u2)`` as OpenCV ``remap(INTER_CUBIC)`` does.
+
+    Args:
+        stack: ``(B, C, H, W)`` images to sample.
+        u1, u2: ``(B, H, W)`` displacement in px.
+
+    Returns:
+        ``(B, C, H, W)``; positions quantised to 1/32 px, taps outside the image read 0.
+    """
+    b, _, h, w = stack.shape
+    ys = torch.arange(h, device=u1.device, dtype=u1.dtype).view(1, h, 1)
+    xs = torch.arange(w, device=u1.device, dtype=u1.dtype).view(1, 1, w)
+    mx = torch.round((xs + u1) * REMAP_SUBPIXEL) / REMAP_SUBPIXEL
+    my = torch.round((ys + u2) * REMAP_SUBPIXEL) / REMAP_SUBPIXEL
+    # normalise for align_corners=True: -1 is the centre of pixel 0, +1 of pixel W-1
+    gx = mx * (2.0 / max(w - 1, 1)) - 1.0
+    gy = my * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack((gx, gy), dim=-1)
+    return F.grid_sample(stack, grid, mode="bicubic", padding_mode="zeros", align_corners=True)
+
+
+# ----------------------------------------------------------------------------- solver
+
+
+def _one_scale(I0: torch.Tensor, I1: torch.Tensor, u1: torch.Tensor, u2: torch.Tensor, p: TVL1Params):
+    """Refine ``u1, u2`` (in place semantics: returns new tensors) at one pyramid level."""
+    b, h, w = I0.shape
+    scaled_eps = p.epsilon * p.epsilon * h * w
+    l_t = p.lambda_ * p.theta
+    taut = p.tau / p.theta
+    I1x, I1y = centered_gradient(I1)
+    src = torch.stack((I1, I1x, I1y), dim=1)
+    p11 = torch.zeros_like(I0)
+    p12 = torch.zeros_like(I0)
+    p21 = torch.zeros_like(I0)
+    p22 = torch.zeros_like(I0)
+    tiny = float(np.finfo(np.float32).eps)
+
+    for _ in range(p.warps):
+        warped = warp_bicubic(src, u1, u2)
+        I1w, I1wx, I1wy = warped[:, 0], warped[:, 1], warped[:, 2]
+        grad = I1wx * I1wx + I1wy * I1wy
+        rho_c = I1w - I1wx * u1 - I1wy * u2 - I0
+        lt_grad = l_t * grad
+        inv_grad = torch.where(grad > tiny, 1.0 / grad.clamp_min(tiny), torch.zeros_like(grad))
+        active = [True] * b  # per image: still iterating in this warp
+        for _outer in range(p.outer_iterations):
+            if not any(active):
+                break
+            act_t = torch.tensor(active, device=I0.device).view(b, 1, 1)
+            all_act = all(active)
+            if p.median_filtering > 1:
+                m1, m2 = median_blur(u1, p.median_filtering), median_blur(u2, p.median_filtering)
+                u1 = m1 if all_act else torch.where(act_t, m1, u1)
+                u2 = m2 if all_act else torch.where(act_t, m2, u2)
+            for _inner in range(p.inner_iterations):
+                # thresholding step: v = u + d, d from the sign of the linearised residual
+                rho = rho_c + I1wx * u1 + I1wy * u2
+                fi = torch.where(
+                    rho < -lt_grad,
+                    torch.full_like(rho, l_t),
+                    torch.where(rho > lt_grad, torch.full_like(rho, -l_t), -rho * inv_grad),
+                )
+                v1 = u1 + fi * I1wx
+                v2 = u2 + fi * I1wy
+                # primal step
+                n1 = v1 + p.theta * divergence(p11, p12)
+                n2 = v2 + p.theta * divergence(p21, p22)
+                err = ((n1 - u1).square() + (n2 - u2).square()).sum(dim=(1, 2))
+                if all_act:
+                    u1, u2 = n1, n2
+                else:
+                    u1, u2 = torch.where(act_t, n1, u1), torch.where(act_t, n2, u2)
+                # dual step
+                u1x, u1y = forward_gradient(u1)
+                u2x, u2y = forward_gradient(u2)
+                ng1 = 1.0 + taut * torch.sqrt(u1x * u1x + u1y * u1y)
+                ng2 = 1.0 + taut * torch.sqrt(u2x * u2x + u2y * u2y)
+                q11, q12 = (p11 + taut * u1x) / ng1, (p12 + taut * u1y) / ng1
+                q21, q22 = (p21 + taut * u2x) / ng2, (p22 + taut * u2y) / ng2
+                if all_act:
+                    p11, p12, p21, p22 = q11, q12, q21, q22
+                else:
+                    p11, p12 = torch.where(act_t, q11, p11), torch.where(act_t, q12, p12)
+                    p21, p22 = torch.where(act_t, q21, p21), torch.where(act_t, q22, p22)
+                errs = err.tolist()
+                new_active = [a and e > scaled_eps for a, e in zip(active, errs)]
+                if new_active != active:
+                    active = new_active
+                    if not any(active):
+                        break
+                    act_t = torch.tensor(active, device=I0.device).view(b, 1, 1)
+                    all_act = False
+    return u1, u2
+
+
+def _as_batch(x, device, name: str) -> torch.Tensor:
+    t = torch.as_tensor(x)
+    if t.ndim == 2:
+        t = t[None]
+    if t.ndim != 3:
+        raise ValueError(f"{name} must be (B, H, W) or (H, W) grey images, got shape {tuple(t.shape)}")
+    t = t.to(device=device, dtype=torch.float32)
+    return t
+
+
+@torch.no_grad()
+def tvl1_flow(
+    I0,
+    I1,
+    params: Optional[TVL1Params] = None,
+    device: Optional[str | torch.device] = None,
+    initial_flow: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """TV-L1 optical flow from ``I0`` to ``I1`` for a batch of grey image pairs.
+
+    Args:
+        I0, I1: ``(B, H, W)`` or ``(H, W)`` grey images (tensors or arrays), grey levels in
+            0..255 (uint8 or float; float is not rescaled).
+        params: :class:`TVL1Params` (OpenCV's defaults when ``None``).
+        device: where to compute (default: the device of ``I0`` if a tensor, else CPU).
+        initial_flow: optional ``(B, 2, H, W)`` starting flow in px (OpenCV's
+            ``useInitialFlow``); it is resized down the pyramid like OpenCV does.
+
+    Returns:
+        ``(B, 2, H, W)`` float32 flow on ``device``: channel 0 dx, channel 1 dy, in px, with
+        ``I0(x, y) ~ I1(x + dx, y + dy)``.
+
+    Raises:
+        ValueError: on shapes that differ or are smaller than 3 x 3, or bad parameters.
+    """
+    p = params or TVL1Params()
+    if device is None:
+        device = I0.device if isinstance(I0, torch.Tensor) else "cpu"
+    I0 = _as_batch(I0, device, "I0")
+    I1 = _as_batch(I1, device, "I1")
+    if I0.shape != I1.shape:
+        raise ValueError(f"I0 and I1 must have the same shape, got {tuple(I0.shape)} and {tuple(I1.shape)}")
+    b, h, w = I0.shape
+    if h < 3 or w < 3:
+        raise ValueError(f"images must be at least 3 x 3 px, got {h} x {w}")
+    sizes = pyramid_sizes(h, w, p.nscales, p.scale_step)
+    I0s, I1s = [I0], [I1]
+    for s in range(1, len(sizes)):
+        sc = (1.0 / p.scale_step, 1.0 / p.scale_step)
+        I0s.append(resize_linear(I0s[-1], sizes[s], sc))
+        I1s.append(resize_linear(I1s[-1], sizes[s], sc))
+    n = len(sizes)
+    if initial_flow is not None:
+        f = initial_flow.to(device=device, dtype=torch.float32)
+        if f.shape != (b, 2, h, w):
+            raise ValueError(f"initial_flow must be {(b, 2, h, w)}, got {tuple(f.shape)}")
+        u1, u2 = f[:, 0], f[:, 1]
+        sc = (1.0 / p.scale_step, 1.0 / p.scale_step)
+        for s in range(1, n):
+            u1 = resize_linear(u1, sizes[s], sc) * p.scale_step
+            u2 = resize_linear(u2, sizes[s], sc) * p.scale_step
+    else:
+        u1 = torch.zeros(b, *sizes[-1], device=device)
+        u2 = torch.zeros_like(u1)
+    for s in range(n - 1, -1, -1):
+        u1, u2 = _one_scale(I0s[s], I1s[s], u1, u2, p)
+        if s == 0:
+            break
+        u1 = resize_linear(u1, sizes[s - 1]) / p.scale_step
+        u2 = resize_linear(u2, sizes[s - 1]) / p.scale_step
+    return torch.stack((u1, u2), dim=1)
+
+
+def set_cpu_threads(n: Optional[int] = None) -> int:
+    """Set torch's intra-op CPU threads (default: all cores this process may use); returns it."""
+    if n is None:
+        try:
+            import os
+
+            n = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            n = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    return torch.get_num_threads()
