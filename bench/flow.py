@@ -83,10 +83,13 @@ def main(argv=None) -> int:
     ap.add_argument("--opencv-pairs", type=int, default=4, help="pairs timed for OpenCV (0: skip)")
     ap.add_argument("--no-opencv", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--cv-threads", type=int, default=-1, help="OpenCV threads (-1: OpenCV's default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the iteration")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.cv_threads >= 0:
+        cv2.setNumThreads(a.cv_threads)
     devices = a.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     for d in devices:
         if d.startswith("cuda") and not torch.cuda.is_available():

@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     panels = [label(cv2.resize(p, (pw, ph), interpolation=cv2.INTER_AREA), t) for p, t in zip(panels, texts)]
     grid = np.concatenate([np.concatenate(panels[:2], 1), np.concatenate(panels[2:], 1)], 0)
     a.png.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(a.png), grid)
+    cv2.imwrite(str(a.png), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {a.png}")
     return 0
 
