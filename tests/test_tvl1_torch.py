@@ -145,6 +145,7 @@ def test_backend_streams_batches():
     cap.release()
     cls = get_backend_class("flow", "tvl1-torch")
     assert cls.method == "TVL1" and cls.uses_gpu
+    assert cls({}, Context(device="cpu")).batch_size == 1  # auto: no batching on CPU
     fast = dict(warps=2, outer_iterations=3, nscales=3)  # keep CI quick; parity is tested above
     out = list(cls({"batch_size": 2, **fast}, Context(device="cpu")).run(iter(frames)))
     assert [r.index for r in out] == [58, 59, 60, 61, 62]

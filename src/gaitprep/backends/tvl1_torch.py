@@ -36,7 +36,9 @@ class TVL1TorchParams:
         scale_step: size ratio between pyramid levels.
         gamma: illumination term weight; only 0 is supported.
         median_filtering: median filter size applied to the flow (1 off, 3 or 5).
-        batch_size: frame pairs solved at once (GPU memory: ~0.3 GB per 960x540 pair).
+        batch_size: frame pairs solved at once; 0 = auto: 8 on CUDA (GPU memory ~0.1-0.3 GB
+            per 960x540 pair), 1 on CPU (where batching does not pay: a batch iterates until
+            its slowest pair has converged).
         scale: compute flow at this fraction of the source size (1.0 = full resolution).
         threads: torch intra-op CPU threads when running on CPU (0 = leave torch's setting;
             on a machine whose cores are shared with other jobs, 1 avoids OpenMP spinning).
@@ -55,7 +57,7 @@ class TVL1TorchParams:
     scale_step: float = 0.8
     gamma: float = 0.0
     median_filtering: int = 5
-    batch_size: int = 8
+    batch_size: int = 0
     scale: float = 1.0
     threads: int = 0
     compile: bool = False
@@ -63,8 +65,8 @@ class TVL1TorchParams:
     def __post_init__(self):
         if not 0.0 < self.scale <= 1.0:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
-        if int(self.batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if int(self.batch_size) < 0:
+            raise ValueError(f"batch_size must be >= 0 (0: auto), got {self.batch_size}")
         if int(self.threads) < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
         self.tvl1()  # validates the TV-L1 parameters
@@ -98,6 +100,7 @@ class TVL1TorchBackend(FlowBackend):
         self.torch = torch
         self.device = torch.device(self.ctx.device or "cpu")
         self.tvl1_params = self.params.tvl1()
+        self.batch_size = int(self.params.batch_size) or (8 if self.device.type == "cuda" else 1)
         if self.device.type == "cpu" and self.params.threads:
             set_cpu_threads(self.params.threads)
 
@@ -127,7 +130,7 @@ class TVL1TorchBackend(FlowBackend):
             yield FlowResult(i, out[k])
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FlowResult]:
-        bs = int(self.params.batch_size)
+        bs = self.batch_size
         idx: list[int] = []
         grays: list[np.ndarray] = []
         full_hw = None
@@ -150,4 +153,5 @@ class TVL1TorchBackend(FlowBackend):
             **super().provenance(),
             "model": f"gaitprep.tvl1 (PyTorch {self.torch.__version__}, OpenCV DualTVL1 parity)",
             "device": str(self.device),
+            "batch_size": self.batch_size,
         }
