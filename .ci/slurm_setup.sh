@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Single-node SLURM on localhost for gaitprep's cluster test (tests/test_slurm.py).
+#
+#   .ci/slurm_setup.sh [install]   apt-get install slurm-wlm + munge if missing (idempotent)
+#   .ci/slurm_setup.sh start DIR   write DIR/slurm.conf, start munged, slurmctld, slurmd
+#                                  (all state, sockets, logs and PID files under DIR) and
+#                                  wait until the node is idle; prints `export SLURM_CONF=...`
+#   .ci/slurm_setup.sh smoke DIR   submit one trivial sbatch job and wait for it
+#   .ci/slurm_setup.sh stop DIR    stop the three daemons by their PID files in DIR
+#
+# Everything listens on localhost only; nothing in /etc is changed. Needs root (SlurmUser=root).
+# Without slurmdbd `sacct` cannot work, so jobs are recorded by the jobcomp/filetxt plugin in
+# DIR/jobcomp.txt and MinJobAge is long enough (300 s) for the Snakemake SLURM plugin to use
+# `--slurm-status-command squeue` (it requires MinJobAge >= 3 x init-seconds-before-status-checks).
+# Environment: SLURMCTLD_PORT (default 6817), SLURMD_PORT (6818), SLURM_GPUS (0; >0 declares that
+# many fake `gpu` GRES on the node, no device files, so `--gpus=1` jobs can be scheduled).
+set -euo pipefail
+
+cmd=${1:-install}
+dir=${2:-}
+
+need_dir() {
+  if [[ -z "$dir" ]]; then
+    echo "usage: $0 $cmd DIR" >&2
+    exit 2
+  fi
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+}
+
+install() {
+  if command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
+     && command -v sbatch >/dev/null && command -v munged >/dev/null; then
+    echo "slurm already installed: $(slurmctld -V)"
+    return 0
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  echo "installed: $(slurmctld -V)"
+}
+
+write_conf() {
+  local cpus mem_kb mem_mb gpus gres_line=""
+  cpus=$(nproc)
+  mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+  mem_mb=$(( mem_kb / 1024 * 8 / 10 ))   # 80 % of the machine for jobs
+  gpus=${SLURM_GPUS:-0}
+  mkdir -p "$dir/state" "$dir/spool" "$dir/log"
+  if (( gpus > 0 )); then
+    gres_line="Gres=gpu:$gpus"
+    printf 'NodeName=localhost Name=gpu File=/dev/null Count=%s\n' "$gpus" > "$dir/gres.conf"
+  else
+    rm -f "$dir/gres.conf"
+  fi
+  cat > "$dir/slurm.conf" <<CONF
+# written by .ci/slurm_setup.sh for a throw-away single-node test cluster
+ClusterName=gaitprep-ci
+SlurmctldHost=localhost
+SlurmctldPort=${SLURMCTLD_PORT:-6817}
+SlurmdPort=${SLURMD_PORT:-6818}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$dir/munge/munge.socket
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+MailProg=/bin/true
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=256
+SlurmdParameters=config_overrides
+ReturnToService=2
+MinJobAge=300
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$dir/jobcomp.txt
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb $gres_line State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+}
+
+alive() {  # alive PIDFILE -> 0 if the process in it runs
+  [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+start() {
+  need_dir
+  write_conf
+  export SLURM_CONF="$dir/slurm.conf"
+  # munged with its own key, socket and PID file under DIR
+  mkdir -p "$dir/munge"
+  chmod 700 "$dir/munge"
+  if [[ ! -s "$dir/munge/munge.key" ]]; then
+    dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
+    chmod 600 "$dir/munge/munge.key"
+  fi
+  if ! alive "$dir/munge/munged.pid"; then
+    munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
+      --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
+      --seed-file="$dir/munge/munged.seed"
+  fi
+  alive "$dir/slurmctld.pid" || slurmctld -i
+  alive "$dir/slurmd.pid" || slurmd -N localhost
+  # wait for the node to register as idle (or mixed/allocated after a restart)
+  local state=""
+  for _ in $(seq 60); do
+    state=$(sinfo -h -N -n localhost -o '%t' 2>/dev/null || true)
+    [[ "$state" =~ ^(idle|mix|alloc) ]] && break
+    sleep 0.5
+  done
+  if [[ ! "$state" =~ ^(idle|mix|alloc) ]]; then
+    echo "slurm node not ready (state '$state'); logs in $dir/log" >&2
+    tail -n 20 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+    exit 1
+  fi
+  echo "export SLURM_CONF=$dir/slurm.conf"
+}
+
+smoke() {
+  need_dir
+  export SLURM_CONF="$dir/slurm.conf"
+  local id state=""
+  id=$(sbatch --parsable --job-name gaitprep-smoke --output "$dir/log/smoke-%j.out" \
+       --ntasks=1 --cpus-per-task=1 --mem=100 --time=1 --wrap 'echo hello from $SLURM_JOB_ID')
+  for _ in $(seq 60); do
+    state=$(squeue -h -j "$id" --states=all -o '%T' 2>/dev/null || true)
+    [[ "$state" == COMPLETED || "$state" == FAILED || "$state" == CANCELLED ]] && break
+    sleep 0.5
+  done
+  echo "job $id: $state; $(cat "$dir/log/smoke-$id.out" 2>/dev/null)"
+  [[ "$state" == COMPLETED ]]
+}
+
+stop() {
+  need_dir
+  local f pid
+  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+    alive "$f" || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  done
+  echo "stopped slurm in $dir"
+}
+
+case "$cmd" in
+  install) install ;;
+  start) start ;;
+  smoke) smoke ;;
+  stop) stop ;;
+  *) echo "unknown command '$cmd' (install|start DIR|smoke DIR|stop DIR)" >&2; exit 2 ;;
+esac
