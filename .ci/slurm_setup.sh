@@ -8,7 +8,8 @@
 #   .ci/slurm_setup.sh smoke DIR   submit one trivial sbatch job and wait for it
 #   .ci/slurm_setup.sh stop DIR    stop the three daemons by their PID files in DIR
 #
-# Everything listens on localhost only; nothing in /etc is changed. Needs root (SlurmUser=root).
+# Everything listens on localhost only; nothing in /etc is changed, but /run/slurm/conf is made a
+# link to DIR while the cluster runs (see link_conf). Needs root (SlurmUser=root).
 # Without slurmdbd `sacct` cannot work, so jobs are recorded by the jobcomp/filetxt plugin in
 # DIR/jobcomp.txt and MinJobAge is long enough (300 s) for the Snakemake SLURM plugin to use
 # `--slurm-status-command squeue` (it requires MinJobAge >= 3 x init-seconds-before-status-checks).
@@ -94,6 +95,31 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
+link_conf() {
+  # Snakemake's slurm-jobstep plugin strips SLURM_* (SLURM_CONF included) from the environment
+  # of the `srun` it starts inside each job, so srun must find the configuration by itself:
+  # /run/slurm/conf/ is where SLURM clients look after SLURM_CONF and /etc/slurm/slurm.conf
+  # (the configless cache of slurmd). Refuse to shadow a real SLURM installation.
+  if [[ -e /etc/slurm/slurm.conf ]]; then
+    echo "refusing to start: /etc/slurm/slurm.conf exists (a real SLURM install?)" >&2
+    exit 1
+  fi
+  mkdir -p /run/slurm
+  if [[ -L /run/slurm/conf ]]; then
+    rm -f /run/slurm/conf
+  elif [[ -e /run/slurm/conf ]]; then
+    echo "refusing to start: /run/slurm/conf exists and is not a link left by this script" >&2
+    exit 1
+  fi
+  ln -s "$dir" /run/slurm/conf
+}
+
+unlink_conf() {
+  if [[ -L /run/slurm/conf && "$(readlink /run/slurm/conf)" == "$dir" ]]; then
+    rm -f /run/slurm/conf
+  fi
+}
+
 alive() {  # alive PIDFILE -> 0 if the process in it runs
   [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
@@ -101,6 +127,7 @@ alive() {  # alive PIDFILE -> 0 if the process in it runs
 start() {
   need_dir
   write_conf
+  link_conf
   export SLURM_CONF="$dir/slurm.conf"
   # munged with its own key, socket and PID file under DIR
   mkdir -p "$dir/munge"
@@ -156,6 +183,7 @@ stop() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
   done
+  unlink_conf
   echo "stopped slurm in $dir"
 }
 
