@@ -90,6 +90,7 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 GresTypes=gpu
+AccountingStorageTRES=gres/gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb $gres_line State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -176,6 +177,14 @@ smoke() {
 stop() {
   need_dir
   local f pid
+  if alive "$dir/slurmctld.pid"; then
+    # cancel what is left (job steps outlive slurmd), then give them a moment to end
+    SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --full --user="$(id -un)" 2>/dev/null || true
+    for _ in $(seq 20); do
+      [[ -z "$(SLURM_CONF="$dir/slurm.conf" timeout 5 squeue -h -t R,CG,PD 2>/dev/null)" ]] && break
+      sleep 0.5
+    done
+  fi
   for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
     alive "$f" || continue
     pid=$(cat "$f")
