@@ -140,10 +140,11 @@ start() {
   if ! alive "$dir/munge/munged.pid"; then
     munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
       --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
-      --seed-file="$dir/munge/munged.seed"
+      --seed-file="$dir/munge/munged.seed" </dev/null >>"$dir/log/daemons.out" 2>&1
   fi
-  alive "$dir/slurmctld.pid" || slurmctld -i
-  alive "$dir/slurmd.pid" || slurmd -N localhost
+  # the daemons must not hold the caller's stdout/stderr open (a capturing caller would wait)
+  alive "$dir/slurmctld.pid" || slurmctld -i </dev/null >>"$dir/log/daemons.out" 2>&1
+  alive "$dir/slurmd.pid" || slurmd -N localhost </dev/null >>"$dir/log/daemons.out" 2>&1
   # wait for the node to register as idle (or mixed/allocated after a restart)
   local state=""
   for _ in $(seq 60); do
@@ -153,7 +154,7 @@ start() {
   done
   if [[ ! "$state" =~ ^(idle|mix|alloc) ]]; then
     echo "slurm node not ready (state '$state'); logs in $dir/log" >&2
-    tail -n 20 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+    tail -n 20 "$dir/log/daemons.out" "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
     exit 1
   fi
   echo "export SLURM_CONF=$dir/slurm.conf"
