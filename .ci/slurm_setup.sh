@@ -90,7 +90,6 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 GresTypes=gpu
-AccountingStorageTRES=gres/gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb $gres_line State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -148,7 +147,11 @@ start() {
   # wait for the node to register as idle (or mixed/allocated after a restart)
   local state=""
   for _ in $(seq 60); do
-    state=$(sinfo -h -N -n localhost -o '%t' 2>/dev/null || true)
+    if ! alive "$dir/slurmctld.pid" || ! alive "$dir/slurmd.pid"; then
+      state="a daemon exited"
+      break
+    fi
+    state=$(timeout 5 sinfo -h -N -n localhost -o '%t' 2>/dev/null || true)
     [[ "$state" =~ ^(idle|mix|alloc) ]] && break
     sleep 0.5
   done
@@ -167,7 +170,7 @@ smoke() {
   id=$(sbatch --parsable --job-name gaitprep-smoke --output "$dir/log/smoke-%j.out" \
        --ntasks=1 --cpus-per-task=1 --mem=100 --time=1 --wrap 'echo hello from $SLURM_JOB_ID')
   for _ in $(seq 60); do
-    state=$(squeue -h -j "$id" --states=all -o '%T' 2>/dev/null || true)
+    state=$(timeout 5 squeue -h -j "$id" --states=all -o '%T' 2>/dev/null || true)
     [[ "$state" == COMPLETED || "$state" == FAILED || "$state" == CANCELLED ]] && break
     sleep 0.5
   done
