@@ -14,7 +14,9 @@
 # DIR/jobcomp.txt and MinJobAge is long enough (300 s) for the Snakemake SLURM plugin to use
 # `--slurm-status-command squeue` (it requires MinJobAge >= 3 x init-seconds-before-status-checks).
 # Environment: SLURMCTLD_PORT (default 6817), SLURMD_PORT (6818), SLURM_GPUS (0; >0 declares that
-# many fake `gpu` GRES on the node, no device files, so `--gpus=1` jobs can be scheduled).
+# many fake `gpu` GRES on the node, no device files, so `--gpus=1` jobs can be scheduled),
+# SLURM_CPUS and SLURM_MEM_MB (default: nproc and 80 % of RAM; the node may declare more than
+# the machine has: SlurmdParameters=config_overrides, and task/none enforces no limits).
 set -euo pipefail
 
 cmd=${1:-install}
@@ -43,9 +45,9 @@ install() {
 
 write_conf() {
   local cpus mem_kb mem_mb gpus gres_line=""
-  cpus=$(nproc)
+  cpus=${SLURM_CPUS:-$(nproc)}
   mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
-  mem_mb=$(( mem_kb / 1024 * 8 / 10 ))   # 80 % of the machine for jobs
+  mem_mb=${SLURM_MEM_MB:-$(( mem_kb / 1024 * 8 / 10 ))}   # default: 80 % of the machine
   gpus=${SLURM_GPUS:-0}
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
   if (( gpus > 0 )); then

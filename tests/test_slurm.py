@@ -36,7 +36,7 @@ RUN_TIMEOUT_S = 900  # one workflow run, local or on the cluster
 CLIP = "PA000/UGS/NW-WoJ_1"
 # a short walker at half size: about 2 s (2 steps), 480x270, starting inside the frame
 WALKER = {"direction": "right_to_left", "cadence": 110, "step_length": 65, "seed": 0,
-          "seconds": 2.0, "start_x": 400, "width": 480, "height": 270, "px_per_cm": 1.0}  # fmt: skip
+          "seconds": 2.0, "start_x": 120, "width": 480, "height": 270, "px_per_cm": 1.0}  # fmt: skip
 # provenance keys that legitimately differ between two runs
 VOLATILE = {"timing", "finished", "output"}
 
@@ -53,7 +53,10 @@ class Cluster:
 
     def __init__(self, dir: Path):
         self.dir = dir
-        self.env = {**os.environ, "SLURM_CONF": str(dir / "slurm.conf"), "SLURM_GPUS": "1"}
+        # the node declares 4 CPUs, 16 GB and 1 (fake) GPU whatever the machine has, so the
+        # profile's grouped clip job (4 CPUs wide) and the flow job fit side by side
+        self.env = {**os.environ, "SLURM_CONF": str(dir / "slurm.conf"), "SLURM_GPUS": "1", "SLURM_CPUS": "4",
+                    "SLURM_MEM_MB": "16384"}  # fmt: skip
 
     def run(self, *cmd: str, timeout: float = 30) -> str:
         p = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -167,13 +170,14 @@ def test_workflow_on_slurm_equals_local_run(cluster, tmp_path):
     cfg = _config(tmp_path / "config.yaml")
     local, slurm = tmp_path / "local", tmp_path / "slurm"
     local.mkdir()
-    slurm.mkdir()
 
     _, t_local = _run("--profile", LOCAL_PROFILE, "--cores", "2", "--configfile", cfg, cwd=local)
+    # the demo clip rendered by the local run is reused (a copy keeps its mtime, so synth
+    # does not rerun): the clip's light modalities and the flow job then start together
+    shutil.copytree(local / "demo", slurm / "demo")
 
     p, t_slurm = _run(
         "--profile", SLURM_PROFILE, "--configfile", cfg,
-        "--cores", "2", "--resources", "gpu=1", "mem_mb=8000",  # the test node: 2 CPUs
         "--set-resources", "flow_clip:gpu=1",  # one job asks for a (fake, GRES-only) GPU
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
         "--slurm-keep-successful-logs", "--latency-wait", "5",
@@ -194,7 +198,8 @@ def test_workflow_on_slurm_equals_local_run(cluster, tmp_path):
     # one cluster job per clip for the light modalities, flow on its own with a GPU request
     comments = {j: cluster.job(j).get("Comment", "") for j in submitted}
     print("comments:", comments)
-    group = [j for j, c in comments.items() if all(r in c for r in ("pose_clip", "silhouette_clip", "segmentation_clip", "gait_clip"))]
+    light = ("pose_clip", "silhouette_clip", "segmentation_clip", "gait_clip")
+    group = [j for j, c in comments.items() if all(r in c for r in light)]
     assert len(group) == 1, comments
     flow = [j for j, c in comments.items() if "flow_clip" in c]
     assert len(flow) == 1, comments
