@@ -126,6 +126,11 @@ alive() {  # alive PIDFILE -> 0 if the process in it runs
   [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
+dead() {  # dead PIDFILE -> 0 if the file names a process that has ended (a daemon writes
+          # its PID file a moment after it forks, so a missing file is not yet dead)
+  [[ -s "$1" ]] && ! kill -0 "$(cat "$1")" 2>/dev/null
+}
+
 start() {
   need_dir
   write_conf
@@ -149,7 +154,7 @@ start() {
   # wait for the node to register as idle (or mixed/allocated after a restart)
   local state=""
   for _ in $(seq 60); do
-    if ! alive "$dir/slurmctld.pid" || ! alive "$dir/slurmd.pid"; then
+    if dead "$dir/slurmctld.pid" || dead "$dir/slurmd.pid"; then
       state="a daemon exited"
       break
     fi

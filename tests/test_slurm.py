@@ -104,8 +104,20 @@ def cluster():
         yield c
     finally:
         # cancels what is left, then stops slurmd, slurmctld, munged by their PID files
+        pidfiles = [d / "slurmd.pid", d / "slurmctld.pid", d / "munge" / "munged.pid"]
+        pids = [int(f.read_text()) for f in pidfiles if f.exists() and f.read_text().strip()]
         subprocess.run([str(SETUP), "stop", str(d)], env=c.env, capture_output=True, timeout=120)
         shutil.rmtree(d, ignore_errors=True)
+        left = [pid for pid in pids if _alive(pid)]
+        assert not left, f"SLURM/munge daemons still running after stop: {left}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_sbatch_job_runs_and_is_recorded(cluster):
