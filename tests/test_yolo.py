@@ -262,3 +262,41 @@ def test_no_network_and_no_home_writes(models, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert "SOCKET_EVENTS []" in p.stdout, p.stdout
     assert list(home.rglob("*")) == [], list(home.rglob("*"))
+
+
+# -- the pipeline rule, through snakemake ----------------------------------------------------
+
+
+@needs_video
+@pytest.mark.slow
+def test_pipeline_rules_with_yolo_backends(models, tmp_path):
+    """pose + silhouette rules on frames 40..43 of one shared clip, backends yolov8-pose /
+    yolov8-seg with the (rigged, random) weights found by name in ``models_dir``."""
+    import cv2
+    from conftest import snakemake, write_config
+
+    from gaitprep.naming import ClipId, pose_path, provenance_path, silhouette_dir
+
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("participant\tgait_type\twalk_class\tclip\tpath\tstart_frame\tend_frame\n"
+                     f"PA900\tUGS\tNW-WoJ\t2\t{VIDEO}\t40\t44\n")  # fmt: skip
+    out = tmp_path / "tree"
+    cfg = write_config(
+        tmp_path / "config.yaml", samples=str(sheet), demo={"enabled": False}, output_dir=str(out),
+        device="cpu", models_dir=str(models), allow_download=False, modalities=["pose", "silhouette"],
+        pose={"backend": "yolov8-pose", "params": {"weights": "yolov8n-pose.pt", "imgsz": 320, "batch_size": 2}},
+        silhouette={"backend": "yolov8-seg", "params": {"weights": "yolov8n-seg.pt", "imgsz": 320, "batch_size": 2}},
+    )  # fmt: skip
+    snakemake("--cores", "2", "--configfile", cfg, cwd=tmp_path)
+    clip = ClipId("PA900", "UGS", "NW-WoJ", "2")
+    jpgs = sorted(silhouette_dir(out, clip).glob("*.jpg"))
+    assert [p.name for p in jpgs] == ["040.jpg", "041.jpg", "042.jpg", "043.jpg"]
+    for p in jpgs:
+        img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        assert img.shape == (540, 960)
+        assert ((img < 30) | (img > 225)).mean() > 0.99  # binary up to JPEG ringing
+    prov = json.loads(provenance_path(out, clip, "silhouette").read_text())
+    assert "yolov8-seg" in json.dumps(prov) and "yolov8n-seg.pt" in json.dumps(prov)
+    pose = json.loads(pose_path(out, clip).read_text())
+    assert [r["frame"] for r in pose] == [40, 41, 42, 43]
+    assert all(set(r["joints"]) == set(COCO17) for r in pose)
