@@ -20,7 +20,7 @@ slide and heel strike (HS) / toe off (TO) are exact by construction:
   ahead of the midpoint between the two ankles at every HS. Its height is a soft minimum
   of the standing hip height (less ``PELVIS_DROP_CM``) and the highest level from which
   both legs reach their ankles with ``LEG_REACH`` of their length, so it vaults over the
-  stance leg: lowest in double support, highest in mid single support (about 3-5 cm).
+  stance leg: lowest in double support, highest in mid single support (2.5-3 cm p-p).
 * Knees come from 2-link inverse kinematics (hip -> ankle, knee in front).
 * The arms swing opposite to the ipsilateral leg; the thorax counter-rotates slightly, so
   the left/right shoulders and hips separate by a few cm in the side view.
@@ -53,7 +53,7 @@ P_FF = 0.08  #: foot flat (end of heel rocker), fraction of the cycle after HS
 HEEL_OFF_BEFORE_TO = 0.28  #: heel off happens this fraction of the cycle before TO
 THETA_HS = math.radians(18.0)  #: foot pitch at HS (toe up)
 THETA_TO = math.radians(42.0)  #: foot pitch at TO (toe down)
-PELVIS_DROP_CM = 1.0  #: hip height below standing height at most, cm
+PELVIS_DROP_CM = 0.0  #: hip height below standing height at most, cm
 SOFTMIN_CM = 0.6  #: smoothing length of the pelvis-height soft minimum, cm
 LEG_REACH = 0.997  #: max hip-ankle distance as a fraction of thigh + shank
 SWING_LIFT = 0.02  #: extra ankle lift in mid swing, fraction of body height
