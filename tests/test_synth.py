@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gaitprep.results import HALPE26
-from gaitprep.synth import Walker, WalkerParams, render_walker, walker_keypoints, walker_truth
+from gaitprep.synth import Walker, WalkerParams, random_params, render_walker, walker_keypoints, walker_truth
 from gaitprep.synth.cli import main as synth_main
 
 TRUTH_KEYS = {
@@ -23,6 +23,7 @@ CASES = [
     WalkerParams(),
     WalkerParams(cadence=90, step_length_cm=50, double_support_fraction=0.15, direction="right_to_left", seed=3),
     WalkerParams(cadence=130, step_length_cm=80, double_support_fraction=0.075, height_cm=185, seed=7),
+    random_params(11),
 ]
 
 
@@ -120,6 +121,15 @@ def test_right_to_left_is_mirror_with_sides_swapped():
             m = {"l": "r", "r": "l"}.get(n[0], n[0]) + n[1:] if n[1] == "_" else n
             assert np.isclose(fb["joints"][m]["x"], W - fa["joints"][n]["x"])
             assert np.isclose(fb["joints"][m]["y"], fa["joints"][n]["y"])
+
+
+def test_random_params_in_typical_ranges():
+    for seed in range(20):
+        p = random_params(seed)
+        assert 90 <= p.cadence <= 130 and 50 <= p.step_length_cm <= 80
+        assert 0.075 <= p.double_support_fraction <= 0.15
+        assert random_params(seed) == p
+    assert random_params(0, cadence=100).cadence == 100
 
 
 def test_bad_params_raise():

@@ -439,6 +439,32 @@ class Walker:
         return ev
 
 
+_SHIRTS = ((150, 90, 40), (40, 40, 170), (60, 120, 60), (200, 200, 200), (40, 40, 40), (30, 140, 200), (120, 60, 120))
+_TROUSERS = ((60, 50, 45), (120, 80, 40), (40, 40, 40), (150, 150, 150), (60, 90, 120))
+_SKINS = ((120, 160, 215), (90, 130, 185), (60, 90, 130), (150, 185, 230))
+_HAIRS = ((30, 40, 60), (20, 20, 20), (60, 110, 160), (180, 180, 190))
+
+
+def random_params(seed: int, **overrides) -> WalkerParams:
+    """A walker drawn from the typical ranges, for validation sets: cadence U(90, 130),
+    step length U(50, 80) cm, each double support U(0.075, 0.15) of the cycle, height
+    U(155, 190) cm, random direction, phase and clothing/skin/hair colours; ``overrides``
+    replace any field. Deterministic for ``seed``."""
+    r = np.random.default_rng(seed)
+
+    def pick(seq):
+        return tuple(int(v) for v in seq[int(r.integers(len(seq)))])
+
+    kw = dict(
+        cadence=round(float(r.uniform(90, 130)), 2), step_length_cm=round(float(r.uniform(50, 80)), 2),
+        double_support_fraction=round(float(r.uniform(0.075, 0.15)), 4), height_cm=round(float(r.uniform(155, 190)), 1),
+        direction=DIRECTIONS[int(r.integers(2))], seed=int(seed), shirt_bgr=pick(_SHIRTS),
+        trousers_bgr=pick(_TROUSERS), skin_bgr=pick(_SKINS), hair_bgr=pick(_HAIRS),
+    )  # fmt: skip
+    kw.update(overrides)
+    return WalkerParams(**kw)
+
+
 def make_walker(params: WalkerParams) -> Walker:
     """Build (and validate) the model for ``params``."""
     return Walker(params)
