@@ -11,6 +11,7 @@ import pytest
 from gaitprep.results import HALPE26
 from gaitprep.synth import Walker, WalkerParams, random_params, render_walker, walker_keypoints, walker_truth
 from gaitprep.synth.cli import main as synth_main
+from gaitprep.video import probe
 
 TRUTH_KEYS = {
     "fps", "width", "height", "n_frames", "px_per_cm", "direction", "height_cm", "events",
@@ -155,6 +156,8 @@ def test_render_decodes(tmp_path):
         n += 1
     cap.release()
     assert n == 30
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count) == (960, 540, 30) and abs(info.fps - 30.0) < 1e-6
     assert len(json.loads((tmp_path / "p.json").read_text())) == 30
 
 
