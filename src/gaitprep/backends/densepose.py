@@ -219,6 +219,12 @@ class DensePoseBackend(SegmentationBackend):
     def provenance(self) -> dict:
         d = super().provenance()
         d.update({"config": self.config_path, "weights": self.weights_path, "model_family": "detectron2 DensePose IUV"})
+        try:
+            import detectron2
+
+            d["detectron2_version"] = getattr(detectron2, "__version__", None)
+        except ImportError:  # pragma: no cover - the backend cannot be built without it
+            pass
         return d
 
     def close(self) -> None:
