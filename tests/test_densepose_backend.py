@@ -125,7 +125,9 @@ def test_config_and_weights_errors(fake_d2, dp_dir, models, tmp_path, monkeypatc
     b = cls({"densepose_dir": str(dp_dir)}, Context(device="cpu", allow_download=True))
     assert b.weights_path.startswith("https://dl.fbaipublicfiles.com/densepose/densepose_rcnn_R_50_FPN_s1x/")
     cse = tmp_path / "cse.yaml"
-    cse.write_text("MODEL:\n  DENSEPOSE_ON: true\n  ROI_DENSEPOSE_HEAD:\n    PREDICTOR_NAME: DensePoseEmbeddingPredictor\n")
+    cse.write_text(
+        "MODEL:\n  DENSEPOSE_ON: true\n  ROI_DENSEPOSE_HEAD:\n    PREDICTOR_NAME: DensePoseEmbeddingPredictor\n"
+    )
     with pytest.raises(InputError, match="weights"):
         cls({"model": str(cse)}, ctx)
     with pytest.raises(InputError, match="not a DensePose chart"):

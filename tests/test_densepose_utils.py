@@ -102,7 +102,9 @@ def test_paste_resizes_with_nearest_neighbour():
     lab = np.array([[3, 7], [0, 14]], np.uint8)
     out = paste_labels(lab, (0, 0, 6, 4), (4, 6))
     assert set(np.unique(out)) == {0, 3, 7, 14}  # no blended labels
-    assert (out[:2, :3] == 3).all() and (out[:2, 3:] == 7).all() and (out[2:, :3] == 0).all() and (out[2:, 3:] == 14).all()
+    assert (
+        (out[:2, :3] == 3).all() and (out[:2, 3:] == 7).all() and (out[2:, :3] == 0).all() and (out[2:, 3:] == 14).all()
+    )
 
 
 def test_instance_parts_keeps_the_main_subject():

@@ -163,9 +163,7 @@ def instance_parts(
         tracker.select(boxes_xyxy, scores)  # counts the miss
         return None
     if len(fine_segm) != len(boxes_xyxy) or len(coarse_segm) != len(boxes_xyxy):
-        raise ValueError(
-            f"{len(boxes_xyxy)} boxes but {len(fine_segm)} fine / {len(coarse_segm)} coarse segmentations"
-        )
+        raise ValueError(f"{len(boxes_xyxy)} boxes but {len(fine_segm)} fine / {len(coarse_segm)} coarse segmentations")
     i = tracker.select(boxes_xyxy, scores)
     if i is None:
         return None

@@ -162,10 +162,14 @@ def parse_results(path: str | Path) -> tuple[dict[int, list[Detection]], int]:
         except (TypeError, ValueError) as e:
             raise AlphaPoseResultsError(f"{where}: keypoints are not numbers") from e
         if kp.ndim != 1 or kp.size == 0 or kp.size % 3:
-            raise AlphaPoseResultsError(f"{where}: keypoints must be a flat list [x, y, score] * K, got {kp.size} values")
+            raise AlphaPoseResultsError(
+                f"{where}: keypoints must be a flat list [x, y, score] * K, got {kp.size} values"
+            )
         k = kp.size // 3
         if k not in KEYPOINT_LAYOUTS:
-            raise AlphaPoseResultsError(f"{where}: {k} keypoints per person; gaitprep reads 17 (COCO), 26 (Halpe-26), 133, 136")
+            raise AlphaPoseResultsError(
+                f"{where}: {k} keypoints per person; gaitprep reads 17 (COCO), 26 (Halpe-26), 133, 136"
+            )
         if k_seen and k != k_seen:
             raise AlphaPoseResultsError(f"{where}: {k} keypoints but earlier elements have {k_seen}")
         k_seen = k
@@ -191,7 +195,9 @@ def joints_from_keypoints(kp: np.ndarray) -> dict[str, Joint]:
     136: its first 26 (Halpe-26); 133: its first 17 (COCO).
     """
     names = KEYPOINT_LAYOUTS[len(kp)]
-    return {n: Joint(float(kp[i, 0]), float(kp[i, 1]), float(min(max(kp[i, 2], 0.0), 1.0))) for i, n in enumerate(names)}
+    return {
+        n: Joint(float(kp[i, 0]), float(kp[i, 1]), float(min(max(kp[i, 2], 0.0), 1.0))) for i, n in enumerate(names)
+    }
 
 
 def select_subject(
@@ -270,12 +276,13 @@ def run_command(cmd: list[str], cwd: str, log=None, timeout: Optional[float] = N
         proc.wait()
         reader.join(5)
         raise AlphaPoseRunError(
-            f"AlphaPose ran longer than {timeout} s and was killed\ncommand (in {cwd}): {shown}\n"
-            + "\n".join(tail)
+            f"AlphaPose ran longer than {timeout} s and was killed\ncommand (in {cwd}): {shown}\n" + "\n".join(tail)
         ) from None
     reader.join(30)
     if rc != 0:
-        raise AlphaPoseRunError(f"AlphaPose exited with status {rc}\ncommand (in {cwd}): {shown}\nlast output:\n" + "\n".join(tail))
+        raise AlphaPoseRunError(
+            f"AlphaPose exited with status {rc}\ncommand (in {cwd}): {shown}\nlast output:\n" + "\n".join(tail)
+        )
     if swallowed:
         raise AlphaPoseRunError(
             f"AlphaPose reported an error (and exited 0)\ncommand (in {cwd}): {shown}\nlast output:\n" + "\n".join(tail)
@@ -366,7 +373,9 @@ class AlphaPoseBackend(PoseBackend):
             self.checkpoint_path = str(self.root / ck)
         else:
             self.checkpoint_path = str(
-                Path(resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")).resolve()
+                Path(
+                    resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")
+                ).resolve()
             )
         self.gpus = gpus_arg(self.ctx.device)
 
