@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from gaitprep.backends import get_backend_class
 from gaitprep.backends.base import Context
@@ -89,7 +90,10 @@ def test_runs_batches_and_pastes_the_subject(fake_d2, dp_dir, models, monkeypatc
     b = backend_class()({"batch_size": 2}, Context(device="cpu", models_dir=str(models)))
     assert checkpoint.LOADED[-1] == str(models / "model_final_162be9.pkl")
     assert b.cfg.MODEL.DEVICE == "cpu" and b.cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.8
-    results = list(b.run(frames()))
+    results = []
+    for r in b.run(frames()):
+        assert not torch.is_inference_mode_enabled()  # the caller never runs in inference mode
+        results.append(r)
     # one forward per batch; images resized as DefaultPredictor does (shortest edge 96)
     assert [len(c) for c in modeling.CALLS] == [2, 2, 1]
     assert modeling.CALLS[0][0] == ((3, 96, 128), 60, 80)

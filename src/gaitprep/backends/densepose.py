@@ -194,27 +194,30 @@ class DensePoseBackend(SegmentationBackend):
 
         tracker = MainSubjectTracker(min_iou=self.params.min_iou, min_score=self.params.min_score)
         for batch in batched(frames, self.params.batch_size):
+            # the batch is finished inside inference mode; results are yielded outside it so
+            # that the caller's code between frames never runs in torch's inference mode
             with torch.inference_mode():
                 outputs = self.model(self._inputs(batch))
-                for f, out in zip(batch, outputs):
-                    inst = out["instances"]
-                    hw = f.image.shape[:2]
-                    if len(inst) == 0 or not inst.has("pred_densepose"):
-                        tracker.select([], None)
-                        yield PartsResult(f.index, None)
-                        continue
-                    dp = inst.pred_densepose
-                    if not hasattr(dp, "fine_segm"):
-                        raise InputError(f"{self.config_path}: the model gives no fine segmentation (not an IUV model)")
-                    parts = instance_parts(
-                        inst.pred_boxes.tensor.cpu().numpy(),
-                        inst.scores.cpu().numpy(),
-                        dp.fine_segm,
-                        dp.coarse_segm,
-                        hw,
-                        tracker,
-                    )
-                    yield PartsResult(f.index, parts)
+                results = [
+                    PartsResult(f.index, self._parts(f, out["instances"], tracker)) for f, out in zip(batch, outputs)
+                ]
+            yield from results
+
+    def _parts(self, frame: Frame, inst, tracker: MainSubjectTracker):
+        if len(inst) == 0 or not inst.has("pred_densepose"):
+            tracker.select([], None)
+            return None
+        dp = inst.pred_densepose
+        if not hasattr(dp, "fine_segm"):
+            raise InputError(f"{self.config_path}: the model gives no fine segmentation (not an IUV model)")
+        return instance_parts(
+            inst.pred_boxes.tensor.cpu().numpy(),
+            inst.scores.cpu().numpy(),
+            dp.fine_segm,
+            dp.coarse_segm,
+            frame.image.shape[:2],
+            tracker,
+        )
 
     def provenance(self) -> dict:
         d = super().provenance()
