@@ -112,6 +112,14 @@ def test_halpe26_and_frame_range(video, checkpoint, logger):
     assert rec["frame"] == 5 and rec["joints"]["r_heel"] == {"x": 16.0, "y": 31.0, "score": 0.75}
 
 
+def test_range_starting_where_only_the_bystander_is_seen(video, checkpoint, logger):
+    # frame 10: the subject is missed and the bystander (larger) is seen; the main track is
+    # the one seen in most frames, so the bystander is never taken
+    results = run(make(video, checkpoint, logger), video, 10, 20)
+    assert [r.index for r in results] == list(range(10, 20))
+    check_subject(results, 17)
+
+
 def test_command_line(video, checkpoint, logger, tmp_path):
     b = make(video, checkpoint, logger, keep_outputs=True, workdir=str(tmp_path), extra_args=["--posebatch", "8"])
     run(b, video, 0, 3)
@@ -228,6 +236,22 @@ def test_parse_eval_ids_missing_box_and_untracked_idx(tmp_path):
     assert d.box == (10.0, 20.0, 26.0, 36.0)  # the keypoints' extent when there is no "box"
     assert d.track_id is None and d.keypoint_score == pytest.approx(0.8)
     assert [d.track_id for d in frames[7]] == [None, 4]
+
+
+def test_id_switch_is_bridged_by_continuity():
+    from gaitprep.backends.alphapose import Detection, main_track, select_subject
+    from gaitprep.subject import MainSubjectTracker
+
+    def det(x, tid, size=20.0):
+        kp = np.tile([x + 1.0, 5.0, 0.8], (17, 1))
+        return Detection(kp, (x, 0.0, x + size, 2 * size), 2.5, tid)
+
+    # the subject walks right as track 1, then (after an occlusion) as track 7;
+    # a larger bystander, track 2, stands still in every other frame
+    frames = {k: [det(2.0 * k, 1 if k < 5 else 7)] + ([det(200.0, 2, 60.0)] if k % 2 else []) for k in range(10)}
+    assert main_track(frames, range(10)) == 1
+    results = list(select_subject(frames, range(10), MainSubjectTracker()))
+    assert [r.box[0] for r in results] == [2.0 * k for k in range(10)]
 
 
 def test_parse_wholebody_layouts_keep_the_body(tmp_path):

@@ -200,15 +200,51 @@ def joints_from_keypoints(kp: np.ndarray) -> dict[str, Joint]:
     }
 
 
+def main_track(frames: dict[int, list[Detection]], indices: Iterable[int], min_score: float = 0.0) -> Optional[int]:
+    """The track id of the clip's main subject over ``indices``, or None without track ids.
+
+    The walking subject is the person seen in the most frames of the clip (a bystander or
+    a passer-by is seen in fewer); ties go to the track whose box centre travels farther
+    (the walker), then to the larger summed box area x mean keypoint score. Only
+    detections with mean keypoint score >= ``min_score`` count.
+    """
+    seen: dict[int, int] = collections.Counter()
+    travel: dict[int, float] = collections.Counter()
+    weight: dict[int, float] = collections.Counter()
+    last_centre: dict[int, tuple[float, float]] = {}
+    for index in indices:
+        for d in frames.get(index, []):
+            t = d.track_id
+            if t is None or d.keypoint_score < min_score:
+                continue
+            x0, y0, x1, y1 = d.box
+            centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+            if t in last_centre:
+                travel[t] += math.dist(centre, last_centre[t])
+            last_centre[t] = centre
+            seen[t] += 1
+            weight[t] += max(x1 - x0, 0) * max(y1 - y0, 0) * d.keypoint_score
+    if not seen:
+        return None
+    return max(seen, key=lambda t: (seen[t], round(travel[t], 3), weight[t], -t))
+
+
 def select_subject(
     frames: dict[int, list[Detection]], indices: Iterable[int], tracker: MainSubjectTracker
 ) -> Iterator[PoseResult]:
     """Pick the main subject in each frame of ``indices`` (in order) and yield its pose.
 
-    The tracker gets each frame's boxes, mean keypoint scores and track ids, so it keeps
-    the subject's track id and falls back to box continuity (IoU) when the id changes.
-    Frames without a detection (or without a selected one) give ``joints=None``.
+    With track ids, the subject is :func:`main_track`'s track wherever it is present; the
+    tracker starts on that track's first box, and where the track is absent it follows box
+    continuity (IoU with the subject's last box: this bridges a tracker's id switch) or
+    gives nobody. Without track ids the tracker alone decides (largest person first, then
+    continuity). Frames without a selected detection give ``joints=None``.
     """
+    indices = list(indices)
+    main = main_track(frames, indices, tracker.min_score)
+    if main is not None:
+        first = next(d for i in indices for d in frames.get(i, []) if d.track_id == main)
+        tracker.track_id, tracker.last_box = main, np.asarray(first.box, float)
     for index in indices:
         dets = frames.get(index, [])
         if not dets:
@@ -220,6 +256,8 @@ def select_subject(
             np.array([d.keypoint_score for d in dets]),
             [d.track_id for d in dets],
         )
+        if main is not None:
+            tracker.track_id = main  # an id picked up by continuity never replaces the main track
         if i is None:
             yield PoseResult(index, None)
         else:
