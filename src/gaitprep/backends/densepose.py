@@ -48,9 +48,11 @@ INSTALL_HINT = (
     "the 'densepose' backend needs detectron2 and its DensePose project, which are not on PyPI. "
     "Install them into this environment (PyTorch must be installed first):\n"
     "  python -m pip install --no-build-isolation 'git+https://github.com/facebookresearch/detectron2.git'\n"
-    "  python -m pip install --no-build-isolation "
+    "  python -m pip install --no-build-isolation --no-deps "
     "'git+https://github.com/facebookresearch/detectron2@main#subdirectory=projects/DensePose'\n"
-    "or run the workflow with --use-conda (workflow/envs/densepose.yaml); see docs/paper_models.md"
+    "  python -m pip install 'av>=8.0.3'\n"
+    "or run the workflow with --use-conda (workflow/envs/densepose.yaml and its post-deploy script); "
+    "see docs/paper_models.md"
 )
 
 
