@@ -58,8 +58,7 @@ INSTALL_HINT = (
 
 def _import_detectron2():
     """Import what the backend needs from detectron2/DensePose, or raise the install hint."""
-    try:
-        import torch  # noqa: F401
+    try:  # detectron2 first: without it this fails before torch's slow import
         from detectron2.checkpoint import DetectionCheckpointer
         from detectron2.config import get_cfg
         from detectron2.data import transforms as T
