@@ -11,6 +11,7 @@ rule flow_clip:
         f"{OUT}/logs/flow_clip/{{pid}}/{{gt}}/{{method}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("flow", w.method),
+        video=video_path,
         range=frame_range,
         root=OUT,
     threads: res("flow", "threads")
@@ -19,7 +20,7 @@ rule flow_clip:
         mem_mb=res("flow", "mem_mb"),
         runtime=res("flow", "runtime"),
     shell:
-        "{PY} run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

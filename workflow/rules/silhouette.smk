@@ -11,6 +11,7 @@ rule silhouette_clip:
         f"{OUT}/logs/silhouette_clip/{{pid}}/{{gt}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("silhouette"),
+        video=video_path,
         range=frame_range,
         root=OUT,
     threads: res("silhouette", "threads")
@@ -19,7 +20,7 @@ rule silhouette_clip:
         mem_mb=res("silhouette", "mem_mb"),
         runtime=res("silhouette", "runtime"),
     shell:
-        "{PY} run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 
