@@ -159,6 +159,7 @@ def test_gpus_argument():
     "mode, error, words",
     [
         ("exit1", AlphaPoseRunError, ["exited with status 1", "CUDA out of memory", "demo_inference.py"]),
+        ("nomodule", AlphaPoseRunError, ["No module named 'alphapose'", "set the backend's `python`"]),
         ("swallow", AlphaPoseRunError, ["reported an error", "An error as above occurs", "--video"]),
         ("noresults", AlphaPoseResultsError, ["alphapose-results.json", "wrote no results file", "demo_inference.py"]),
         ("malformed", AlphaPoseResultsError, ["alphapose-results.json", "not valid JSON"]),

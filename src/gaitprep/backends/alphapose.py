@@ -447,7 +447,15 @@ class AlphaPoseBackend(PoseBackend):
             cmd = self.command(video.path, outdir)
             if log is not None:
                 log.info("alphapose: running %s (in %s)", " ".join(shlex.quote(c) for c in cmd), self.root)
-            tail = run_command(cmd, str(self.root), log, self.params.timeout_s)
+            try:
+                tail = run_command(cmd, str(self.root), log, self.params.timeout_s)
+            except AlphaPoseRunError as e:
+                if "No module named" in str(e):
+                    raise AlphaPoseRunError(
+                        f"{e}\nhint: {self.python} cannot import AlphaPose's modules; set the backend's `python` "
+                        f"(or ${PYTHON_ENV}) to the interpreter of the environment where AlphaPose is installed"
+                    ) from e
+                raise
             results = Path(outdir) / RESULTS_FILE
             if not results.is_file():
                 raise AlphaPoseResultsError(
