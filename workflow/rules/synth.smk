@@ -14,6 +14,8 @@ rule synth:
         f"{OUT}/logs/synth/{{pid}}_{{gt}}_{{stem}}.log",
     params:
         walker=lambda w: walker_args(DEMO_CLIPS[clip_key(w)].get("walker", {})),
+    conda:
+        "../envs/gaitprep.yaml"
     threads: 1
     resources:
         mem_mb=1000,
