@@ -149,6 +149,17 @@ _DEFAULT_RESOURCES = {
 }
 
 
+#: backend -> conda environment file (for `--sdm conda`); others use envs/gaitprep.yaml
+_CONDA_ENVS = {"densepose": "../envs/densepose.yaml"}
+
+
+def conda_env(modality, method=None):
+    """The conda env file for a modality's configured backend (parse-time, per rule)."""
+    if modality == "flow":
+        return "../envs/gaitprep.yaml"
+    return _CONDA_ENVS.get(config[modality]["backend"], "../envs/gaitprep.yaml")
+
+
 def res(modality, key):
     """A resource for a modality: config `resources.<modality>.<key>` or the default."""
     return config.get("resources", {}).get(modality, {}).get(key, _DEFAULT_RESOURCES[modality][key])

@@ -14,6 +14,8 @@ rule flow_clip:
         video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("flow")
     threads: res("flow", "threads")
     resources:
         gpu=lambda w: uses_gpu("flow", w.method),

@@ -14,6 +14,8 @@ rule pose_clip:
         video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("pose")
     threads: res("pose", "threads")
     resources:
         gpu=uses_gpu("pose"),

@@ -14,6 +14,8 @@ rule segmentation_clip:
         video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("segmentation")
     threads: res("segmentation", "threads")
     resources:
         gpu=uses_gpu("segmentation"),

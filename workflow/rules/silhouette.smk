@@ -14,6 +14,8 @@ rule silhouette_clip:
         video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("silhouette")
     threads: res("silhouette", "threads")
     resources:
         gpu=uses_gpu("silhouette"),
