@@ -17,14 +17,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, snakemake, write_config
+from conftest import REPO, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +34,7 @@ SETUP = REPO / ".ci" / "slurm_setup.sh"
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "workflow" / "profiles" / "default"
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo", "srun")
-RUN_TIMEOUT_S = 900  # one workflow run, local or on the cluster
+RUN_TIMEOUT_S = 480  # one workflow run, local or on the cluster (about 1-2 min on 2 busy cores)
 CLIP = "PA000/UGS/NW-WoJ_1"
 # a short walker at half size: about 2 s (2 steps), 480x270, starting inside the frame
 WALKER = {"direction": "right_to_left", "cadence": 110, "step_length": 65, "seed": 0,
@@ -151,15 +153,30 @@ def _config(path: Path) -> Path:
     )
 
 
-def _run(*args, cwd: Path, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+def _run(*args, cwd: Path, env: dict | None = None) -> tuple[str, float]:
+    """Run snakemake (this repo's Snakefile) in its own session; returns (stdout + stderr, seconds).
+    Past RUN_TIMEOUT_S the whole process group is killed and the test fails (the fixture's
+    teardown then cancels any SLURM jobs left)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
+    e = dict(env or os.environ)
+    e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
+    e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")
     t0 = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)  # fmt: skip
     try:
-        p = snakemake(*args, cwd=cwd, timeout=RUN_TIMEOUT_S, env=env)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = (e.stderr or b"") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        pytest.fail(f"snakemake {' '.join(map(str, args))} did not finish in {RUN_TIMEOUT_S} s:\n{str(out)[-3000:]}\n{str(err)[-6000:]}")
-    return p, time.monotonic() - t0
+        out, _ = p.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            out, _ = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+        pytest.fail(f"snakemake {' '.join(map(str, args))} did not finish in {RUN_TIMEOUT_S} s:\n{out[-6000:]}")
+    if p.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(map(str, args))} failed ({p.returncode}):\n{out[-8000:]}")
+    return out, time.monotonic() - t0
 
 
 def _tree(root: Path) -> dict[str, Path]:
@@ -188,7 +205,7 @@ def test_workflow_on_slurm_equals_local_run(cluster, tmp_path):
     # does not rerun): the clip's light modalities and the flow job then start together
     shutil.copytree(local / "demo", slurm / "demo")
 
-    p, t_slurm = _run(
+    log, t_slurm = _run(
         "--profile", SLURM_PROFILE, "--configfile", cfg,
         "--set-resources", "flow_clip:gpu=1",  # one job asks for a (fake, GRES-only) GPU
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
@@ -196,7 +213,6 @@ def test_workflow_on_slurm_equals_local_run(cluster, tmp_path):
         cwd=slurm, env=cluster.env,
     )  # fmt: skip
     print(f"local run {t_local:.0f} s, SLURM run {t_slurm:.0f} s")
-    log = p.stdout + p.stderr
 
     # every job snakemake submitted ran through SLURM and completed
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", log)
