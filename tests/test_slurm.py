@@ -13,6 +13,7 @@ workflow run have a timeout, so a stuck status check fails the test instead of h
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -94,6 +95,8 @@ def cluster():
     missing = [b for b in NEEDED if shutil.which(b) is None]
     if missing:
         _unavailable(f"SLURM is not installed (no {', '.join(missing)}); .ci/slurm_setup.sh installs it")
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        _unavailable("snakemake-executor-plugin-slurm is not installed (pip install snakemake-executor-plugin-slurm)")
     if os.geteuid() != 0:
         _unavailable("the test cluster's daemons run as root (SlurmUser=root); run as root")
     if Path("/etc/slurm/slurm.conf").exists():
