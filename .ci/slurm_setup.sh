@@ -94,7 +94,7 @@ JobCompLoc=$dir/jobcomp.txt
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb $gres_line State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
+PartitionName=batch Nodes=localhost MaxTime=INFINITE State=UP
 CONF
 }
 
