@@ -37,13 +37,13 @@ LOCAL_PROFILE = REPO / "workflow" / "profiles" / "default"
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo", "srun")
 RUN_TIMEOUT_S = 480  # one workflow run, local or on the cluster (about 1-2 min on 2 busy cores)
 CLIP = "PA000/UGS/NW-WoJ_1"
-# a short walker at half size: about 2 s (2 steps), 480x270, starting inside the frame
+# a short walker at half size: 2 s (about 4 steps, 60 frames), 480x270, in view throughout
 WALKER = {"direction": "right_to_left", "cadence": 110, "step_length": 65, "seed": 0,
           "seconds": 2.0, "start_x": 120, "width": 480, "height": 270, "px_per_cm": 1.0}  # fmt: skip
 # gait joins the clip's job once the gait rules are in (before that, `gait` is a placeholder)
 HAS_GAIT = "rule gait_clip:" in (REPO / "workflow" / "rules" / "gait.smk").read_text()
 # provenance keys that legitimately differ between two runs
-VOLATILE = {"timing", "finished", "output"}
+VOLATILE = {"timing", "finished"}
 
 
 def _unavailable(reason: str):
@@ -59,7 +59,7 @@ class Cluster:
     def __init__(self, dir: Path):
         self.dir = dir
         # the node declares 4 CPUs, 16 GB and 1 (fake) GPU whatever the machine has, so the
-        # profile's grouped clip job (4 CPUs wide) and the flow job fit side by side
+        # grouped clip job and the flow job (2 CPUs each, as in the profile) run side by side
         self.env = {**os.environ, "SLURM_CONF": str(dir / "slurm.conf"), "SLURM_GPUS": "1", "SLURM_CPUS": "4",
                     "SLURM_MEM_MB": "16384"}  # fmt: skip
 
