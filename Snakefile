@@ -14,6 +14,7 @@ include: "workflow/rules/silhouette.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/gait.smk"
+include: "workflow/rules/qc.smk"
 
 
 rule all:

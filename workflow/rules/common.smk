@@ -179,6 +179,8 @@ def targets(modality):
 
 def all_targets():
     out = [p for m in MODALITIES if m not in ("qc",) for p in targets(m)]
+    if "qc" in MODALITIES:
+        out += qc_targets()  # workflow/rules/qc.smk
     for name in ("participants_measures", "gait_parameters"):
         if config.get(name):
             out.append(f"{OUT}/{name}.csv")
