@@ -44,9 +44,20 @@ class _Canvas:
     def __init__(self, walker: Walker, img: np.ndarray):
         self.w, self.img = walker, img
         self.s = walker.p.px_per_cm
+        # image = (a_x * x + b_x, b_y - s * y), in fixed point
+        mirror = walker.p.direction == "right_to_left"
+        self._ax = (-1.0 if mirror else 1.0) * self.s * _SCALE
+        self._bx = (walker.p.width if mirror else 0.0) * _SCALE
+        self._ay = -self.s * _SCALE
+        self._by = walker.floor_y * _SCALE
 
     def px(self, pts) -> np.ndarray:
-        return np.round(self.w.world_to_image(np.asarray(pts, float)) * _SCALE).astype(np.int32)
+        """World cm ``(..., 2)`` -> fixed-point image px (int32, ``SHIFT`` fractional bits)."""
+        pts = np.asarray(pts, float)
+        out = np.empty(pts.shape, np.float64)
+        out[..., 0] = pts[..., 0] * self._ax + self._bx
+        out[..., 1] = pts[..., 1] * self._ay + self._by
+        return np.rint(out).astype(np.int32)
 
     def poly(self, pts, color) -> None:
         cv2.fillPoly(self.img, [self.px(pts).reshape(-1, 1, 2)], color, cv2.LINE_AA, SHIFT)
@@ -141,12 +152,15 @@ def draw_walker(img: np.ndarray, walker: Walker, t: float) -> None:
     dark = 0.72
 
     # floor shadow under the body
-    hx = b["hip"][0]
-    c = cv.px([hx, 0.0]) / _SCALE
-    ov = img.copy()
-    cv2.ellipse(ov, (int(c[0]), int(c[1])), (int(0.22 * H * cv.s), max(2, int(0.015 * H * cv.s))), 0, 0, 360,
-                (0, 0, 0), -1, cv2.LINE_AA)  # fmt: skip
-    cv2.addWeighted(ov, 0.25, img, 0.75, 0, dst=img)
+    c = cv.px([b["hip"][0], 0.0]) // _SCALE
+    ax, ay = int(0.22 * H * cv.s), max(2, int(0.015 * H * cv.s))
+    x0, x1 = max(0, int(c[0]) - ax - 2), min(img.shape[1], int(c[0]) + ax + 3)
+    y0, y1 = max(0, int(c[1]) - ay - 2), min(img.shape[0], int(c[1]) + ay + 3)
+    if x1 > x0 and y1 > y0:
+        roi = img[y0:y1, x0:x1]
+        ov = roi.copy()
+        cv2.ellipse(ov, (int(c[0]) - x0, int(c[1]) - y0), (ax, ay), 0, 0, 360, (0, 0, 0), -1, cv2.LINE_AA)
+        cv2.addWeighted(ov, 0.25, roi, 0.75, 0, dst=roi)
 
     def arm(side, f):
         col = _shade(shirt, f)
