@@ -57,6 +57,7 @@ def analyze_clip(
     method: str = "zeni",
     overrides: Optional[pd.DataFrame] = None,
     prep_cfg: Optional[PrepConfig] = None,
+    refine: bool = True,
 ) -> ClipResult:
     """Gait events and parameters of one clip.
 
@@ -69,6 +70,7 @@ def analyze_clip(
         overrides: manual event edits (:func:`gaitprep.gait.overrides.read_overrides`);
             applied to the zeni events only.
         prep_cfg: preprocessing settings.
+        refine: refine Zeni's events by foot ground speed (:func:`gaitprep.gait.events.zeni_events`).
 
     Raises:
         InputError: unknown method or non-positive fps.
@@ -88,7 +90,7 @@ def analyze_clip(
         warnings.append("no walking pass found (the person is never fully in view while walking)")
     edited_frames: list[float] = []
     if method == "zeni":
-        events = zeni_events(prep)
+        events = zeni_events(prep, refine=refine)
         if overrides is not None:
             events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f))
             warnings += notes
@@ -117,6 +119,7 @@ def analyze_clip(
     summary = {
         "clip": clip_key,
         "method": method,
+        "refine_events": bool(refine and method == "zeni"),
         "fps": float(fps),
         "first_frame": f0,
         "last_frame": int(prep.series.frames[-1]) if prep.series.n else f0,
