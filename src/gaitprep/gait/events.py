@@ -92,12 +92,12 @@ def zeni_signals(prep: Prepared, p: Pass) -> dict:
 
 
 def _clean_alternation(evs: list[dict]) -> list[dict]:
-    """Per foot, keep HS and TO alternating: of two same-kind events in a row keep the later-consistent one.
+    """Per foot, keep HS and TO alternating.
 
-    Two HS without a TO between them (or two TO) mean one is spurious; the one that is
-    farther from the expected spacing is dropped — here simply the first of the pair,
-    since a false extremum from a shallow plateau precedes the real one more often
-    than not. Rarely triggered on clean data.
+    Two HS of one foot with no TO between them (or two TO) mean one is spurious, usually
+    a pose glitch. The one kept is the more extreme: for HS the heel farther ahead of the
+    pelvis, for TO the toe farther behind (the ``_value`` each event carries), which is
+    what Zeni's criterion selects over a whole cycle.
     """
     out = []
     for foot in ("left", "right"):
@@ -105,10 +105,13 @@ def _clean_alternation(evs: list[dict]) -> list[dict]:
         kept: list[dict] = []
         for e in fe:
             if kept and kept[-1]["event"] == e["event"]:
-                kept[-1] = e
+                if e.get("_value", 0.0) > kept[-1].get("_value", 0.0):
+                    kept[-1] = e
             else:
                 kept.append(e)
         out += kept
+    for e in out:
+        e.pop("_value", None)
     return sorted(out, key=lambda e: e["frame"])
 
 
@@ -178,12 +181,84 @@ def zeni_events(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA
         for side in SIDES:
             for kind, y, yy in (("HS", sig[side]["hs"], sig[side]["hs"]), ("TO", -sig[side]["to"], sig[side]["to"])):
                 for pos in signal_peaks(y, prep.fps):
+                    value = _interp(y, pos)
                     if refine:
                         pos = refine_event(yy, pos, v, kind, prep.fps, alpha)
                     frame = float(prep.series.frames[p.start] + pos)
-                    pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": frame / prep.fps, "pass": p.index, "edited": False})
+                    pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": frame / prep.fps,
+                                "pass": p.index, "edited": False, "_value": value})  # fmt: skip
+        pev = _consistent_extent(pev, sig)
+        pev = _drop_close_pairs(pev, "HS")
+        pev = _drop_close_pairs(pev, "TO")
         events += _clean_alternation(pev)
     return sorted(events, key=lambda e: e["frame"])
+
+
+#: two events of one kind (either foot) closer than this fraction of the pass's median
+#: interval between such events cannot both be real (see :func:`_drop_close_pairs`)
+MIN_INTERVAL_FRAC = 0.4
+
+
+def _violations(ev: list[dict]) -> int:
+    return sum(1 for a, b in zip(ev, ev[1:]) if a["foot"] == b["foot"])
+
+
+def _drop_close_pairs(pev: list[dict], kind: str) -> list[dict]:
+    """Resolve implausibly close events of one kind (e.g. a left and a right HS 0.1 s apart).
+
+    In walking, heel strikes alternate left/right about one step time apart (toe-offs
+    likewise). For a pair closer than :data:`MIN_INTERVAL_FRAC` x the median interval,
+    the event whose removal leaves the better left/right alternation is dropped; on a
+    tie, the less extreme one (``_value``).
+    """
+    ev = sorted([e for e in pev if e["event"] == kind], key=lambda e: e["frame"])
+    other = [e for e in pev if e["event"] != kind]
+    changed = True
+    while changed and len(ev) >= 3:
+        changed = False
+        gaps = np.diff([e["frame"] for e in ev])
+        med = float(np.median(gaps))
+        i = int(np.argmin(gaps))
+        if gaps[i] < MIN_INTERVAL_FRAC * med:
+            a, b = ev[i], ev[i + 1]
+            wa = [e for e in ev if e is not a]
+            wb = [e for e in ev if e is not b]
+            va, vb = _violations(wa), _violations(wb)
+            if va < vb or (va == vb and a.get("_value", 0) < b.get("_value", 0)):
+                ev = wa
+            else:
+                ev = wb
+            changed = True
+    return other + ev
+
+
+#: an event whose extremum falls short of the pass's typical one by more than this
+#: fraction of the signal's range is dropped (see :func:`_consistent_extent`)
+EXTENT_TOLERANCE = 0.4
+
+
+def _consistent_extent(pev: list[dict], sig: dict) -> list[dict]:
+    """Drop events whose extremum is far less extreme than the other events of that kind.
+
+    Every heel strike of a steady pass puts the heel about the same distance ahead of the
+    pelvis (and every toe-off the toe about the same distance behind). A local maximum
+    that falls short of the median of the pass's HS maxima by more than
+    :data:`EXTENT_TOLERANCE` x the 5-95 % range of the signal is not a heel strike but a
+    glitch or a swing cut off at the edge of the view; likewise for TO.
+    """
+    out = []
+    for kind, key in (("HS", "hs"), ("TO", "to")):
+        ev = [e for e in pev if e["event"] == kind]
+        if len(ev) < 3:
+            out += ev
+            continue
+        vals = np.array([e["_value"] for e in ev])
+        allv = np.concatenate([sig[s][key] for s in SIDES])
+        allv = allv[np.isfinite(allv)]
+        rng = np.percentile(allv, 95) - np.percentile(allv, 5) if len(allv) else 0.0
+        thr = np.median(vals) - EXTENT_TOLERANCE * rng
+        out += [e for e in ev if e["_value"] >= thr]
+    return out
 
 
 def ankle_distance_peaks(prep: Prepared, to_floor) -> list[dict]:

@@ -1,6 +1,7 @@
 """Cleaning keypoint trajectories before event detection.
 
-Order (:func:`prepare`): mask unusable frames -> fix left/right leg swaps by continuity ->
+Order (:func:`prepare`): mask unusable frames -> drop single-frame glitches -> fix
+left/right leg swaps by continuity ->
 interpolate short gaps -> zero-phase low-pass filter -> pelvis, walking direction, passes.
 
 Filter: 4th-order Butterworth low-pass, applied forward and backward
@@ -45,6 +46,9 @@ class PrepConfig:
         turn_speed_frac: frames whose smoothed pelvis speed is below this fraction of the
             clip's typical walking speed are turn-around/standing frames (dropped).
         fix_swaps: correct left/right leg identity swaps by continuity.
+        spike_frac: a leg keypoint farther than this fraction of the leg length from the
+            running median (5 frames) of its pelvis-relative trajectory is a glitch of the
+            pose model; it is dropped and interpolated. 0 disables.
     """
 
     min_score: float = 0.3
@@ -55,6 +59,7 @@ class PrepConfig:
     min_pass_s: float = 1.0
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
+    spike_frac: float = 0.15
 
 
 @dataclass
@@ -211,6 +216,33 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     return s, int(swapped.sum())
 
 
+def remove_spikes(s: PoseSeries, frac: float, window: int = 5) -> tuple[PoseSeries, int]:
+    """Drop leg keypoints that jump away from their neighbours (see ``PrepConfig.spike_frac``).
+
+    Works on positions relative to the pelvis (walking and camera pan removed): a sample
+    whose distance to the running median of ``window`` frames exceeds ``frac`` x the
+    median hip-ankle distance becomes NaN. Returns ``(copy, number of samples dropped)``.
+    """
+    import pandas as pd
+
+    s = s.copy()
+    pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
+    leg_len = np.nanmedian(np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1))
+    if not (frac > 0 and np.isfinite(leg_len)):
+        return s, 0
+    n = 0
+    for side in SIDES:
+        for j in LEG_JOINTS:
+            k = f"{side}_{j}"
+            rel = pd.DataFrame(s.xy[k] - pelvis)
+            med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
+            d = np.linalg.norm(rel.to_numpy() - med, axis=1)
+            bad = np.isfinite(d) & (d > frac * leg_len)
+            s.xy[k][bad] = np.nan
+            n += int(bad.sum())
+    return s, n
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` of the True runs of a 1-D bool array (stop exclusive)."""
     m = np.concatenate([[False], np.asarray(mask, bool), [False]])
@@ -305,6 +337,9 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     warnings: list[str] = []
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac)
+    if n_spk:
+        warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
     if cfg.fix_swaps:
         masked, n_sw = fix_leg_swaps(masked, max_gap)
