@@ -1,6 +1,61 @@
-# gait: placeholder until the gait-parameter rules land (workflow/rules/gait.smk).
+# gait: events and spatio-temporal parameters from each clip's pose (docs/gait.md).
+# One job per clip (gaitprep gait-clip), then one table over all clips (gait-aggregate).
+
+
+if "gait_calibration" not in globals():
+
+    def gait_calibration(w):
+        """The clip's calibration JSON: config gait.calibration.default updated by
+        gait.calibration.clips[<clip key>]; the height method gets participants_measures."""
+        cal = config.get("gait", {}).get("calibration", {}) or {}
+        c = dict(cal.get("default") or {"method": "height"})
+        c.update((cal.get("clips") or {}).get(clip_key(w), {}))
+        if c.get("method", "height") == "height" and "height_cm" not in c and config.get("participants_measures"):
+            c.setdefault("participants_measures", config["participants_measures"])
+        return json.dumps(c, sort_keys=True)
+
+
+def gait_overrides(w):
+    """The event-overrides TSV when configured and present (an input, so edits rerun the clip)."""
+    p = config.get("gait", {}).get("event_overrides")
+    return [p] if p and Path(p).exists() else []
+
+
+rule gait_clip:
+    input:
+        pose=f"{OUT}/pose/{{pid}}/{{gt}}/{{stem}}_AlphaPose.json",
+        prov=f"{OUT}/provenance/{{pid}}/{{gt}}/{{stem}}.pose.json",
+        overrides=gait_overrides,
+    output:
+        steps=f"{OUT}/gait_steps/{{pid}}/{{gt}}/{{stem}}.parquet",
+        summary=f"{OUT}/gait_steps/{{pid}}/{{gt}}/{{stem}}.summary.json",
+        qc=f"{OUT}/qc/gait/{{pid}}/{{gt}}/{{stem}}.png",
+    log:
+        f"{OUT}/logs/gait_clip/{{pid}}/{{gt}}/{{stem}}.log",
+    params:
+        calibration=gait_calibration,
+        method=config.get("gait", {}).get("method", "zeni"),
+        overrides=lambda w, input: f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else "",
+    threads: 1
+    resources:
+        mem_mb=res("gait", "mem_mb"),
+        runtime=res("gait", "runtime"),
+    shell:
+        "{PY} gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+
+
+rule gait_aggregate:
+    input:
+        summaries=[clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.summary.json", k) for k in CLIPS],
+    output:
+        f"{OUT}/gait_parameters_estimation.csv",
+    log:
+        f"{OUT}/logs/gait_aggregate/gait_aggregate.log",
+    localrule: True
+    shell:
+        "{PY} gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule gait:
     input:
-        targets("pose"),
+        targets("gait"),

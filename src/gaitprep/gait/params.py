@@ -1,0 +1,214 @@
+"""Spatio-temporal gait parameters from gait events.
+
+Definitions (Perry & Burnfield, *Gait Analysis: Normal and Pathological Function*, 2nd ed.
+2010, ch. 1-2; Whittle, *Gait Analysis: An Introduction*, 4th ed. 2007, sec. 2.3). One
+row per heel strike (HS) of foot F at time t, in its pass:
+
+- step time: t minus the previous contralateral HS (the step that ends at t);
+- stride time: t minus the previous HS of F (the stride that ends at t);
+- stance: the next TO of F minus t (the gait cycle that starts at t);
+- swing: the next HS of F minus that TO;
+- double support (BiSP, both feet on the ground): the initial double-support period of
+  the cycle starting at t, from t to the next TO of the other foot (one DS period; a
+  full cycle has two, so DS% of the cycle = 2 x BiSP / stride time);
+- single support (MonoSP, only F on the ground): from that contralateral TO to the next
+  contralateral HS (= the other foot's swing);
+- step length: along the direction of progression, the floor position of F's heel at
+  its contact t minus that of the other heel at its previous contact;
+- stride length: the same for F's own previous contact.
+
+A value whose events are missing (pass boundaries, dropped frames) is NaN; nothing is
+extrapolated. Cadence (steps/min) = 60 / mean step time. Speed (m/s) of a pass = the sum
+of its step lengths / the sum of their step times (the floor distance covered by the
+feet from the first to the last counted contact over the time taken: equal to mean
+stride length / mean stride time for steady walking, and usable with the floor
+homography, which the pelvis, above the floor, is not); the clip's speed is the
+time-weighted mean over passes.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .events import position_at, side_of
+
+STEP_COLUMNS = [
+    "clip", "pass", "foot", "hs_frame", "hs_time", "to_frame", "to_time", "step_time_s", "stride_time_s",
+    "stance_s", "swing_s", "single_support_s", "double_support_s", "step_length_cm", "stride_length_cm", "edited",
+]  # fmt: skip
+#: summary keys (means) and the step-table column each is the mean of
+MEAN_KEYS = {
+    "step_length_cm": "step_length_cm",
+    "stride_length_cm": "stride_length_cm",
+    "step_time_s": "step_time_s",
+    "stride_time_s": "stride_time_s",
+    "stance_s": "stance_s",
+    "swing_s": "swing_s",
+    "single_support_s": "single_support_s",
+    "double_support_s": "double_support_s",
+}
+MAX_STEP_S = 2.0
+
+
+def floor_x(prep, calib, foot: str, frame: float, kind: str = "hs") -> float:
+    """Floor coordinate (cm) along the image x / walkway axis of a foot point at a frame; NaN without calibration."""
+    if calib is None or (calib.px_per_cm is None and calib.homography is None):
+        return np.nan
+    p = position_at(prep, side_of(foot), kind, frame)
+    return float(calib.to_floor(p[None])[0, 0])
+
+
+def floor_direction(prep, calib, p) -> int:
+    """+1 when the pass moves towards +X on the floor axis, else -1 (image direction when uncalibrated)."""
+    if calib is None or calib.homography is None:
+        return p.direction
+    a = prep.foot_points["l"]["ankle"][p.start : p.stop]
+    fl = calib.to_floor(a)[:, 0]
+    fl = fl[np.isfinite(fl)]
+    if len(fl) < 2:
+        return p.direction
+    return 1 if fl[-1] > fl[0] else -1
+
+
+def _first(seq, cond):
+    for e in seq:
+        if cond(e):
+            return e
+    return None
+
+
+def _last(seq, cond):
+    for e in reversed(seq):
+        if cond(e):
+            return e
+    return None
+
+
+def zeni_steps(events: list[dict], prep, calib, clip: str = "", edited_frames: Optional[list[float]] = None) -> pd.DataFrame:
+    """The per-step table (:data:`STEP_COLUMNS`) from HS/TO events (module docstring).
+
+    ``edited_frames``: frames of manually added/removed events; a row is ``edited`` when
+    one lies within its previous-stride-to-next-stride span.
+    """
+    fps = prep.fps
+    rows = []
+    edited_frames = list(edited_frames or [])
+    for p in prep.passes:
+        d = floor_direction(prep, calib, p)
+        pe = sorted([e for e in events if e["pass"] == p.index], key=lambda e: e["frame"])
+        hs_all = [e for e in pe if e["event"] == "HS"]
+        to_all = [e for e in pe if e["event"] == "TO"]
+        for e in hs_all:
+            f, other = e["foot"], ("right" if e["foot"] == "left" else "left")
+            t = e["frame"]
+            prev_same = _last(hs_all, lambda x: x["foot"] == f and x["frame"] < t)
+            next_same = _first(hs_all, lambda x: x["foot"] == f and x["frame"] > t)
+            lo = prev_same["frame"] if prev_same else t - MAX_STEP_S * fps
+            prev_other = _last(hs_all, lambda x: x["foot"] == other and lo < x["frame"] < t)
+            hi = next_same["frame"] if next_same else t + 2 * MAX_STEP_S * fps
+            to_same = _first(to_all, lambda x: x["foot"] == f and t < x["frame"] < hi)
+            next_other = _first(hs_all, lambda x: x["foot"] == other and x["frame"] > t)
+            hi_o = min(next_other["frame"] if next_other else np.inf, to_same["frame"] if to_same else np.inf, t + MAX_STEP_S * fps)
+            to_other = _first(to_all, lambda x: x["foot"] == other and t < x["frame"] < hi_o)
+
+            def dt(a, b):
+                return (b["frame"] - a["frame"]) / fps if (a is not None and b is not None) else np.nan
+
+            step_time = dt(prev_other, e)
+            stride_time = dt(prev_same, e)
+            if stride_time > 2 * MAX_STEP_S:
+                stride_time = np.nan
+            stance = dt(e, to_same)
+            swing = dt(to_same, next_same) if to_same is not None else np.nan
+            ds = dt(e, to_other)
+            ss = dt(to_other, next_other) if (to_other is not None and next_other is not None and (to_same is None or next_other["frame"] < to_same["frame"])) else np.nan
+            x_here = floor_x(prep, calib, f, t)
+            step_len = d * (x_here - floor_x(prep, calib, other, prev_other["frame"])) if prev_other else np.nan
+            stride_len = d * (x_here - floor_x(prep, calib, f, prev_same["frame"])) if (prev_same and np.isfinite(stride_time)) else np.nan
+            span_lo = prev_same["frame"] if prev_same else t
+            span_hi = next_same["frame"] if next_same else t
+            edited = bool(e.get("edited")) or any(span_lo <= x <= span_hi for x in edited_frames)
+            rows.append(
+                {
+                    "clip": clip, "pass": p.index, "foot": f, "hs_frame": t, "hs_time": t / fps,
+                    "to_frame": to_same["frame"] if to_same else np.nan, "to_time": to_same["frame"] / fps if to_same else np.nan,
+                    "step_time_s": step_time, "stride_time_s": stride_time, "stance_s": stance, "swing_s": swing,
+                    "single_support_s": ss, "double_support_s": ds, "step_length_cm": step_len, "stride_length_cm": stride_len,
+                    "edited": edited,
+                }
+            )  # fmt: skip
+    return _table(rows)
+
+
+def ankle_distance_steps(peaks: list[dict], prep, calib, clip: str = "") -> pd.DataFrame:
+    """Per-step table of the Health&Gait ankle-distance method.
+
+    Each peak of the ankle-to-ankle distance is a step: ``hs_frame`` is the peak,
+    ``step_length_cm`` the peak distance, ``step_time_s`` the interval to the previous
+    peak, ``stride_length_cm`` the floor displacement of the rear ankle between the
+    previous peak and this one (the published code's stride), ``stride_time_s`` the
+    interval to the peak before the previous. TO, stance, swing, single and double
+    support are not defined by the method (NaN).
+    """
+    fps = prep.fps
+    rows = []
+    for p in prep.passes:
+        d = floor_direction(prep, calib, p)
+        pk = [e for e in peaks if e["pass"] == p.index]
+        for i, e in enumerate(pk):
+            prev = pk[i - 1] if i >= 1 else None
+            prev2 = pk[i - 2] if i >= 2 else None
+            stride_len = np.nan
+            if prev is not None:
+                rear = prev["rear_foot"]
+                stride_len = d * (floor_x(prep, calib, rear, e["frame"], "ankle") - floor_x(prep, calib, rear, prev["frame"], "ankle"))
+            rows.append(
+                {
+                    "clip": clip, "pass": p.index, "foot": e["foot"], "hs_frame": e["frame"], "hs_time": e["frame"] / fps,
+                    "to_frame": np.nan, "to_time": np.nan,
+                    "step_time_s": (e["frame"] - prev["frame"]) / fps if prev else np.nan,
+                    "stride_time_s": (e["frame"] - prev2["frame"]) / fps if prev2 else np.nan,
+                    "stance_s": np.nan, "swing_s": np.nan, "single_support_s": np.nan, "double_support_s": np.nan,
+                    "step_length_cm": e["distance_cm"] if calib is not None and (calib.px_per_cm or calib.homography is not None) else np.nan,
+                    "stride_length_cm": stride_len, "edited": bool(e.get("edited")),
+                }
+            )  # fmt: skip
+    return _table(rows)
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    for c in STEP_COLUMNS:
+        if c in ("clip", "foot"):
+            df[c] = df[c].astype(str)
+        elif c == "edited":
+            df[c] = df[c].astype(bool)
+        elif c == "pass":
+            df[c] = df[c].astype("int64")
+        else:
+            df[c] = df[c].astype("float64")
+    return df
+
+
+def _nanmean(x) -> float:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def summarize(steps: pd.DataFrame, prep) -> dict:
+    """Clip means of every parameter, cadence and speed (module docstring). NaN when undefined."""
+    out = {k: _nanmean(steps[c]) for k, c in MEAN_KEYS.items()}
+    st = _nanmean(steps["step_time_s"])
+    out["cadence_steps_per_min"] = 60.0 / st if np.isfinite(st) and st > 0 else float("nan")
+    num = den = 0.0
+    for _, g in steps.groupby("pass"):
+        ok = np.isfinite(g["step_length_cm"]) & np.isfinite(g["step_time_s"])
+        if ok.sum() >= 1:
+            num += float(g.loc[ok, "step_length_cm"].sum())
+            den += float(g.loc[ok, "step_time_s"].sum())
+    out["speed_m_per_s"] = num / den / 100.0 if den > 0 else float("nan")
+    return out

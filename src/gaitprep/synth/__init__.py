@@ -1,0 +1,21 @@
+"""Synthetic side-view walker with exact ground truth.
+
+Used as gaitprep's offline demo clip and as the known-truth validation set for gait
+parameter estimation:
+
+* :class:`WalkerParams` - cadence, step length, double support, direction, size, clip length,
+  colours;
+* :func:`walker_keypoints` - exact per-frame 2D keypoints (Halpe-26 names, full-frame px),
+  no rendering needed;
+* :func:`walker_truth` - the truth dict (events, spatio-temporal parameters);
+* :func:`render_walker` - render the clip to an mp4 and write ``<video>.truth.json``.
+
+The model is described in :mod:`gaitprep.synth.model`, the truth format in
+:mod:`gaitprep.synth.truth`.
+"""
+
+from .model import Walker, WalkerParams
+from .render import render_walker
+from .truth import walker_keypoints, walker_pose_results, walker_truth
+
+__all__ = ["Walker", "WalkerParams", "render_walker", "walker_keypoints", "walker_pose_results", "walker_truth"]
