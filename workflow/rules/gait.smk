@@ -16,9 +16,9 @@ if "gait_calibration" not in globals():
 
 
 def gait_overrides(w):
-    """The event-overrides TSV when configured and present (an input, so edits rerun the clip)."""
-    p = config.get("gait", {}).get("event_overrides")
-    return [p] if p and Path(p).exists() else []
+    """The clip's own rows of the event-overrides TSV when configured and present (rule
+    split_event_overrides in qc.smk), so that an edit reruns only the clips it changes."""
+    return [clip_overrides_file(w)] if EVENT_OVERRIDES else []
 
 
 rule gait_clip:

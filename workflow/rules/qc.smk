@@ -14,7 +14,7 @@ localrules:
     qc_montage,
     qc_gait_plot,
     qc_summary,
-    gait_overrides,
+    split_event_overrides,
 
 
 rule qc_montage:
@@ -92,7 +92,7 @@ rule qc_summary:
         " --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
 
 
-rule gait_overrides:
+rule split_event_overrides:
     # one clip's rows of the event overrides TSV; its params are those rows, so editing the
     # TSV reruns this job, and the clip's gait job after it, only for the clips it changes
     output:

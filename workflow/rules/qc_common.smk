@@ -2,28 +2,34 @@
 # the per-clip split of the manual event overrides. Kept apart from the rules (snakemake --lint).
 from gaitprep.qc import clip_override_rows
 
-QC_IMAGE_MODALITIES = [m for m in ("pose", "silhouette", "segmentation", "flow") if m in MODALITIES] or [
-    "pose",
-    "silhouette",
-    "segmentation",
-    "flow",
-]
+_IMAGE_MODALITIES = ("pose", "silhouette", "segmentation", "flow")
+#: the modalities whose outputs the montage shows: those that run (all four if none does)
+QC_IMAGE_MODALITIES = [m for m in _IMAGE_MODALITIES if m in MODALITIES] or list(_IMAGE_MODALITIES)
 #: the manual event overrides TSV (config gait.event_overrides); None: no overrides
 EVENT_OVERRIDES = config.get("gait", {}).get("event_overrides")
+if EVENT_OVERRIDES and not Path(EVENT_OVERRIDES).is_file():
+    logger.warning(f"gait.event_overrides: {EVENT_OVERRIDES} not found; no manual event overrides")
+    EVENT_OVERRIDES = None
 
 
 def clip_overrides(w):
     """The rows of the event overrides TSV that name this clip (TSV text, "" if none).
 
-    Used as a rule param: Snakemake reruns a job when its params change, so editing the
+    A param of rule split_event_overrides. Snakemake reruns a job when its params change, so editing the
     TSV reruns only the jobs of the clips whose rows changed.
     """
     return clip_override_rows(EVENT_OVERRIDES, clip_key(w))
 
 
 def clip_overrides_file(w):
-    """The clip's own overrides TSV, written by rule gait_overrides (a gait rule input)."""
+    """The clip's own overrides TSV (header and its rows; written by split_event_overrides)."""
     return f"{OUT}/gait_overrides/{w.pid}/{w.gt}/{w.stem}.tsv"
+
+
+def provenance_of(modality, key, method=None):
+    """<OUT>/provenance/<PID>/<GT>/<stem>.<modality>[.<METHOD>].json of one clip."""
+    tag = modality if method is None else f"{modality}.{method}"
+    return clip_path(f"{{OUT}}/provenance/{{pid}}/{{gt}}/{{stem}}.{tag}.json", key)
 
 
 def qc_montage_inputs(w):
@@ -33,17 +39,9 @@ def qc_montage_inputs(w):
     for m in QC_IMAGE_MODALITIES:
         files = outputs_of(m, key)
         ins[m] = files if m == "flow" else files[0]
-    ins["prov"] = [
-        provenance_path_of(m, key, meth)
-        for m in QC_IMAGE_MODALITIES
-        for meth in (flow_methods() if m == "flow" else [None])
-    ]
+    methods = {m: (flow_methods() if m == "flow" else [None]) for m in QC_IMAGE_MODALITIES}
+    ins["prov"] = [provenance_of(m, key, x) for m in QC_IMAGE_MODALITIES for x in methods[m]]
     return ins
-
-
-def provenance_path_of(modality, key, method=None):
-    tag = modality if method is None else f"{modality}.{method}"
-    return clip_path("{OUT}/provenance/{pid}/{gt}/{stem}." + tag + ".json", key)
 
 
 def qc_montage_args(w, input):
@@ -80,23 +78,23 @@ def qc_jobs():
 
 
 def _job_record(job, key):
-    """(record that proves the job finished, log a failed job leaves) of one job of a clip."""
+    """(file that proves the job finished, log a failed job leaves) of one job of a clip."""
     m, _, method = job.partition(":")
     if m == "gait":
-        return clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.summary.json", key), None
+        record = clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.summary.json", key)
+        return record, clip_path("{OUT}/logs/gait_clip/{pid}/{gt}/{stem}.log", key)
     sub = f"{method}/" if method else ""
-    log = clip_path("{OUT}/logs/" + m + "_clip/{pid}/{gt}/" + sub + "{stem}.log", key)
-    return provenance_path_of(m, key, method or None), log
+    return provenance_of(m, key, method or None), clip_path(f"{{OUT}}/logs/{m}_clip/{{pid}}/{{gt}}/{sub}{{stem}}.log", key)
 
 
 def qc_job_table():
-    """(record, log, failed) per expected job of every clip; record: the file that proves
-    the job finished; failed: it ran and left a log but no record, or its clip is bad."""
+    """(record, log, failed) per expected job of every clip; failed: the job ran and left a
+    log but no record, or its clip's video is missing."""
     rows = []
     for key in CLIPS:
         for job in qc_jobs():
             rec, log = _job_record(job, key)
-            failed = key in BAD_CLIPS or (log is not None and Path(log).exists() and not Path(rec).exists())
+            failed = key in BAD_CLIPS or (Path(log).exists() and not Path(rec).exists())
             rows.append((rec, log, failed))
     return rows
 
@@ -109,11 +107,11 @@ def qc_summary_inputs(w):
 
 def qc_failed_jobs(w):
     """The logs of jobs that failed earlier (a param: the summary reruns when they change)."""
-    return " ".join(sorted(log or rec for rec, log, failed in qc_job_table() if failed))
+    return " ".join(sorted(log for _, log, failed in qc_job_table() if failed))
 
 
 def qc_targets():
-    """What `rule qc` (and `rule all` when "qc" is in modalities) builds."""
+    """What the qc target (and the default target when "qc" is in modalities) builds."""
     out = [f"{OUT}/qc/run_summary.csv", f"{OUT}/qc/run_summary.html"]
     for key in CLIPS:
         if key in BAD_CLIPS:
