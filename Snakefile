@@ -8,6 +8,7 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/tables.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/pose.smk"
 include: "workflow/rules/silhouette.smk"

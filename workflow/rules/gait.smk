@@ -2,23 +2,7 @@
 # One job per clip (gaitprep gait-clip), then one table over all clips (gait-aggregate).
 
 
-if "gait_calibration" not in globals():
-
-    def gait_calibration(w):
-        """The clip's calibration JSON: config gait.calibration.default updated by
-        gait.calibration.clips[<clip key>]; the height method gets participants_measures."""
-        cal = config.get("gait", {}).get("calibration", {}) or {}
-        c = dict(cal.get("default") or {"method": "height"})
-        c.update((cal.get("clips") or {}).get(clip_key(w), {}))
-        if c.get("method", "height") == "height" and "height_cm" not in c and config.get("participants_measures"):
-            c.setdefault("participants_measures", config["participants_measures"])
-        return json.dumps(c, sort_keys=True)
-
-
-def gait_overrides(w):
-    """The clip's own rows of the event-overrides TSV when configured and present (rule
-    split_event_overrides in qc.smk), so that an edit reruns only the clips it changes."""
-    return [clip_overrides_file(w)] if EVENT_OVERRIDES else []
+include: "gait_common.smk"
 
 
 rule gait_clip:
@@ -32,16 +16,18 @@ rule gait_clip:
         qc=f"{OUT}/qc/gait/{{pid}}/{{gt}}/{{stem}}.png",
     log:
         f"{OUT}/logs/gait_clip/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        calibration=gait_calibration,
-        method=config.get("gait", {}).get("method", "zeni"),
-        overrides=lambda w, input: f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else "",
+    conda:
+        "../envs/gaitprep.yaml"
     threads: 1
     resources:
         mem_mb=res("gait", "mem_mb"),
         runtime=res("gait", "runtime"),
+    params:
+        calibration=gait_calibration,
+        method=config.get("gait", {}).get("method", "zeni"),
+        overrides=lambda w, input: (f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else ""),
     shell:
-        "{PY} gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+        "python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
 
 rule gait_aggregate:
@@ -52,8 +38,10 @@ rule gait_aggregate:
     log:
         f"{OUT}/logs/gait_aggregate/gait_aggregate.log",
     localrule: True
+    conda:
+        "../envs/gaitprep.yaml"
     shell:
-        "{PY} gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
+        "python -m gaitprep gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule gait:

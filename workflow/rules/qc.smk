@@ -31,12 +31,12 @@ rule qc_montage:
         ),
     log:
         f"{OUT}/logs/qc_montage/{{pid}}/{{gt}}/{{stem}}.log",
+    conda:
+        "../envs/gaitprep.yaml"
     params:
         args=qc_montage_args,
         video=video_path,
         range=frame_range,
-    conda:
-        "../envs/gaitprep.yaml"
     shell:
         "python -m gaitprep qc-montage --out {output:q} --video {params.video:q} {params.range}"
         " --title {wildcards.pid}/{wildcards.gt}/{wildcards.stem} {params.args} > {log:q} 2>&1"
@@ -80,13 +80,13 @@ rule qc_summary:
         ),
     log:
         f"{OUT}/logs/qc_summary/run_summary.log",
+    conda:
+        "../envs/gaitprep.yaml"
     params:
         root=lambda w, output: str(Path(output.csv).parent.parent),
         jobs=lambda w: ",".join(qc_jobs()),
         clips=lambda w: ",".join(CLIPS),
         failed=qc_failed_jobs,
-    conda:
-        "../envs/gaitprep.yaml"
     shell:
         "python -m gaitprep qc-summary --root {params.root:q} --jobs {params.jobs} --clips {params.clips:q}"
         " --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
@@ -99,10 +99,10 @@ rule split_event_overrides:
         f"{OUT}/gait_overrides/{{pid}}/{{gt}}/{{stem}}.tsv",
     log:
         f"{OUT}/logs/gait_overrides/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        rows=clip_overrides,
     conda:
         "../envs/gaitprep.yaml"
+    params:
+        rows=clip_overrides,
     shell:
         "python -m gaitprep qc-overrides --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem}"
         " --rows {params.rows:q} --out {output:q} > {log:q} 2>&1"

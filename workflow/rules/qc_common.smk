@@ -84,7 +84,9 @@ def _job_record(job, key):
         record = clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.summary.json", key)
         return record, clip_path("{OUT}/logs/gait_clip/{pid}/{gt}/{stem}.log", key)
     sub = f"{method}/" if method else ""
-    return provenance_of(m, key, method or None), clip_path(f"{{OUT}}/logs/{m}_clip/{{pid}}/{{gt}}/{sub}{{stem}}.log", key)
+    return provenance_of(m, key, method or None), clip_path(
+        f"{{OUT}}/logs/{m}_clip/{{pid}}/{{gt}}/{sub}{{stem}}.log", key
+    )
 
 
 def qc_job_table():
@@ -101,7 +103,8 @@ def qc_job_table():
 
 def qc_summary_inputs(w):
     """The records the summary waits for: every job's, except jobs that already ran and
-    failed: the summary reports those (reason from their log) without waiting for a retry."""
+    failed: the summary reports those (reason from their log) without waiting for a retry.
+    """
     return [rec for rec, _, failed in qc_job_table() if not failed]
 
 

@@ -7,11 +7,13 @@ rule synth:
         truth=f"{DEMO}/{{pid}}_{{gt}}_{{stem}}.truth.json",
     log:
         f"{OUT}/logs/synth/{{pid}}_{{gt}}_{{stem}}.log",
-    params:
-        walker=lambda w: json.dumps(DEMO_CLIPS[clip_key(w)].get("walker", {})),
+    conda:
+        "../envs/gaitprep.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        walker=lambda w: json.dumps(DEMO_CLIPS[clip_key(w)].get("walker", {})),
     shell:
-        "{PY} synth --out {output.video:q} --truth {output.truth:q} --params {params.walker:q} > {log:q} 2>&1"
+        "python -m gaitprep synth --out {output.video:q} --truth {output.truth:q} --params {params.walker:q} > {log:q} 2>&1"
