@@ -444,7 +444,15 @@ def parse_jobs(spec: str) -> list[tuple[str, Optional[str]]]:
     return jobs
 
 
-def run_summary(root: str | Path, clips: Sequence[str], jobs: Sequence[tuple[str, Optional[str]]]):
+def _job_done(root: Path, c: ClipId, m: str, method: Optional[str]) -> bool:
+    if m == "gait":
+        return gait_summary_path(root, c).is_file()
+    return provenance_path(root, c, m, method).is_file()
+
+
+def run_summary(
+    root: str | Path, clips: Sequence[str], jobs: Sequence[tuple[str, Optional[str]]], problems: Optional[dict] = None
+):
     """The run summary: one row per clip (a pandas DataFrame).
 
     Columns: ``clip``, ``frames`` (frames processed, from the pose record else any),
@@ -452,7 +460,8 @@ def run_summary(root: str | Path, clips: Sequence[str], jobs: Sequence[tuple[str
     ``silhouette_rate`` / ``segmentation_rate`` (frames with a mask / frames),
     ``wall_s_<job>`` (s, per modality, flow per method, from provenance ``timing.wall_s``),
     ``gait_steps`` and ``gait_warnings`` (from the gait summary JSON), ``failed`` (number
-    of jobs without provenance) and ``failures`` (``job: reason`` from each such job's log).
+    of jobs without provenance) and ``failures`` (``job: reason`` from each such job's log;
+    for a clip in ``problems`` (``{clip: reason}``, e.g. a missing video) that reason).
     """
     import pandas as pd
 
@@ -494,7 +503,9 @@ def run_summary(root: str | Path, clips: Sequence[str], jobs: Sequence[tuple[str
                 row[f"{m}_rate"] = round(st.get("frames_with_person", 0) / n, 3) if n else math.nan
             elif m == "flow":
                 row.setdefault("frames", (st.get("pairs") or 0) + 1)
-        row["failed"] = len(fails)
+        if problems and key in problems and fails:
+            fails = [f"all jobs: {problems[key]}"] + [f for f in fails if "not run" not in f]
+        row["failed"] = sum(1 for m, x in jobs if not _job_done(root, c, m, x))
         row["failures"] = " | ".join(fails)
         rows.append(row)
     order = ["clip", "frames", "frames_with_person", "detection_rate", "silhouette_rate", "segmentation_rate"]
@@ -592,7 +603,7 @@ def _cmd_montage(a) -> int:
 
 def _cmd_summary(a) -> int:
     clips = [c for c in (a.clips or "").split(",") if c] or discover_clips(a.root)
-    df = run_summary(a.root, clips, parse_jobs(a.jobs))
+    df = run_summary(a.root, clips, parse_jobs(a.jobs), problems=json.loads(a.problems or "{}"))
     write_summary(df, a.csv, a.html)
     print(df.to_string(index=False))
     return 0
@@ -628,6 +639,7 @@ def register(sub) -> None:
     s.add_argument("--jobs", default="pose,silhouette,segmentation,flow:TVL1",
                    help="expected jobs per clip, e.g. pose,silhouette,segmentation,flow:TVL1,gait")  # fmt: skip
     s.add_argument("--clips", default="", help="comma-separated clip keys (default: every clip with a record or a log)")
+    s.add_argument("--problems", default="{}", help='JSON {clip: reason} of clips known to fail (e.g. missing video)')
     s.add_argument("--csv", required=True)
     s.add_argument("--html", default=None)
     s.set_defaults(func=_cmd_summary)

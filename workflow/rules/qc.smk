@@ -87,9 +87,10 @@ rule qc_summary:
         jobs=lambda w: ",".join(qc_jobs()),
         clips=lambda w: ",".join(CLIPS),
         failed=qc_failed_jobs,
+        problems=lambda w: json.dumps({k: BAD_CLIPS[k] for k in CLIPS if k in BAD_CLIPS}),
     shell:
         "python -m gaitprep qc-summary --root {params.root:q} --jobs {params.jobs} --clips {params.clips:q}"
-        " --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
+        " --problems {params.problems:q} --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
 
 
 rule split_event_overrides:
@@ -105,7 +106,7 @@ rule split_event_overrides:
         rows=clip_overrides,
     shell:
         "python -m gaitprep qc-overrides --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem}"
-        " --rows {params.rows:q} --out {output:q} > {log:q} 2>&1"
+        " --rows={params.rows:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule qc:
