@@ -174,9 +174,12 @@ def test_report_pictures_on_shared_clip(tmp_path):
     assert list(s["clip"]) == [CLIP.key] and s.loc[0, "frames"] == 10 and s.loc[0, "failed"] == 0
     assert s.loc[0, "detection_rate"] >= 0.9 and s.loc[0, "wall_s_flow_TVL1"] > 0
     snakemake("--configfile", cfg, "--report", tmp_path / "report.zip", cwd=tmp_path)
-    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
-    assert any(n.endswith("qc/montage/PA900/UGS/NW-WoJ_2.png") for n in names), names
+    z = zipfile.ZipFile(tmp_path / "report.zip")
+    names = z.namelist()
+    assert any(n.endswith("/NW-WoJ_2.png") for n in names), names  # the montage
     assert any(n.endswith("run_summary.csv") for n in names) and any(n.endswith("run_summary.html") for n in names)
+    page = z.read(next(n for n in names if n.endswith("report.html"))).decode()
+    assert "modalities montage" in page and "One clip, four evenly spaced frames" in page  # label and caption
 
 
 def _gait_summary(out: Path, key: str) -> dict:
