@@ -108,6 +108,11 @@ def tree_root(w, output):
     return str(Path(output.prov).parents[3])
 
 
+def walker_args(walker):
+    """Config `walker:` mapping -> `gaitprep synth` flags ({step_length: 65} -> --step-length 65)."""
+    return " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in walker.items())
+
+
 def modality_cfg(modality, method=None):
     if modality != "flow":
         return config[modality]
@@ -151,6 +156,17 @@ _DEFAULT_RESOURCES = {
     "flow": {"mem_mb": 4000, "runtime": 240, "threads": 2},
     "gait": {"mem_mb": 1000, "runtime": 10, "threads": 1},
 }
+
+
+#: backend -> conda environment file (for `--sdm conda`); others use envs/gaitprep.yaml
+_CONDA_ENVS = {"densepose": "../envs/densepose.yaml"}
+
+
+def conda_env(modality, method=None):
+    """The conda env file for a modality's configured backend (parse-time, per rule)."""
+    if modality == "flow":
+        return "../envs/gaitprep.yaml"
+    return _CONDA_ENVS.get(config[modality]["backend"], "../envs/gaitprep.yaml")
 
 
 def res(modality, key):

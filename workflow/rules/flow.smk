@@ -10,7 +10,7 @@ rule flow_clip:
     log:
         f"{OUT}/logs/flow_clip/{{pid}}/{{gt}}/{{method}}/{{stem}}.log",
     conda:
-        "../envs/gaitprep.yaml"
+        conda_env("flow")
     threads: res("flow", "threads")
     resources:
         gpu=lambda w: uses_gpu("flow", w.method),

@@ -10,7 +10,7 @@ rule pose_clip:
     log:
         f"{OUT}/logs/pose_clip/{{pid}}/{{gt}}/{{stem}}.log",
     conda:
-        "../envs/gaitprep.yaml"
+        conda_env("pose")
     threads: res("pose", "threads")
     resources:
         gpu=uses_gpu("pose"),

@@ -10,7 +10,7 @@ rule segmentation_clip:
     log:
         f"{OUT}/logs/segmentation_clip/{{pid}}/{{gt}}/{{stem}}.log",
     conda:
-        "../envs/gaitprep.yaml"
+        conda_env("segmentation")
     threads: res("segmentation", "threads")
     resources:
         gpu=uses_gpu("segmentation"),

@@ -10,7 +10,7 @@ rule silhouette_clip:
     log:
         f"{OUT}/logs/silhouette_clip/{{pid}}/{{gt}}/{{stem}}.log",
     conda:
-        "../envs/gaitprep.yaml"
+        conda_env("silhouette")
     threads: res("silhouette", "threads")
     resources:
         gpu=uses_gpu("silhouette"),

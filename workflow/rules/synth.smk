@@ -14,6 +14,6 @@ rule synth:
         mem_mb=1000,
         runtime=10,
     params:
-        walker=lambda w: json.dumps(DEMO_CLIPS[clip_key(w)].get("walker", {})),
+        walker=lambda w: walker_args(DEMO_CLIPS[clip_key(w)].get("walker", {})),
     shell:
-        "python -m gaitprep synth --out {output.video:q} --truth {output.truth:q} --params {params.walker:q} > {log:q} 2>&1"
+        "python -m gaitprep synth --out {output.video:q} --truth {output.truth:q} {params.walker} > {log:q} 2>&1"
