@@ -133,6 +133,13 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     return s, usable
 
 
+def leg_length_px(s: PoseSeries) -> float:
+    """Median hip-to-ankle distance (px) of the left leg, NaN when never seen."""
+    d = np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if len(d) else float("nan")
+
+
 def _leg_stack(s: PoseSeries, side: str) -> np.ndarray:
     return np.stack([s.xy[f"{side}_{j}"] for j in LEG_JOINTS], axis=1)  # (T, J, 2)
 
@@ -149,7 +156,8 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     apart from labels that jump). Cost per frame: mean joint distance to the prediction
     in units of leg length, plus 0.02 for the swapped state so that the model's labels
     win ties. Runs of usable frames are solved separately (no continuity across gaps
-    longer than ``max_gap``, where the labels are kept as given).
+    longer than ``max_gap``, where the labels are kept as given; shorter gaps are bridged
+    by linear interpolation for the costs).
 
     Returns:
         ``(corrected copy, number of frames swapped)``.
@@ -158,11 +166,17 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     L, R = _leg_stack(s, "l"), _leg_stack(s, "r")
     if pelvis is None:
         pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
-    leg_len = np.nanmedian(np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1))
+    leg_len = leg_length_px(s)
     if not np.isfinite(leg_len) or leg_len <= 0:
         return s, 0
     Lr = (L - pelvis[:, None, :]) / leg_len
     Rr = (R - pelvis[:, None, :]) / leg_len
+    # bridge short gaps (dropped glitches) so that continuity carries across them
+    for X in (Lr, Rr):
+        for j in range(X.shape[1]):
+            for c in range(2):
+                X[:, j, c] = interpolate_gaps(X[:, j, c], max_gap)
+    pelvis = np.stack([interpolate_gaps(pelvis[:, c], max_gap) for c in range(2)], axis=1)
     valid = np.isfinite(Lr[:, 1, 0]) & np.isfinite(Rr[:, 1, 0]) & np.isfinite(pelvis[:, 0])
     # fill joints missing inside a valid frame from the ankle so costs stay finite
     for X in (Lr, Rr):
@@ -210,6 +224,7 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
         swapped[a:b] = states.astype(bool)
     for t in np.flatnonzero(swapped):
         L[t], R[t] = R[t].copy(), L[t].copy()
+    swapped &= np.isfinite(L[:, 1, 0])  # count only frames that had data
     for i, j in enumerate(LEG_JOINTS):
         s.xy[f"l_{j}"] = L[:, i]
         s.xy[f"r_{j}"] = R[:, i]
@@ -227,7 +242,7 @@ def remove_spikes(s: PoseSeries, frac: float, window: int = 5) -> tuple[PoseSeri
 
     s = s.copy()
     pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
-    leg_len = np.nanmedian(np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1))
+    leg_len = leg_length_px(s)
     if not (frac > 0 and np.isfinite(leg_len)):
         return s, 0
     n = 0
