@@ -14,11 +14,16 @@ row per heel strike (HS) of foot F at time t, in its pass:
 - single support (MonoSP, only F on the ground): from that contralateral TO to the next
   contralateral HS (= the other foot's swing);
 - step length: along the direction of progression, the floor position of F's heel at
-  its contact t minus that of the other heel at its previous contact;
+  its contact t minus that of the other heel at its previous contact (a heel's contact
+  position is its median floor position over the first half of its stance, which needs
+  a static camera, as in Health&Gait);
 - stride length: the same for F's own previous contact.
 
 A value whose events are missing (pass boundaries, dropped frames) is NaN; nothing is
-extrapolated. Cadence (steps/min) = 60 / mean step time. Speed (m/s) of a pass = the sum
+extrapolated. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
+stride times do not suffer from a timing bias that differs between the near and the far
+foot, which makes consecutive step times alternate), or 60 / mean step time when no
+stride is complete. Speed (m/s) of a pass = the sum
 of its step lengths / the sum of their step times (the floor distance covered by the
 feet from the first to the last counted contact over the time taken: equal to mean
 stride length / mean stride time for steady walking, and usable with the floor
@@ -53,12 +58,34 @@ MEAN_KEYS = {
 MAX_STEP_S = 2.0
 
 
+#: the contact position of a heel is its median position over this time after the HS
+CONTACT_WINDOW_S = 0.15
+
+
 def floor_x(prep, calib, foot: str, frame: float, kind: str = "hs") -> float:
     """Floor coordinate (cm) along the image x / walkway axis of a foot point at a frame; NaN without calibration."""
     if calib is None or (calib.px_per_cm is None and calib.homography is None):
         return np.nan
     p = position_at(prep, side_of(foot), kind, frame)
     return float(calib.to_floor(p[None])[0, 0])
+
+
+def contact_x(prep, calib, foot: str, frame: float, until: Optional[float] = None) -> float:
+    """Floor coordinate (cm) of a heel's contact point: the median of its floor position
+    over the first half of the stance that starts at ``frame`` (``until`` = the foot's
+    toe-off; :data:`CONTACT_WINDOW_S` when unknown). The heel rests on the floor from
+    heel strike to heel-off, at about half of stance (30-40 % of the gait cycle, Perry &
+    Burnfield 2010), and the median resists glitchy frames. Assumes a static camera."""
+    if calib is None or (calib.px_per_cm is None and calib.homography is None):
+        return np.nan
+    end = frame + CONTACT_WINDOW_S * prep.fps
+    if until is not None and np.isfinite(until):
+        end = frame + 0.5 * (until - frame)
+    fs = np.arange(frame, end + 1e-9, 1.0)
+    pts = np.array([position_at(prep, side_of(foot), "hs", f) for f in fs])
+    x = calib.to_floor(pts)[:, 0]
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else np.nan
 
 
 def floor_direction(prep, calib, p) -> int:
@@ -125,9 +152,9 @@ def zeni_steps(events: list[dict], prep, calib, clip: str = "", edited_frames: O
             swing = dt(to_same, next_same) if to_same is not None else np.nan
             ds = dt(e, to_other)
             ss = dt(to_other, next_other) if (to_other is not None and next_other is not None and (to_same is None or next_other["frame"] < to_same["frame"])) else np.nan
-            x_here = floor_x(prep, calib, f, t)
-            step_len = d * (x_here - floor_x(prep, calib, other, prev_other["frame"])) if prev_other else np.nan
-            stride_len = d * (x_here - floor_x(prep, calib, f, prev_same["frame"])) if (prev_same and np.isfinite(stride_time)) else np.nan
+            x_here = contact_x(prep, calib, f, t, to_same["frame"] if to_same else None)
+            step_len = d * (x_here - contact_x(prep, calib, other, prev_other["frame"], t)) if prev_other else np.nan
+            stride_len = d * (x_here - contact_x(prep, calib, f, prev_same["frame"], t)) if (prev_same and np.isfinite(stride_time)) else np.nan
             span_lo = prev_same["frame"] if prev_same else t
             span_hi = next_same["frame"] if next_same else t
             edited = bool(e.get("edited")) or any(span_lo <= x <= span_hi for x in edited_frames)
@@ -203,7 +230,11 @@ def summarize(steps: pd.DataFrame, prep) -> dict:
     """Clip means of every parameter, cadence and speed (module docstring). NaN when undefined."""
     out = {k: _nanmean(steps[c]) for k, c in MEAN_KEYS.items()}
     st = _nanmean(steps["step_time_s"])
-    out["cadence_steps_per_min"] = 60.0 / st if np.isfinite(st) and st > 0 else float("nan")
+    sr = _nanmean(steps["stride_time_s"])
+    if np.isfinite(sr) and sr > 0:
+        out["cadence_steps_per_min"] = 120.0 / sr
+    else:
+        out["cadence_steps_per_min"] = 60.0 / st if np.isfinite(st) and st > 0 else float("nan")
     num = den = 0.0
     for _, g in steps.groupby("pass"):
         ok = np.isfinite(g["step_length_cm"]) & np.isfinite(g["step_time_s"])

@@ -40,15 +40,19 @@ class PrepConfig:
             the trajectory (no event is searched across them).
         cutoff_hz: low-pass cutoff (Hz), see the module docstring.
         filter_order: Butterworth order per pass of the zero-phase filter.
-        border_px: a frame whose keypoints come closer than this to the left/right image
-            border (when the image width is known) is dropped: the body is partly outside.
+        border_px, border_frac: a frame whose keypoints come closer to the left/right image
+            border (when the image width is known) than ``max(border_px, border_frac x leg
+            length)`` is dropped: the body is partly outside, and pose models place the
+            joints of a body part beyond the border inside the image (by up to a foot
+            length), so a margin of about a third of the leg length is needed.
         min_pass_s: shorter walking segments are not passes.
         turn_speed_frac: frames whose smoothed pelvis speed is below this fraction of the
             clip's typical walking speed are turn-around/standing frames (dropped).
         fix_swaps: correct left/right leg identity swaps by continuity.
         spike_frac: a leg keypoint farther than this fraction of the leg length from the
-            running median (5 frames) of its pelvis-relative trajectory is a glitch of the
-            pose model; it is dropped and interpolated. 0 disables.
+            running median (``spike_window`` frames) of its pelvis-relative trajectory is a
+            glitch of the pose model; it is dropped and interpolated. 0 disables.
+        spike_window: frames of that running median (odd).
     """
 
     min_score: float = 0.3
@@ -56,10 +60,12 @@ class PrepConfig:
     cutoff_hz: float = 6.0
     filter_order: int = 4
     border_px: float = 5.0
+    border_frac: float = 0.3
     min_pass_s: float = 1.0
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
     spike_frac: float = 0.15
+    spike_window: int = 5
 
 
 @dataclass
@@ -111,7 +117,7 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
 
     A frame is usable when both hips (or Halpe ``hip``) and both ankles are present with
     ``score >= min_score`` and, when the image width is known, no present joint lies
-    within ``border_px`` of the left/right border (the body is then fully in view).
+    within the border margin (see :class:`PrepConfig`) of the left/right border.
 
     Returns:
         ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
@@ -124,9 +130,11 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     ok_ankles = np.isfinite(s.xy["l_ankle"][:, 0]) & np.isfinite(s.xy["r_ankle"][:, 0])
     usable = ok_hips & ok_ankles
     if s.width:
+        leg = leg_length_px(s)
+        margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
         allx = np.stack([v[:, 0] for v in s.xy.values()], axis=1)
         with np.errstate(invalid="ignore"):
-            near = (allx < cfg.border_px) | (allx > s.width - 1 - cfg.border_px)
+            near = (allx < margin) | (allx > s.width - 1 - margin)
         usable &= ~near.any(axis=1)
     for k in s.xy:
         s.xy[k][~usable] = np.nan
@@ -231,12 +239,14 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     return s, int(swapped.sum())
 
 
-def remove_spikes(s: PoseSeries, frac: float, window: int = 5) -> tuple[PoseSeries, int]:
+def remove_spikes(s: PoseSeries, frac: float, window: int = 5, passes: int = 2) -> tuple[PoseSeries, int]:
     """Drop leg keypoints that jump away from their neighbours (see ``PrepConfig.spike_frac``).
 
     Works on positions relative to the pelvis (walking and camera pan removed): a sample
     whose distance to the running median of ``window`` frames exceeds ``frac`` x the
-    median hip-ankle distance becomes NaN. Returns ``(copy, number of samples dropped)``.
+    median hip-ankle distance becomes NaN. Repeated ``passes`` times, so that a glitch
+    lasting several frames, which pulls the first median, is found once its worst
+    samples are gone. Returns ``(copy, number of samples dropped)``.
     """
     import pandas as pd
 
@@ -246,15 +256,16 @@ def remove_spikes(s: PoseSeries, frac: float, window: int = 5) -> tuple[PoseSeri
     if not (frac > 0 and np.isfinite(leg_len)):
         return s, 0
     n = 0
-    for side in SIDES:
-        for j in LEG_JOINTS:
-            k = f"{side}_{j}"
-            rel = pd.DataFrame(s.xy[k] - pelvis)
-            med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
-            d = np.linalg.norm(rel.to_numpy() - med, axis=1)
-            bad = np.isfinite(d) & (d > frac * leg_len)
-            s.xy[k][bad] = np.nan
-            n += int(bad.sum())
+    for _ in range(passes):
+        for side in SIDES:
+            for j in LEG_JOINTS:
+                k = f"{side}_{j}"
+                rel = pd.DataFrame(s.xy[k] - pelvis)
+                med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
+                d = np.linalg.norm(rel.to_numpy() - med, axis=1)
+                bad = np.isfinite(d) & (d > frac * leg_len)
+                s.xy[k][bad] = np.nan
+                n += int(bad.sum())
     return s, n
 
 
@@ -352,7 +363,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     warnings: list[str] = []
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
-    masked, n_spk = remove_spikes(masked, cfg.spike_frac)
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, cfg.spike_window)
     if n_spk:
         warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
