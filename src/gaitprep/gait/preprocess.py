@@ -26,6 +26,8 @@ from .io import PoseSeries
 
 SIDES = ("l", "r")
 FOOT_NAME = {"l": "left", "r": "right"}
+#: joints that must be inside the image margin for a frame to count (arms may leave it)
+BORDER_JOINTS = tuple(f"{sd}_{j}" for sd in ("l", "r") for j in ("hip", "knee", "ankle", "heel", "big_toe"))
 #: leg joints swapped together when the left/right identity of the legs flips
 LEG_JOINTS = ("knee", "ankle", "heel", "big_toe")
 
@@ -42,9 +44,10 @@ class PrepConfig:
         filter_order: Butterworth order per pass of the zero-phase filter.
         border_px, border_frac: a frame whose keypoints come closer to the left/right image
             border (when the image width is known) than ``max(border_px, border_frac x leg
-            length)`` is dropped: the body is partly outside, and pose models place the
-            joints of a body part beyond the border inside the image (by up to a foot
-            length), so a margin of about a third of the leg length is needed.
+            length)`` is dropped: the body is partly outside. Pose models may place the
+            joints of a foot that is beyond the border inside the image (by up to a foot
+            length); a margin of 0.3 leg lengths guards against that but also drops the
+            first and last contact of many real passes, so the default is 0.1.
         min_pass_s: shorter walking segments are not passes.
         turn_speed_frac: frames whose smoothed pelvis speed is below this fraction of the
             clip's typical walking speed are turn-around/standing frames (dropped).
@@ -60,7 +63,7 @@ class PrepConfig:
     cutoff_hz: float = 6.0
     filter_order: int = 4
     border_px: float = 5.0
-    border_frac: float = 0.3
+    border_frac: float = 0.1
     min_pass_s: float = 1.0
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
@@ -117,7 +120,8 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
 
     A frame is usable when both hips (or Halpe ``hip``) and both ankles are present with
     ``score >= min_score`` and, when the image width is known, no present joint lies
-    within the border margin (see :class:`PrepConfig`) of the left/right border.
+    within the border margin (see :class:`PrepConfig`) of the left/right border
+    (legs and hips only, :data:`BORDER_JOINTS`; a swinging hand may leave the image).
 
     Returns:
         ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
@@ -132,7 +136,7 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     if s.width:
         leg = leg_length_px(s)
         margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
-        allx = np.stack([v[:, 0] for v in s.xy.values()], axis=1)
+        allx = np.stack([s.xy[k][:, 0] for k in BORDER_JOINTS], axis=1)
         with np.errstate(invalid="ignore"):
             near = (allx < margin) | (allx > s.width - 1 - margin)
         usable &= ~near.any(axis=1)
