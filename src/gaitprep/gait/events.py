@@ -11,8 +11,9 @@ Event times are sub-frame: the extremum of the filtered signal is refined by fit
 parabola through the sample and its two neighbours.
 
 Events are plain dicts ``{"foot": "left"|"right", "event": "HS"|"TO", "frame": float,
-"time": float (s, frame / fps), "pass": int, "edited": bool}``; ``frame`` is the source
-frame index (fractional when refined).
+"time": float (s, frame / fps), "pass": int, "edited": bool, "extremum_frame": float}``;
+``frame`` is the source frame index (fractional; refined, see :func:`zeni_events`) and
+``extremum_frame`` the unrefined Zeni extremum (absent on manually added events).
 """
 
 from __future__ import annotations
@@ -182,11 +183,12 @@ def zeni_events(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA
             for kind, y, yy in (("HS", sig[side]["hs"], sig[side]["hs"]), ("TO", -sig[side]["to"], sig[side]["to"])):
                 for pos in signal_peaks(y, prep.fps):
                     value = _interp(y, pos)
+                    extremum = float(prep.series.frames[p.start] + pos)
                     if refine:
                         pos = refine_event(yy, pos, v, kind, prep.fps, alpha)
                     frame = float(prep.series.frames[p.start] + pos)
                     pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": frame / prep.fps,
-                                "pass": p.index, "edited": False, "_value": value})  # fmt: skip
+                                "pass": p.index, "edited": False, "_value": value, "extremum_frame": extremum})  # fmt: skip
         pev = _consistent_extent(pev, sig)
         pev = _drop_close_pairs(pev, "HS")
         pev = _drop_close_pairs(pev, "TO")

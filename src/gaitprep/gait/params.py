@@ -19,6 +19,13 @@ row per heel strike (HS) of foot F at time t, in its pass:
   a static camera, as in Health&Gait);
 - stride length: the same for F's own previous contact.
 
+Step and stride times are measured between the Zeni extrema of the events (before the
+foot-speed refinement of :func:`gaitprep.gait.events.zeni_events`): an extremum of the
+low-passed position is located more stably than a threshold crossing of its
+derivative, and the refinement's shift, the same for every event of a kind, cancels in
+an interval; stance, swing and support times, which pair an HS with a TO, use the
+refined events.
+
 A value whose events are missing (pass boundaries, dropped frames) is NaN; nothing is
 extrapolated. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
 stride times do not suffer from a timing bias that differs between the near and the far
@@ -144,8 +151,13 @@ def zeni_steps(events: list[dict], prep, calib, clip: str = "", edited_frames: O
             def dt(a, b):
                 return (b["frame"] - a["frame"]) / fps if (a is not None and b is not None) else np.nan
 
-            step_time = dt(prev_other, e)
-            stride_time = dt(prev_same, e)
+            def dt_x(a, b):  # between the Zeni extrema when both have one (see module docstring)
+                if a is None or b is None:
+                    return np.nan
+                return (b.get("extremum_frame", b["frame"]) - a.get("extremum_frame", a["frame"])) / fps
+
+            step_time = dt_x(prev_other, e)
+            stride_time = dt_x(prev_same, e)
             if stride_time > 2 * MAX_STEP_S:
                 stride_time = np.nan
             stance = dt(e, to_same)
