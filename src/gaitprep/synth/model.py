@@ -20,7 +20,7 @@ slide and heel strike (HS) / toe off (TO) are exact by construction:
   ahead of the midpoint between the two ankles at every HS. Its height is a soft minimum
   of the standing hip height (less ``PELVIS_DROP_CM``) and the highest level from which
   both legs reach their ankles with ``LEG_REACH`` of their length, so it vaults over the
-  stance leg: lowest in double support, highest in mid single support (about 3-5 cm).
+  stance leg: lowest in double support, highest in mid single support (2.5-3 cm p-p).
 * Knees come from 2-link inverse kinematics (hip -> ankle, knee in front).
 * The arms swing opposite to the ipsilateral leg; the thorax counter-rotates slightly, so
   the left/right shoulders and hips separate by a few cm in the side view.
@@ -53,7 +53,7 @@ P_FF = 0.08  #: foot flat (end of heel rocker), fraction of the cycle after HS
 HEEL_OFF_BEFORE_TO = 0.28  #: heel off happens this fraction of the cycle before TO
 THETA_HS = math.radians(18.0)  #: foot pitch at HS (toe up)
 THETA_TO = math.radians(42.0)  #: foot pitch at TO (toe down)
-PELVIS_DROP_CM = 1.0  #: hip height below standing height at most, cm
+PELVIS_DROP_CM = 0.0  #: hip height below standing height at most, cm
 SOFTMIN_CM = 0.6  #: smoothing length of the pelvis-height soft minimum, cm
 LEG_REACH = 0.997  #: max hip-ankle distance as a fraction of thigh + shank
 SWING_LIFT = 0.02  #: extra ankle lift in mid swing, fraction of body height
@@ -437,6 +437,32 @@ class Walker:
                     t += T
         ev.sort(key=lambda e: (e["time"], e["foot"], e["event"]))
         return ev
+
+
+_SHIRTS = ((150, 90, 40), (40, 40, 170), (60, 120, 60), (200, 200, 200), (40, 40, 40), (30, 140, 200), (120, 60, 120))
+_TROUSERS = ((60, 50, 45), (120, 80, 40), (40, 40, 40), (150, 150, 150), (60, 90, 120))
+_SKINS = ((120, 160, 215), (90, 130, 185), (60, 90, 130), (150, 185, 230))
+_HAIRS = ((30, 40, 60), (20, 20, 20), (60, 110, 160), (180, 180, 190))
+
+
+def random_params(seed: int, **overrides) -> WalkerParams:
+    """A walker drawn from the typical ranges, for validation sets: cadence U(90, 130),
+    step length U(50, 80) cm, each double support U(0.075, 0.15) of the cycle, height
+    U(155, 190) cm, random direction, phase and clothing/skin/hair colours; ``overrides``
+    replace any field. Deterministic for ``seed``."""
+    r = np.random.default_rng(seed)
+
+    def pick(seq):
+        return tuple(int(v) for v in seq[int(r.integers(len(seq)))])
+
+    kw = dict(
+        cadence=round(float(r.uniform(90, 130)), 2), step_length_cm=round(float(r.uniform(50, 80)), 2),
+        double_support_fraction=round(float(r.uniform(0.075, 0.15)), 4), height_cm=round(float(r.uniform(155, 190)), 1),
+        direction=DIRECTIONS[int(r.integers(2))], seed=int(seed), shirt_bgr=pick(_SHIRTS),
+        trousers_bgr=pick(_TROUSERS), skin_bgr=pick(_SKINS), hair_bgr=pick(_HAIRS),
+    )  # fmt: skip
+    kw.update(overrides)
+    return WalkerParams(**kw)
 
 
 def make_walker(params: WalkerParams) -> Walker:

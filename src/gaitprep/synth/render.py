@@ -4,7 +4,7 @@ Everything is drawn with OpenCV primitives in world cm (see :mod:`gaitprep.synth
 mapped to image px, so ``right_to_left`` clips are exact mirror renderings with the left
 side of the body facing the camera. Limbs are tapered capsules with a lighter highlight
 band (cylinder shading); the far-side limbs are darker; shoes, trousers, shirt, neck and a
-profile head (hair, ear, eye, nose, mouth) are filled polygons. A few ms per frame.
+profile head (hair, ear, eye, nose, mouth) are filled polygons. About 2.5 ms of CPU per frame.
 """
 
 from __future__ import annotations
@@ -176,6 +176,10 @@ def draw_walker(img: np.ndarray, walker: Walker, t: float) -> None:
         col = _shade(trousers, f)
         cv.capsule(b[f"{side}_hip"], b[f"{side}_knee"], 0.050 * H, 0.035 * H, col)
         cv.capsule(b[f"{side}_knee"], b[f"{side}_ankle"], 0.034 * H, 0.024 * H, col)
+        # fabric folds: a crease down the shin and a fold behind the knee
+        k, a_, hp = b[f"{side}_knee"], b[f"{side}_ankle"], b[f"{side}_hip"]
+        cv.line(k + (a_ - k) * 0.15, k + (a_ - k) * 0.85, _shade(col, 0.8), 0.004 * H)
+        cv.line(k + (hp - k) * 0.12, k + (a_ - k) * 0.12, _shade(col, 0.7), 0.005 * H)
         # shoe: sole polygon in the foot frame
         heel, toe, ank = b[f"{side}_heel"], b[f"{side}_big_toe"], b[f"{side}_ankle"]
         u = toe - heel
@@ -213,6 +217,11 @@ def draw_walker(img: np.ndarray, walker: Walker, t: float) -> None:
             _shade(shirt, 1.18))  # fmt: skip
     cv.poly([tp(0.1, -0.045), tp(0.6, -0.05), tp(0.95, -0.048), tp(0.95, -0.035), tp(0.6, -0.04), tp(0.1, -0.035)],
             _shade(shirt, 0.78))  # fmt: skip
+    cv.line(tp(0.3, 0.045), tp(0.98, 0.04), _shade(shirt, 0.75), 0.004 * H)  # button placket
+    for sb in (0.45, 0.65, 0.85):
+        cv.circle(tp(sb, 0.047), 0.004 * H, _shade(shirt, 1.4))
+    cv.poly([tp(1.08, -0.03), tp(1.1, 0.0), tp(1.02, 0.045), tp(0.96, 0.04), tp(1.03, 0.0), tp(1.0, -0.03)],
+            _shade(shirt, 1.3))  # collar  # fmt: skip
     pelvis = [tp(0.22, 0.052), tp(0.22, -0.058), tp(0.05, -0.075), tp(-0.15, -0.065), tp(-0.22, -0.02),
               tp(-0.2, 0.04), tp(-0.05, 0.058)]  # fmt: skip
     cv.poly(pelvis, trousers)
