@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..writers import write_json_atomic
-from .model import Walker, WalkerParams, _rot
+from .model import Walker, WalkerParams
 from .truth import walker_truth
 
 SHIFT = 4  # fixed-point bits for cv2 sub-pixel drawing
