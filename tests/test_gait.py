@@ -236,6 +236,31 @@ def test_cli_gait_clip_and_aggregate(tmp_path):
     assert (out / "est.csv").read_text().splitlines()[1].startswith("PA001,")
 
 
+def test_fps_from_tree_provenance(tmp_path):
+    from gaitprep.gait.io import clip_video_info
+    from gaitprep.naming import ClipId, provenance_path
+
+    c = ClipId.from_key(CLIP)
+    pp = provenance_path(tmp_path, c, "pose")
+    pp.parent.mkdir(parents=True)
+    pp.write_text(json.dumps({"video": {"fps": 29.97, "width": 960, "height": 540}}))
+    assert clip_video_info(tmp_path, CLIP)["fps"] == 29.97
+    pp.write_text(json.dumps({"video": {}}))
+    with pytest.raises(InputError, match="video.fps"):
+        clip_video_info(tmp_path, c)
+
+
+def test_coco17_only_pose_uses_ankles():
+    from gaitprep.results import COCO17
+
+    recs, truth, p = walker(L2R)
+    coco = [{"frame": r["frame"], "joints": r["joints"] and {k: v for k, v in r["joints"].items() if k in COCO17}} for r in recs]
+    res = analyse(coco, p)
+    assert res.summary["keypoints"]["left"] == {"hs": "ankle", "to": "ankle"}
+    assert abs(res.summary["means"]["cadence_steps_per_min"] - truth["cadence_steps_per_min"]) < 1
+    assert abs(res.summary["means"]["step_length_cm"] - truth["step_length_cm"]) < 1
+
+
 def test_write_outputs_nan_as_null(tmp_path):
     p = WalkerParams(**L2R)
     res = analyse([{"frame": i, "joints": None} for i in range(40)], p)

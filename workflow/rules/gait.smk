@@ -40,6 +40,8 @@ rule gait_clip:
     resources:
         mem_mb=res("gait", "mem_mb"),
         runtime=res("gait", "runtime"),
+    conda:
+        "../envs/gaitprep.yaml"
     shell:
         "{PY} gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
@@ -52,6 +54,8 @@ rule gait_aggregate:
     log:
         f"{OUT}/logs/gait_aggregate/gait_aggregate.log",
     localrule: True
+    conda:
+        "../envs/gaitprep.yaml"
     shell:
         "{PY} gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
 
