@@ -56,6 +56,14 @@ def test_zeni_exact_keypoints(cfg):
     assert list(res.steps.columns) == STEP_COLUMNS
 
 
+def test_instant_step_lengths_exact():
+    recs, truth, p = walker(R2L)
+    res = analyse(recs, p, lengths="instant")
+    c = compare(res, truth)
+    assert np.mean(c["step_length_cm"]) < 1.0 and np.mean(c["stride_length_cm"]) < 1.5
+    assert res.summary["lengths"] == "instant"
+
+
 def test_plain_zeni_has_its_known_bias():
     """Without refinement, Zeni's HS comes early and TO late (by about a frame at 30 fps)."""
     recs, truth, p = walker(L2R)

@@ -121,17 +121,60 @@ def _last(seq, cond):
     return None
 
 
-def zeni_steps(events: list[dict], prep, calib, clip: str = "", edited_frames: Optional[list[float]] = None) -> pd.DataFrame:
+LENGTH_MODES = ("contacts", "instant")
+
+
+def _floor_xs(prep, calib, side: str, kind: str, frames: np.ndarray) -> np.ndarray:
+    pts = np.array([position_at(prep, side, kind, f) for f in frames])
+    return calib.to_floor(pts)[:, 0]
+
+
+def foot_length_cm(prep, calib, side: str, p, d: int) -> float:
+    """Heel-to-toe length (cm along the floor axis) of a foot in a pass: the 90th percentile
+    of its heel-to-toe distance, reached while the foot is flat on the floor."""
+    sl = slice(p.start, p.stop)
+    heel = calib.to_floor(prep.foot_points[side]["hs"][sl])[:, 0]
+    toe = calib.to_floor(prep.foot_points[side]["to"][sl])[:, 0]
+    v = d * (toe - heel)
+    v = v[np.isfinite(v)]
+    return float(np.percentile(v, 90)) if len(v) else np.nan
+
+
+def instant_step_cm(prep, calib, foot: str, t: float, until: Optional[float], foot_len_other: float, d: int) -> float:
+    """Step length measured within one instant range (pan-independent): during the double
+    support that starts at F's heel strike ``t`` (up to the other foot's toe-off
+    ``until``), both feet are planted; the step is F's heel minus the other foot's
+    heel contact point, which lies one foot length behind its (planted) toe."""
+    other = "l" if side_of(foot) == "r" else "r"
+    end = t + 2.0 if until is None or not np.isfinite(until) else max(t, until)
+    fs = np.arange(t, end + 1e-9, 1.0)
+    diff = d * (_floor_xs(prep, calib, side_of(foot), "hs", fs) - _floor_xs(prep, calib, other, "to", fs))
+    diff = diff[np.isfinite(diff)]
+    return float(np.median(diff) + foot_len_other) if len(diff) else np.nan
+
+
+def zeni_steps(
+    events: list[dict], prep, calib, clip: str = "", edited_frames: Optional[list[float]] = None, lengths: str = "contacts"
+) -> pd.DataFrame:
     """The per-step table (:data:`STEP_COLUMNS`) from HS/TO events (module docstring).
 
     ``edited_frames``: frames of manually added/removed events; a row is ``edited`` when
     one lies within its previous-stride-to-next-stride span.
+    ``lengths``: ``contacts`` (default; heel contact positions compared across frames,
+    needs a static camera) or ``instant`` (for a panning camera: each step measured
+    while both feet are planted, :func:`instant_step_cm`; stride = the sum of the two
+    steps that end at the stride's heel strikes).
     """
+    if lengths not in LENGTH_MODES:
+        raise ValueError(f"lengths must be one of {LENGTH_MODES}, not {lengths!r}")
     fps = prep.fps
     rows = []
     edited_frames = list(edited_frames or [])
+    calibrated = calib is not None and (calib.px_per_cm is not None or calib.homography is not None)
     for p in prep.passes:
         d = floor_direction(prep, calib, p)
+        flen = {s: foot_length_cm(prep, calib, s, p, d) for s in ("l", "r")} if (lengths == "instant" and calibrated) else {}
+        step_of: dict = {}
         pe = sorted([e for e in events if e["pass"] == p.index], key=lambda e: e["frame"])
         hs_all = [e for e in pe if e["event"] == "HS"]
         to_all = [e for e in pe if e["event"] == "TO"]
@@ -164,9 +207,18 @@ def zeni_steps(events: list[dict], prep, calib, clip: str = "", edited_frames: O
             swing = dt(to_same, next_same) if to_same is not None else np.nan
             ds = dt(e, to_other)
             ss = dt(to_other, next_other) if (to_other is not None and next_other is not None and (to_same is None or next_other["frame"] < to_same["frame"])) else np.nan
-            x_here = contact_x(prep, calib, f, t, to_same["frame"] if to_same else None)
-            step_len = d * (x_here - contact_x(prep, calib, other, prev_other["frame"], t)) if prev_other else np.nan
-            stride_len = d * (x_here - contact_x(prep, calib, f, prev_same["frame"], t)) if (prev_same and np.isfinite(stride_time)) else np.nan
+            if lengths == "instant":
+                step_len = np.nan
+                if calibrated and prev_other is not None:
+                    step_len = instant_step_cm(prep, calib, f, t, to_other["frame"] if to_other else None, flen[side_of(other)], d)
+                step_of[id(e)] = step_len
+                stride_len = np.nan
+                if prev_other is not None and prev_same is not None and np.isfinite(stride_time):
+                    stride_len = step_len + step_of.get(id(prev_other), np.nan)
+            else:
+                x_here = contact_x(prep, calib, f, t, to_same["frame"] if to_same else None)
+                step_len = d * (x_here - contact_x(prep, calib, other, prev_other["frame"], t)) if prev_other else np.nan
+                stride_len = d * (x_here - contact_x(prep, calib, f, prev_same["frame"], t)) if (prev_same and np.isfinite(stride_time)) else np.nan
             span_lo = prev_same["frame"] if prev_same else t
             span_hi = next_same["frame"] if next_same else t
             edited = bool(e.get("edited")) or any(span_lo <= x <= span_hi for x in edited_frames)
