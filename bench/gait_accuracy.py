@@ -68,6 +68,8 @@ def main() -> None:
             label = "exact keypoints" if src == "exact" else "video -> BlazePose -> gait"
             print(f"\n## {label}, method {method}{' (no refinement)' if a.no_refine and method == 'zeni' else ''}, {len(CONFIGS)} walkers")
             print(f"steps found / true heel strikes per walker: {r['counts']}")
+            cad = ", ".join(f"{v:.2f}" for v in r["clip"]["cadence_steps_per_min"])
+            print(f"cadence abs error per walker (steps/min): {cad}")
             print(f"{'parameter':26s} {'per-step MAE':>12s} {'clip-mean MAE':>14s}")
             for k in ROWS:
                 st = np.mean(r["step"][k]) if r["step"][k] else np.nan

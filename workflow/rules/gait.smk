@@ -25,9 +25,10 @@ rule gait_clip:
     params:
         calibration=gait_calibration,
         method=config.get("gait", {}).get("method", "zeni"),
+        lengths=config.get("gait", {}).get("lengths", "contacts"),
         overrides=lambda w, input: (f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else ""),
     shell:
-        "python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+        "python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
 
 rule gait_aggregate:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -24,7 +23,7 @@ def _cmd_clip(a) -> int:
         fps = float(video["fps"])
     series = load_pose(a.pose, width, height)
     overrides = read_overrides(a.overrides) if a.overrides else None
-    res = analyze_clip(series, fps, a.clip, a.calibration, a.method, overrides, refine=not a.no_refine)
+    res = analyze_clip(series, fps, a.clip, a.calibration, a.method, overrides, refine=not a.no_refine, lengths=a.lengths)
     write_outputs(res, a.steps, a.summary, a.qc, a.clip)
     s = res.summary
     m = s["means"]
@@ -57,6 +56,8 @@ def register(sub) -> None:
                    help='JSON object, e.g. {"method": "px_per_cm", "px_per_cm": 2.0}; default {"method": "height"} (docs/gait.md)')  # fmt: skip
     c.add_argument("--method", default="zeni", choices=("zeni", "ankle-distance"))
     c.add_argument("--no-refine", action="store_true", help="plain Zeni events (no foot-speed refinement)")
+    c.add_argument("--lengths", default="contacts", choices=("contacts", "instant"),
+                   help="step lengths from heel contacts (static camera, default) or within double support (panning camera)")
     c.add_argument("--overrides", default=None, help="event overrides TSV (clip, foot, event, frame, action)")
     c.add_argument("--steps", default=None, help="output per-step parquet")
     c.add_argument("--summary", default=None, help="output summary JSON")

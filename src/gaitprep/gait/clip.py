@@ -58,6 +58,7 @@ def analyze_clip(
     overrides: Optional[pd.DataFrame] = None,
     prep_cfg: Optional[PrepConfig] = None,
     refine: bool = True,
+    lengths: str = "contacts",
 ) -> ClipResult:
     """Gait events and parameters of one clip.
 
@@ -71,11 +72,15 @@ def analyze_clip(
             applied to the zeni events only.
         prep_cfg: preprocessing settings.
         refine: refine Zeni's events by foot ground speed (:func:`gaitprep.gait.events.zeni_events`).
+        lengths: ``contacts`` (static camera, default) or ``instant`` (panning camera);
+            see :func:`gaitprep.gait.params.zeni_steps`. Zeni method only.
 
     Raises:
         InputError: unknown method or non-positive fps.
         CalibrationError: a calibration input is missing.
     """
+    if lengths not in ("contacts", "instant"):
+        raise InputError(f"unknown step-length mode {lengths!r} (expected contacts or instant)")
     if method not in METHODS:
         raise InputError(f"unknown gait method {method!r} (expected one of {', '.join(METHODS)})")
     if not (fps and fps > 0):
@@ -94,7 +99,7 @@ def analyze_clip(
         if overrides is not None:
             events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f))
             warnings += notes
-        steps = zeni_steps(events, prep, calib, clip_key, edited_frames)
+        steps = zeni_steps(events, prep, calib, clip_key, edited_frames, lengths)
     else:
         events = ankle_distance_peaks(prep, calib.to_floor if calib.px_per_cm or calib.homography is not None else (lambda a: np.asarray(a, float)))
         steps = ankle_distance_steps(events, prep, calib, clip_key)
@@ -120,6 +125,7 @@ def analyze_clip(
         "clip": clip_key,
         "method": method,
         "refine_events": bool(refine and method == "zeni"),
+        "lengths": lengths if method == "zeni" else "peak-distance",
         "fps": float(fps),
         "first_frame": f0,
         "last_frame": int(prep.series.frames[-1]) if prep.series.n else f0,

@@ -11,8 +11,9 @@ Event times are sub-frame: the extremum of the filtered signal is refined by fit
 parabola through the sample and its two neighbours.
 
 Events are plain dicts ``{"foot": "left"|"right", "event": "HS"|"TO", "frame": float,
-"time": float (s, frame / fps), "pass": int, "edited": bool}``; ``frame`` is the source
-frame index (fractional when refined).
+"time": float (s, frame / fps), "pass": int, "edited": bool, "extremum_frame": float}``;
+``frame`` is the source frame index (fractional; refined, see :func:`zeni_events`) and
+``extremum_frame`` the unrefined Zeni extremum (absent on manually added events).
 """
 
 from __future__ import annotations
@@ -182,11 +183,12 @@ def zeni_events(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA
             for kind, y, yy in (("HS", sig[side]["hs"], sig[side]["hs"]), ("TO", -sig[side]["to"], sig[side]["to"])):
                 for pos in signal_peaks(y, prep.fps):
                     value = _interp(y, pos)
+                    extremum = float(prep.series.frames[p.start] + pos)
                     if refine:
                         pos = refine_event(yy, pos, v, kind, prep.fps, alpha)
                     frame = float(prep.series.frames[p.start] + pos)
                     pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": frame / prep.fps,
-                                "pass": p.index, "edited": False, "_value": value})  # fmt: skip
+                                "pass": p.index, "edited": False, "_value": value, "extremum_frame": extremum})  # fmt: skip
         pev = _consistent_extent(pev, sig)
         pev = _drop_close_pairs(pev, "HS")
         pev = _drop_close_pairs(pev, "TO")
@@ -265,10 +267,13 @@ def ankle_distance_peaks(prep: Prepared, to_floor) -> list[dict]:
     """Step events of the published Health&Gait method: maxima of the ankle-to-ankle distance.
 
     Per pass, the distance between the two ankles on the floor plane (``to_floor`` maps
-    ``(N, 2)`` px to ``(N, 2)`` cm; Euclidean) is low-passed and its maxima are steps.
-    The foot in front at a maximum is taken as the foot that strikes (the Health&Gait
-    code only counts peaks). Returns events ``event == "HS"`` with extra keys
-    ``"distance_cm"`` (the peak distance) and ``"rear_foot"``.
+    ``(N, 2)`` px to ``(N, 2)`` cm; Euclidean) is smoothed as in the published code,
+    which keeps only the frequencies up to the signal's dominant one (the step
+    frequency): here a zero-phase 2nd-order Butterworth low-pass at 1.5 x the dominant
+    frequency (a brick-wall FFT filter rings at the pass ends). Its maxima are steps;
+    the step length is the distance at the maximum. The foot in front at a maximum is
+    taken as the foot that strikes (the Health&Gait code only counts peaks). Returns
+    events ``event == "HS"`` with extra keys ``"distance_cm"`` and ``"rear_foot"``.
     """
     events = []
     for p in prep.passes:
@@ -276,7 +281,10 @@ def ankle_distance_peaks(prep: Prepared, to_floor) -> list[dict]:
         la, ra = prep.foot_points["l"]["ankle"][sl], prep.foot_points["r"]["ankle"][sl]
         fl, fr = to_floor(la), to_floor(ra)
         dist = np.linalg.norm(fl - fr, axis=1)
-        for pos in signal_peaks(dist, prep.fps, spacing_s=0.25):
+        smooth, f0 = _dominant_lowpass(dist, prep.fps)
+        spacing = 0.5 / f0 if f0 else 0.25
+        for pos in signal_peaks(smooth, prep.fps, spacing_s=spacing):
+            pos = float(np.clip(pos, 0, len(dist) - 1))
             frame = float(prep.series.frames[p.start] + pos)
             lx = p.direction * _interp(la[:, 0], pos)
             rx = p.direction * _interp(ra[:, 0], pos)
@@ -288,6 +296,24 @@ def ankle_distance_peaks(prep: Prepared, to_floor) -> list[dict]:
                 }
             )  # fmt: skip
     return sorted(events, key=lambda e: e["frame"])
+
+
+def _dominant_lowpass(x: np.ndarray, fps: float) -> tuple[np.ndarray, Optional[float]]:
+    """Low-pass ``x`` at 1.5 x its dominant frequency in 0.5-4 Hz; returns ``(y, f0)``."""
+    from scipy.signal import butter, sosfiltfilt
+
+    fin = np.isfinite(x)
+    if fin.sum() < 16 or not fin.all():
+        return x, None
+    spec = np.abs(np.fft.rfft(x - x.mean()))
+    freqs = np.fft.rfftfreq(len(x), 1.0 / fps)
+    band = (freqs >= 0.5) & (freqs <= 4.0)
+    if not band.any():
+        return x, None
+    f0 = float(freqs[band][np.argmax(spec[band])])
+    cut = min(1.5 * f0, 0.45 * fps)
+    sos = butter(2, cut, btype="low", fs=fps, output="sos")
+    return sosfiltfilt(sos, x, padlen=min(len(x) - 1, 15)), f0
 
 
 def position_at(prep: Prepared, side: str, kind: str, frame: float) -> np.ndarray:

@@ -145,3 +145,16 @@ def read_provenance_video(path: str | Path) -> dict:
     if not ok:
         raise InputError(f"{path}: provenance has no positive video.fps (pass --fps instead)")
     return dict(video)
+
+
+def clip_video_info(root: str | Path, clip) -> dict:
+    """The ``video`` block (``fps``, ``width``, ``height``...) of a clip's pose provenance in
+    the tree: :func:`gaitprep.naming.provenance_path` ``(root, clip, "pose")``.
+
+    ``clip`` is a :class:`gaitprep.naming.ClipId` or its key. Raises InputError (see
+    :func:`read_provenance_video`).
+    """
+    from ..naming import ClipId, provenance_path
+
+    c = clip if isinstance(clip, ClipId) else ClipId.from_key(str(clip))
+    return read_provenance_video(provenance_path(root, c, "pose"))

@@ -26,6 +26,8 @@ from .io import PoseSeries
 
 SIDES = ("l", "r")
 FOOT_NAME = {"l": "left", "r": "right"}
+#: joints that must be inside the image margin for a frame to count (arms may leave it)
+BORDER_JOINTS = tuple(f"{sd}_{j}" for sd in ("l", "r") for j in ("hip", "knee", "ankle", "heel", "big_toe"))
 #: leg joints swapped together when the left/right identity of the legs flips
 LEG_JOINTS = ("knee", "ankle", "heel", "big_toe")
 
@@ -40,15 +42,20 @@ class PrepConfig:
             the trajectory (no event is searched across them).
         cutoff_hz: low-pass cutoff (Hz), see the module docstring.
         filter_order: Butterworth order per pass of the zero-phase filter.
-        border_px: a frame whose keypoints come closer than this to the left/right image
-            border (when the image width is known) is dropped: the body is partly outside.
+        border_px, border_frac: a frame whose keypoints come closer to the left/right image
+            border (when the image width is known) than ``max(border_px, border_frac x leg
+            length)`` is dropped: the body is partly outside. Pose models may place the
+            joints of a foot that is beyond the border inside the image (by up to a foot
+            length); a margin of 0.3 leg lengths guards against that but also drops the
+            first and last contact of many real passes, so the default is 0.1.
         min_pass_s: shorter walking segments are not passes.
         turn_speed_frac: frames whose smoothed pelvis speed is below this fraction of the
             clip's typical walking speed are turn-around/standing frames (dropped).
         fix_swaps: correct left/right leg identity swaps by continuity.
         spike_frac: a leg keypoint farther than this fraction of the leg length from the
-            running median (5 frames) of its pelvis-relative trajectory is a glitch of the
-            pose model; it is dropped and interpolated. 0 disables.
+            running median (``spike_window`` frames) of its pelvis-relative trajectory is a
+            glitch of the pose model; it is dropped and interpolated. 0 disables.
+        spike_window: frames of that running median (odd).
     """
 
     min_score: float = 0.3
@@ -56,10 +63,12 @@ class PrepConfig:
     cutoff_hz: float = 6.0
     filter_order: int = 4
     border_px: float = 5.0
+    border_frac: float = 0.1
     min_pass_s: float = 1.0
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
     spike_frac: float = 0.15
+    spike_window: int = 5
 
 
 @dataclass
@@ -111,7 +120,8 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
 
     A frame is usable when both hips (or Halpe ``hip``) and both ankles are present with
     ``score >= min_score`` and, when the image width is known, no present joint lies
-    within ``border_px`` of the left/right border (the body is then fully in view).
+    within the border margin (see :class:`PrepConfig`) of the left/right border
+    (legs and hips only, :data:`BORDER_JOINTS`; a swinging hand may leave the image).
 
     Returns:
         ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
@@ -124,13 +134,22 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     ok_ankles = np.isfinite(s.xy["l_ankle"][:, 0]) & np.isfinite(s.xy["r_ankle"][:, 0])
     usable = ok_hips & ok_ankles
     if s.width:
-        allx = np.stack([v[:, 0] for v in s.xy.values()], axis=1)
+        leg = leg_length_px(s)
+        margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
+        allx = np.stack([s.xy[k][:, 0] for k in BORDER_JOINTS], axis=1)
         with np.errstate(invalid="ignore"):
-            near = (allx < cfg.border_px) | (allx > s.width - 1 - cfg.border_px)
+            near = (allx < margin) | (allx > s.width - 1 - margin)
         usable &= ~near.any(axis=1)
     for k in s.xy:
         s.xy[k][~usable] = np.nan
     return s, usable
+
+
+def leg_length_px(s: PoseSeries) -> float:
+    """Median hip-to-ankle distance (px) of the left leg, NaN when never seen."""
+    d = np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if len(d) else float("nan")
 
 
 def _leg_stack(s: PoseSeries, side: str) -> np.ndarray:
@@ -149,7 +168,8 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     apart from labels that jump). Cost per frame: mean joint distance to the prediction
     in units of leg length, plus 0.02 for the swapped state so that the model's labels
     win ties. Runs of usable frames are solved separately (no continuity across gaps
-    longer than ``max_gap``, where the labels are kept as given).
+    longer than ``max_gap``, where the labels are kept as given; shorter gaps are bridged
+    by linear interpolation for the costs).
 
     Returns:
         ``(corrected copy, number of frames swapped)``.
@@ -158,11 +178,17 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
     L, R = _leg_stack(s, "l"), _leg_stack(s, "r")
     if pelvis is None:
         pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
-    leg_len = np.nanmedian(np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1))
+    leg_len = leg_length_px(s)
     if not np.isfinite(leg_len) or leg_len <= 0:
         return s, 0
     Lr = (L - pelvis[:, None, :]) / leg_len
     Rr = (R - pelvis[:, None, :]) / leg_len
+    # bridge short gaps (dropped glitches) so that continuity carries across them
+    for X in (Lr, Rr):
+        for j in range(X.shape[1]):
+            for c in range(2):
+                X[:, j, c] = interpolate_gaps(X[:, j, c], max_gap)
+    pelvis = np.stack([interpolate_gaps(pelvis[:, c], max_gap) for c in range(2)], axis=1)
     valid = np.isfinite(Lr[:, 1, 0]) & np.isfinite(Rr[:, 1, 0]) & np.isfinite(pelvis[:, 0])
     # fill joints missing inside a valid frame from the ankle so costs stay finite
     for X in (Lr, Rr):
@@ -210,36 +236,40 @@ def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = No
         swapped[a:b] = states.astype(bool)
     for t in np.flatnonzero(swapped):
         L[t], R[t] = R[t].copy(), L[t].copy()
+    swapped &= np.isfinite(L[:, 1, 0])  # count only frames that had data
     for i, j in enumerate(LEG_JOINTS):
         s.xy[f"l_{j}"] = L[:, i]
         s.xy[f"r_{j}"] = R[:, i]
     return s, int(swapped.sum())
 
 
-def remove_spikes(s: PoseSeries, frac: float, window: int = 5) -> tuple[PoseSeries, int]:
+def remove_spikes(s: PoseSeries, frac: float, window: int = 5, passes: int = 2) -> tuple[PoseSeries, int]:
     """Drop leg keypoints that jump away from their neighbours (see ``PrepConfig.spike_frac``).
 
     Works on positions relative to the pelvis (walking and camera pan removed): a sample
     whose distance to the running median of ``window`` frames exceeds ``frac`` x the
-    median hip-ankle distance becomes NaN. Returns ``(copy, number of samples dropped)``.
+    median hip-ankle distance becomes NaN. Repeated ``passes`` times, so that a glitch
+    lasting several frames, which pulls the first median, is found once its worst
+    samples are gone. Returns ``(copy, number of samples dropped)``.
     """
     import pandas as pd
 
     s = s.copy()
     pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
-    leg_len = np.nanmedian(np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1))
+    leg_len = leg_length_px(s)
     if not (frac > 0 and np.isfinite(leg_len)):
         return s, 0
     n = 0
-    for side in SIDES:
-        for j in LEG_JOINTS:
-            k = f"{side}_{j}"
-            rel = pd.DataFrame(s.xy[k] - pelvis)
-            med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
-            d = np.linalg.norm(rel.to_numpy() - med, axis=1)
-            bad = np.isfinite(d) & (d > frac * leg_len)
-            s.xy[k][bad] = np.nan
-            n += int(bad.sum())
+    for _ in range(passes):
+        for side in SIDES:
+            for j in LEG_JOINTS:
+                k = f"{side}_{j}"
+                rel = pd.DataFrame(s.xy[k] - pelvis)
+                med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
+                d = np.linalg.norm(rel.to_numpy() - med, axis=1)
+                bad = np.isfinite(d) & (d > frac * leg_len)
+                s.xy[k][bad] = np.nan
+                n += int(bad.sum())
     return s, n
 
 
@@ -337,7 +367,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     warnings: list[str] = []
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
-    masked, n_spk = remove_spikes(masked, cfg.spike_frac)
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, cfg.spike_window)
     if n_spk:
         warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
