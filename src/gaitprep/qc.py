@@ -19,9 +19,7 @@ right after reading, and drawn and plotted in RGB.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import logging
 import math
@@ -277,7 +275,6 @@ def make_montage(
         return (start is None or i >= start) and (end is None or i < end)
 
     # candidates: frames where the person is fully seen; fall back step by step
-    info = None
     from .video import probe
 
     info = probe(video)
@@ -307,7 +304,7 @@ def make_montage(
 
     th = int(tile_height)
     tw = int(round(th * TILE_ASPECT))
-    columns: list[tuple[str, callable]] = []
+    columns: list[tuple[str, str]] = []  # (title, kind)
     columns.append((f"Pose\n({backends.get('pose', '')})" if pose else "Source frame", "pose"))
     if silhouette:
         columns.append((f"Silhouette\n({backends.get('silhouette', '')})", "silhouette"))
