@@ -1,0 +1,183 @@
+# The Python of the workflow: config and sample validation, wildcard constraints, and the
+# small input/param functions the rules use. Rules themselves stay thin.
+import json
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
+from gaitprep.errors import InputError
+from gaitprep.naming import ClipId
+from gaitprep.samples import Sample, discover, load_sheet
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+OUT = config["output_dir"].rstrip("/")
+DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
+MODALITIES = config["modalities"]
+PY = "python -m gaitprep"
+
+
+def demo_video(key):
+    """Where the synth rule renders a demo clip: <demo dir>/<PID>_<GT>_<stem>.mp4."""
+    return f"{DEMO}/{key.replace('/', '_')}.mp4"
+
+
+def _load_samples():
+    demo = config.get("demo", {})
+    if config.get("samples") and config.get("videos_dir"):
+        raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
+    samples = []
+    if config.get("samples"):
+        samples += load_sheet(config["samples"])
+    elif config.get("videos_dir"):
+        samples += discover(config["videos_dir"])
+    if demo.get("enabled"):
+        for c in demo.get("clips", []):
+            samples.append(Sample(ClipId.from_key(c["id"]), Path(demo_video(c["id"]))))
+    if not samples:
+        raise InputError("config: no input clips (set `samples`, `videos_dir` or `demo.enabled`)")
+    seen = set()
+    for s in samples:
+        if s.key in seen:
+            raise InputError(f"config: clip {s.key} is given twice (sample sheet/videos folder and demo)")
+        seen.add(s.key)
+    return {s.key: s for s in samples}
+
+
+SAMPLES = _load_samples()
+CLIPS = sorted(SAMPLES)
+DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
+
+
+wildcard_constraints:
+    pid=r"PA[0-9][0-9][0-9]+",
+    gt=r"UGS|FGS",
+    stem=r"(NW|FW)-(WJ|WoJ)_[12]",
+    method=r"TVL1|GMFLOW",
+
+
+def clip_key(w):
+    return f"{w.pid}/{w.gt}/{w.stem}"
+
+
+def clip_path(pattern, key):
+    """Fill a path pattern with {pid}, {gt}, {stem} from a clip key."""
+    pid, gt, stem = key.split("/")
+    return pattern.format(pid=pid, gt=gt, stem=stem, OUT=OUT)
+
+
+def get_video(w):
+    key = clip_key(w)
+    if key not in SAMPLES:
+        raise InputError(f"clip {key} is not among the inputs")
+    return str(SAMPLES[key].path)
+
+
+def frame_range(w):
+    """`--start N --end M` for the clip's optional frame range."""
+    s = SAMPLES[clip_key(w)]
+    args = []
+    if s.start_frame is not None:
+        args += ["--start", str(s.start_frame)]
+    if s.end_frame is not None:
+        args += ["--end", str(s.end_frame)]
+    return " ".join(args)
+
+
+def modality_cfg(modality, method=None):
+    if modality != "flow":
+        return config[modality]
+    for e in config["flow"]["engines"]:
+        if FLOW_METHOD[e["backend"]] == method:
+            return e
+    raise InputError(f"config: no flow engine writes method {method}")
+
+
+def flow_methods():
+    methods = [FLOW_METHOD[e["backend"]] for e in config["flow"]["engines"]]
+    if len(set(methods)) != len(methods):
+        raise InputError(f"config: two flow engines write the same folder ({methods})")
+    return methods
+
+
+def job_spec(modality, method=None):
+    """The JSON the rule hands to `gaitprep run` (see gaitprep.runner.JobSpec)."""
+    m = modality_cfg(modality, method)
+    spec = {
+        "backend": m["backend"],
+        "params": m.get("params") or {},
+        "device": m.get("device", config.get("device", "auto")),
+        "models_dir": config.get("models_dir"),
+        "allow_download": config.get("allow_download", False),
+    }
+    if modality == "flow":
+        spec["coding"] = config["flow"].get("coding", {})
+    return json.dumps(spec, sort_keys=True)
+
+
+def uses_gpu(modality, method=None):
+    m = modality_cfg(modality, method)
+    return int(m["backend"] in GPU_BACKENDS and m.get("device", config.get("device", "auto")) != "cpu")
+
+
+_DEFAULT_RESOURCES = {
+    "pose": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "silhouette": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "segmentation": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "flow": {"mem_mb": 4000, "runtime": 240, "threads": 2},
+    "gait": {"mem_mb": 1000, "runtime": 10, "threads": 1},
+}
+
+
+def res(modality, key):
+    """A resource for a modality: config `resources.<modality>.<key>` or the default."""
+    return config.get("resources", {}).get(modality, {}).get(key, _DEFAULT_RESOURCES[modality][key])
+
+
+def outputs_of(modality, key):
+    """The final outputs of one clip for one modality (what target rules ask for)."""
+    if modality == "pose":
+        return [clip_path("{OUT}/pose/{pid}/{gt}/{stem}_AlphaPose.json", key)]
+    if modality == "silhouette":
+        return [clip_path("{OUT}/silhouette/{pid}/{gt}/{stem}_YOLOV8", key)]
+    if modality == "segmentation":
+        return [clip_path("{OUT}/semantic_segmentation/{pid}/{gt}/{stem}_DensePose", key)]
+    if modality == "flow":
+        return [clip_path("{OUT}/optical_flow/{pid}/{gt}/" + m + "/{stem}", key) for m in flow_methods()]
+    if modality == "gait":
+        return [clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.parquet", key)]
+    raise ValueError(modality)
+
+
+def targets(modality):
+    """Every output of a modality over all clips, plus the tree-level files it implies."""
+    out = [p for key in CLIPS for p in outputs_of(modality, key)]
+    if modality == "gait":
+        out.append(f"{OUT}/gait_parameters_estimation.csv")
+    return out
+
+
+def all_targets():
+    out = [p for m in MODALITIES if m not in ("qc",) for p in targets(m)]
+    for name in ("participants_measures", "gait_parameters"):
+        if config.get(name):
+            out.append(f"{OUT}/{name}.csv")
+    return out
+
+
+rule copy_input_table:
+    # participants_measures.csv and gait_parameters.csv are inputs copied through into the tree.
+    input:
+        lambda w: config[w.name],
+    output:
+        "{OUT}/{name}.csv".replace("{OUT}", OUT),
+    log:
+        f"{OUT}/logs/copy_input_table/{{name}}.log",
+    wildcard_constraints:
+        name="participants_measures|gait_parameters",
+    localrule: True
+    shell:
+        "cp {input:q} {output:q} 2> {log}"

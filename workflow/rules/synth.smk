@@ -1,0 +1,17 @@
+# synth: render the synthetic demo walker(s) with their ground truth (no data, no download).
+
+
+rule synth:
+    output:
+        video=f"{DEMO}/{{pid}}_{{gt}}_{{stem}}.mp4",
+        truth=f"{DEMO}/{{pid}}_{{gt}}_{{stem}}.truth.json",
+    log:
+        f"{OUT}/logs/synth/{{pid}}_{{gt}}_{{stem}}.log",
+    params:
+        walker=lambda w: json.dumps(DEMO_CLIPS[clip_key(w)].get("walker", {})),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{PY} synth --out {output.video:q} --truth {output.truth:q} --params {params.walker:q} > {log:q} 2>&1"
