@@ -14,9 +14,11 @@ include: "workflow/rules/silhouette.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/gait.smk"
+include: "workflow/rules/run_report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+
