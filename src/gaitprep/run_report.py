@@ -22,7 +22,8 @@ Layout of the JSON::
                "jobs": {"pose": {"frames", "frames_with_person", "frames_skipped": [int],
                                  "backend", "wall_s", "output"}, "flow.TVL1": {...}, ...},
                "failures": [...]}},
-     "failures": [{"rule", "clip", "job", "output": [str], "log": [str], "reason"}]}
+     "failures": [{"rule", "clip", "job", "output": [str], "log": [str], "reason"}],
+     "warnings": [{"clip", "job", "message"}]}
 
 A job key is the modality, with the flow method appended (``flow.TVL1``). Frame counts are
 per job; ``frames_skipped`` lists source frame indices that could not be decoded.
@@ -74,6 +75,47 @@ def load_provenance(root: str | Path) -> list[dict]:
         if isinstance(rec, dict) and "clip" in rec:
             rec.setdefault("_path", str(p))
             out.append(rec)
+    return out
+
+
+#: clips shorter than this are reported (too short for gait parameters)
+SHORT_CLIP_S = 1.0
+
+
+def job_warnings(rec: dict) -> list[dict]:
+    """Problems a finished job's provenance shows: ``[{"clip", "job", "message"}]``.
+
+    * no person in any frame (pose, silhouette, segmentation);
+    * fewer frames decoded than the container reports for the range (a truncated file);
+    * undecodable frames skipped in the middle;
+    * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate).
+    """
+    st = rec.get("stats") or {}
+    v = rec.get("video") or {}
+    key, job = rec.get("clip"), _job_key(rec)
+    out = []
+
+    def warn(msg):
+        out.append({"clip": key, "job": job, "message": msg})
+
+    decoded = st.get("frames_decoded", st.get("frames"))
+    if rec.get("modality") != "flow" and st.get("frames_with_person") == 0 and st.get("frames"):
+        warn(f"no person found in any of the {st['frames']} frames of {v.get('path', 'the video')}")
+    n = v.get("frame_count")
+    if decoded is not None and n:
+        start = v.get("start") or 0
+        expected = (min(v["end"], n) if v.get("end") else n) - start
+        skipped = len(st.get("frames_skipped") or [])
+        if decoded + skipped < expected:
+            warn(
+                f"decoded {decoded} of the {expected} frames the container reports for {v.get('path', 'the video')} "
+                f"(file truncated or damaged at the end?)"
+            )
+    if st.get("frames_skipped"):
+        warn(f"{len(st['frames_skipped'])} undecodable frame(s) skipped: {st['frames_skipped']}")
+    fps = v.get("fps")
+    if decoded and fps and rec.get("modality") == "pose" and decoded / fps < SHORT_CLIP_S:
+        warn(f"clip is {decoded / fps:.2f} s long ({decoded} frames at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
     return out
 
 
@@ -262,6 +304,7 @@ def build_report(
             totals["frames"] += int(frames or 0)
             totals["frames_with_person"] += int(st.get("frames_with_person") or 0)
         totals["frames_skipped"] += len(skipped)
+    warnings = [w for rec in load_provenance(root) for w in job_warnings(rec)]
     failures = collect_failures(root, logs, since)
     for f in failures:
         if f["clip"]:
@@ -285,6 +328,7 @@ def build_report(
         },
         "clips": dict(sorted(clips.items())),
         "failures": failures,
+        "warnings": warnings,
     }
     return report
 
@@ -306,6 +350,9 @@ def format_summary(report: dict) -> str:
         for job, j in c["jobs"].items():
             if j["frames_skipped"]:
                 lines.append(f"  skipped frames {key} {job}: {j['frames_skipped']}")
+    for w in report.get("warnings", []):
+        if "undecodable frame(s) skipped" not in w["message"]:  # listed above
+            lines.append(f"  WARNING {w['clip']} {w['job']}: {w['message']}")
     return "\n".join(lines)
 
 
