@@ -459,3 +459,16 @@ def test_register_adds_subcommand(tree):
     validate.register(sub)
     args = p.parse_args(["validate", str(tree), "-j", "2"])
     assert args.func(args) == 0
+
+
+def test_flow_gap_explained_by_provenance(tree):
+    """gaitprep writes no flow across undecodable frames and records them in provenance."""
+    for i in (2, 3):
+        (naming.flow_dir(tree, C0, "TVL1") / f"{i:03d}.png").unlink()
+    rep = validate.validate_tree(tree)
+    _one(rep, "TVL1/NW-WJ_1", "not a contiguous range 0..4: missing 2-3")  # without provenance: an error
+    prov = naming.provenance_path(tree, C0, "flow", "TVL1")
+    prov.write_text(json.dumps({"clip": C0.key, "stats": {"frames_skipped": [3]}}))
+    rep = validate.validate_tree(tree)
+    assert not [e for e in rep.errors if "TVL1" in e.path], rep.format()
+    _one(rep, "TVL1/NW-WJ_1", "no flow for frames 2-3: source frames 3 could not be decoded", level="warning")

@@ -106,6 +106,8 @@ class ClipFiles:
     key: str
     pose: Optional[Path] = None
     images: dict = field(default_factory=dict)  # label ("silhouette", "segmentation", "flow/TVL1") -> folder
+    #: source frames gaitprep could not decode (from its provenance records): no flow spans them
+    skipped: set = field(default_factory=set)
 
 
 @dataclass
@@ -291,6 +293,13 @@ def discover(root: Path, c: _Collector) -> dict[str, ClipFiles]:
                         if suffix:
                             c.error(key, d, f"flow folder must be named {wc}_{clip} with no suffix (found {suffix!r}); the method is the parent folder")
                         get(key).images[f"flow/{mdir.name}"] = d
+    for key, cf in clips.items():
+        pid, gt, stem = key.split("/")
+        for p in (root / "provenance" / pid / gt).glob(f"{stem}.*.json"):
+            try:
+                cf.skipped |= set((json.loads(p.read_text()).get("stats") or {}).get("frames_skipped") or [])
+            except (OSError, ValueError, AttributeError):
+                pass  # reported by check_side_outputs
     return clips
 
 
@@ -364,7 +373,12 @@ class _Summary:
                 c.add(level, key, folder, f"{kind} in {len(hits)} of {total} frames (first {first}: {detail})")
 
 
-def _check_image_folder(c, key, label, folder: Path, sample_every: int) -> dict:
+def _flow_gaps(skipped: set) -> set:
+    """Flow indices that cannot exist when ``skipped`` source frames were undecodable."""
+    return {j for i in skipped for j in (i - 1, i)}
+
+
+def _check_image_folder(c, key, label, folder: Path, sample_every: int, skipped: set = frozenset()) -> dict:
     """Check one frame folder; return ``{"indices": [...], "size": (w, h) | None, "width": int}``."""
     ext = ".jpg" if label == "silhouette" else ".png"
     fmt = "JPEG" if ext == ".jpg" else "PNG"
@@ -457,9 +471,12 @@ def _check_image_folder(c, key, label, folder: Path, sample_every: int) -> dict:
         info["size"] = max(sizes.items(), key=lambda kv: kv[1])[0]
     if label.startswith("flow"):
         lo, hi = idx_sorted[0], idx_sorted[-1]
-        missing = sorted(set(range(lo, hi + 1)) - set(idx_sorted))
-        if missing:
-            c.error(key, folder, f"flow frame indices are not a contiguous range {lo}..{hi}: missing {_ranges(missing)}")
+        missing = set(range(lo, hi + 1)) - set(idx_sorted)
+        gaps = missing & _flow_gaps(skipped)
+        if missing - gaps:
+            c.error(key, folder, f"flow frame indices are not a contiguous range {lo}..{hi}: missing {_ranges(sorted(missing - gaps))}")
+        if gaps:
+            c.warn(key, folder, f"no flow for frames {_ranges(sorted(gaps))}: source frames {_ranges(sorted(skipped))} could not be decoded (provenance)")
     return info
 
 
@@ -548,7 +565,7 @@ def check_clip(root: Path, clip: ClipFiles, sample_every: int = 1, frame_size: O
         pose = _check_pose(c, key, clip.pose)
     infos = {}
     for label, folder in sorted(clip.images.items()):
-        infos[label] = _check_image_folder(c, key, label, folder, sample_every)
+        infos[label] = _check_image_folder(c, key, label, folder, sample_every, clip.skipped)
         nfiles += len(infos[label]["indices"])
     # sizes across modalities
     sizes = {label: i["size"] for label, i in infos.items() if i["size"] is not None}
@@ -576,8 +593,10 @@ def check_clip(root: Path, clip: ClipFiles, sample_every: int = 1, frame_size: O
             if not idx:
                 continue
             if label.startswith("flow"):
-                if len(idx) != n - 1:
-                    c.error(key, clip.images[label], f"{len(idx)} flow images but the pose JSON has {n} frames (expected N-1 = {n - 1})")
+                gaps = len(_flow_gaps(clip.skipped) & set(range(first, pose_frames[-1])))
+                if len(idx) != n - 1 - gaps:
+                    why = f" minus {gaps} around undecodable frames" if gaps else ""
+                    c.error(key, clip.images[label], f"{len(idx)} flow images but the pose JSON has {n} frames (expected N-1{why} = {n - 1 - gaps})")
                 elif idx[0] != first:
                     c.error(key, clip.images[label], f"flow starts at frame {idx[0]} but the pose JSON starts at frame {first}")
             else:
