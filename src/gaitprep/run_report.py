@@ -114,8 +114,9 @@ def job_warnings(rec: dict) -> list[dict]:
     if st.get("frames_skipped"):
         warn(f"{len(st['frames_skipped'])} undecodable frame(s) skipped: {st['frames_skipped']}")
     fps = v.get("fps")
-    if decoded and fps and rec.get("modality") == "pose" and decoded / fps < SHORT_CLIP_S:
-        warn(f"clip is {decoded / fps:.2f} s long ({decoded} frames at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
+    length = (decoded or 0) + len(st.get("frames_skipped") or [])
+    if length and fps and rec.get("modality") == "pose" and length / fps < SHORT_CLIP_S:
+        warn(f"clip is {length / fps:.2f} s long ({length} frame(s) at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
     return out
 
 
@@ -305,7 +306,7 @@ def build_report(
             totals["frames_with_person"] += int(st.get("frames_with_person") or 0)
         totals["frames_skipped"] += len(skipped)
     warnings = [w for rec in load_provenance(root) for w in job_warnings(rec)]
-    failures = collect_failures(root, logs, since)
+    failures = sorted(collect_failures(root, logs, since), key=lambda f: (f["clip"] or "", f["job"]))
     for f in failures:
         if f["clip"]:
             e = clip_entry(f["clip"])
