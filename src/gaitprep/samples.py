@@ -33,6 +33,9 @@ class Sample:
     path: Path
     start_frame: Optional[int] = None
     end_frame: Optional[int] = None
+    #: why the video cannot be read (missing, unreadable, bad extension), when the sheet was
+    #: loaded with ``strict_files=False``; the clip's jobs then fail with this message
+    problem: Optional[str] = None
 
     @property
     def key(self) -> str:
@@ -65,7 +68,9 @@ def file_problem(path: Path) -> Optional[str]:
     return None
 
 
-def load_sheet(sheet: str | Path, check_files: bool = True, generated: Iterable[str] = ()) -> list[Sample]:
+def load_sheet(
+    sheet: str | Path, check_files: bool = True, generated: Iterable[str] = (), strict_files: bool = True
+) -> list[Sample]:
     """Read and validate a sample sheet.
 
     Args:
@@ -73,6 +78,8 @@ def load_sheet(sheet: str | Path, check_files: bool = True, generated: Iterable[
         check_files: also check that each video exists and is readable.
         generated: paths (resolved, as strings) that a rule will create (the demo clip):
             exempt from the existence check.
+        strict_files: a missing or unreadable video is an error (default); when False it is
+            recorded in :attr:`Sample.problem` instead, so that only that clip fails.
 
     Raises:
         InputError: listing every problem: missing columns, unknown gait type, walk class
@@ -113,10 +120,13 @@ def load_sheet(sheet: str | Path, check_files: bool = True, generated: Iterable[
         path = Path(vals["path"])
         if not path.is_absolute():
             path = sheet.parent / path
+        fprob = None
         if check_files and str(path.resolve()) not in generated:
             fprob = file_problem(path)
             if fprob:
-                problems.append(f"{where}: {fprob}")
+                fprob = f"{where}: {fprob}"
+                if strict_files:
+                    problems.append(fprob)
         if fp:
             continue
         clip = ClipId(vals["participant"], vals["gait_type"], vals["walk_class"], vals["clip"])
@@ -124,7 +134,7 @@ def load_sheet(sheet: str | Path, check_files: bool = True, generated: Iterable[
             problems.append(f"{where}: duplicate clip {clip.key} (also on line {seen[clip.key]})")
             continue
         seen[clip.key] = line
-        samples.append(Sample(clip, path, start, end))
+        samples.append(Sample(clip, path, start, end, problem=fprob))
     if problems:
         raise InputError(f"sample sheet {sheet} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     if not samples:

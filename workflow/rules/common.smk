@@ -1,6 +1,8 @@
 # The Python of the workflow: config and sample validation, wildcard constraints, and the
 # small input/param functions the rules use. Rules themselves stay thin.
 import json
+
+from snakemake.logging import logger
 import shlex
 from pathlib import Path
 
@@ -18,6 +20,9 @@ OUT = config["output_dir"].rstrip("/")
 DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
 MODALITIES = config["modalities"]
 PY = "python -m gaitprep"
+# With --keep-going a missing or unreadable video fails only its own clip's jobs; without
+# it, every such problem stops the run before any job starts.
+KEEP_GOING = bool(getattr(getattr(workflow, "execution_settings", None), "keep_going", False))
 
 
 def demo_video(key):
@@ -31,7 +36,7 @@ def _load_samples():
         raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
     samples = []
     if config.get("samples"):
-        samples += load_sheet(config["samples"])
+        samples += load_sheet(config["samples"], strict_files=not KEEP_GOING)
     elif config.get("videos_dir"):
         samples += discover(config["videos_dir"])
     if demo.get("enabled"):
@@ -49,6 +54,12 @@ def _load_samples():
 
 SAMPLES = _load_samples()
 CLIPS = sorted(SAMPLES)
+BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}
+if BAD_CLIPS:
+    logger.warning(
+        f"{len(BAD_CLIPS)} clip(s) will fail (--keep-going processes the others):\n  "
+        + "\n  ".join(BAD_CLIPS.values())
+    )
 DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
 
 
@@ -69,11 +80,17 @@ def clip_path(pattern, key):
     return pattern.format(pid=pid, gt=gt, stem=stem, OUT=OUT)
 
 
-def get_video(w):
+def video_path(w):
+    """The clip's video path (also for a clip whose video is missing: its job reports it)."""
     key = clip_key(w)
     if key not in SAMPLES:
         raise InputError(f"clip {key} is not among the inputs")
     return str(SAMPLES[key].path)
+
+
+def get_video(w):
+    """The video as a rule input; none for a bad clip, so that only its own job fails."""
+    return [] if SAMPLES[clip_key(w)].problem else video_path(w)
 
 
 def frame_range(w):
@@ -130,6 +147,17 @@ _DEFAULT_RESOURCES = {
     "flow": {"mem_mb": 4000, "runtime": 240, "threads": 2},
     "gait": {"mem_mb": 1000, "runtime": 10, "threads": 1},
 }
+
+
+#: backend -> conda environment file (for `--sdm conda`); others use envs/gaitprep.yaml
+_CONDA_ENVS = {"densepose": "../envs/densepose.yaml"}
+
+
+def conda_env(modality, method=None):
+    """The conda env file for a modality's configured backend (parse-time, per rule)."""
+    if modality == "flow":
+        return "../envs/gaitprep.yaml"
+    return _CONDA_ENVS.get(config[modality]["backend"], "../envs/gaitprep.yaml")
 
 
 def res(modality, key):

@@ -11,15 +11,18 @@ rule flow_clip:
         f"{OUT}/logs/flow_clip/{{pid}}/{{gt}}/{{method}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("flow", w.method),
+        video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("flow")
     threads: res("flow", "threads")
     resources:
         gpu=lambda w: uses_gpu("flow", w.method),
         mem_mb=res("flow", "mem_mb"),
         runtime=res("flow", "runtime"),
     shell:
-        "{PY} run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

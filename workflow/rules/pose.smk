@@ -11,15 +11,18 @@ rule pose_clip:
         f"{OUT}/logs/pose_clip/{{pid}}/{{gt}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("pose"),
+        video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("pose")
     threads: res("pose", "threads")
     resources:
         gpu=uses_gpu("pose"),
         mem_mb=res("pose", "mem_mb"),
         runtime=res("pose", "runtime"),
     shell:
-        "{PY} run pose --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run pose --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

@@ -11,15 +11,18 @@ rule segmentation_clip:
         f"{OUT}/logs/segmentation_clip/{{pid}}/{{gt}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("segmentation"),
+        video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("segmentation")
     threads: res("segmentation", "threads")
     resources:
         gpu=uses_gpu("segmentation"),
         mem_mb=res("segmentation", "mem_mb"),
         runtime=res("segmentation", "runtime"),
     shell:
-        "{PY} run segmentation --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run segmentation --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

@@ -11,15 +11,18 @@ rule silhouette_clip:
         f"{OUT}/logs/silhouette_clip/{{pid}}/{{gt}}/{{stem}}.log",
     params:
         spec=lambda w: job_spec("silhouette"),
+        video=video_path,
         range=frame_range,
         root=OUT,
+    conda:
+        conda_env("silhouette")
     threads: res("silhouette", "threads")
     resources:
         gpu=uses_gpu("silhouette"),
         mem_mb=res("silhouette", "mem_mb"),
         runtime=res("silhouette", "runtime"),
     shell:
-        "{PY} run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {input.video:q}"
+        "{PY} run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 
