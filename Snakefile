@@ -21,4 +21,3 @@ rule all:
     default_target: True
     input:
         all_targets(),
-
