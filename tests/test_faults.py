@@ -476,9 +476,34 @@ def test_disk_full_real(videos, tiny_fs):
     assert not out.exists() and not tree_leftovers(tiny_fs)
 
 
-def test_missing_calibration_for_gait(tmp_path):
-    gait = pytest.importorskip("gaitprep.gait", reason="gait estimation (gaitprep.gait) is not merged yet")
-    pytest.skip(f"gait calibration fault test pending the gait rules ({gait.__name__})")
+def _has_gait_rules() -> bool:
+    return "rule gait_clip" in (REPO / "workflow" / "rules" / "gait.smk").read_text()
+
+
+@pytest.mark.slow
+def test_missing_calibration_for_gait(videos, tmp_path):
+    """Clip B has no length calibration (height method, no participants_measures): its gait
+    job fails naming what is missing; clip A (px_per_cm) completes; no estimation table."""
+    if not _has_gait_rules():
+        pytest.skip("the gait rules (gait_clip) are not merged yet")
+    a, b = clip(0), clip(1)
+    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos["person"]) for c in (a, b)]
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    gait = dict(base.get("gait") or {})
+    gait["calibration"] = {"default": {"method": "height"}, "clips": {a.key: {"method": "px_per_cm", "px_per_cm": 2.0}}}
+    cfg = config(tmp_path / "c.yaml", write_sheet(tmp_path / "s.tsv", rows), modalities=["pose", "gait"], gait=gait, participants_measures=None)
+    r = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=tmp_path, check=False)
+    assert r.returncode != 0
+    root = tmp_path / "res"
+    rep = json.loads((root / "run_report.json").read_text())
+    fails = [f for f in rep["failures"] if f["clip"] == b.key]
+    assert len(fails) == 1 and fails[0]["rule"] == "gait_clip", rep["failures"]
+    msg = "height calibration: neither 'height_cm' nor a 'participants_measures' CSV is given"
+    assert msg in fails[0]["reason"]
+    assert f"FAILED {b.key} gait_clip: {msg}" in r.stderr
+    assert naming.gait_summary_path(root, a).is_file() and not naming.gait_summary_path(root, b).exists()
+    assert not (root / naming.ESTIMATION_CSV).exists()
+    assert not [f for f in rep["failures"] if f["clip"] == a.key]
 
 
 # --------------------------------------------------------------------------- killed, resumed
