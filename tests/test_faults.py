@@ -84,6 +84,7 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("videos")
     person = person_frames(12)
     v = {"person": write_video(d / "person.mp4", person)}
+    v["walk"] = write_video(d / "walk.mp4", person_frames(45, first=35))  # 1.5 s: enough for the gait step
     (d / "corrupt.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
     v["corrupt"] = d / "corrupt.mp4"
     b = v["person"].read_bytes()
@@ -480,22 +481,31 @@ def _has_gait_rules() -> bool:
     return "rule gait_clip" in (REPO / "workflow" / "rules" / "gait.smk").read_text()
 
 
-@pytest.mark.slow
-def test_missing_calibration_for_gait(videos, tmp_path):
-    """Clip B has no length calibration (height method, no participants_measures): its gait
-    job fails naming what is missing; clip A (px_per_cm) completes; no estimation table."""
+@pytest.fixture(scope="module")
+def gait_run(videos, tmp_path_factory):
+    """pose + gait for A (1.5 s, px_per_cm), B (1.5 s, no calibration: height method without
+    participants_measures) and C (0.4 s, px_per_cm), with --keep-going."""
     if not _has_gait_rules():
         pytest.skip("the gait rules (gait_clip) are not merged yet")
-    a, b = clip(0), clip(1)
-    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos["person"]) for c in (a, b)]
+    wd = tmp_path_factory.mktemp("gait")
+    a, b, c = clip(0), clip(1), clip(2)
+    rows = [(x.participant, x.gait_type, x.walk_class, x.clip, videos[v]) for x, v in ((a, "walk"), (b, "walk"), (c, "person"))]
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     gait = dict(base.get("gait") or {})
-    gait["calibration"] = {"default": {"method": "height"}, "clips": {a.key: {"method": "px_per_cm", "px_per_cm": 2.0}}}
-    cfg = config(tmp_path / "c.yaml", write_sheet(tmp_path / "s.tsv", rows), modalities=["pose", "gait"], gait=gait, participants_measures=None)
-    r = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=tmp_path, check=False)
+    px = {"method": "px_per_cm", "px_per_cm": 2.0}
+    gait["calibration"] = {"default": {"method": "height"}, "clips": {a.key: px, c.key: px}}
+    cfg = config(wd / "c.yaml", write_sheet(wd / "s.tsv", rows), modalities=["pose", "gait"], gait=gait, participants_measures=None)
+    r = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=wd, check=False)
+    root = wd / "res"
+    return {"proc": r, "root": root, "report": json.loads((root / "run_report.json").read_text())}
+
+
+@pytest.mark.slow
+def test_missing_calibration_for_gait(gait_run):
+    """B's gait job fails naming what is missing; A completes; no estimation table."""
+    r, root, rep = gait_run["proc"], gait_run["root"], gait_run["report"]
+    a, b = clip(0), clip(1)
     assert r.returncode != 0
-    root = tmp_path / "res"
-    rep = json.loads((root / "run_report.json").read_text())
     fails = [f for f in rep["failures"] if f["clip"] == b.key]
     assert len(fails) == 1 and fails[0]["rule"] == "gait_clip", rep["failures"]
     msg = "height calibration: neither 'height_cm' nor a 'participants_measures' CSV is given"
@@ -504,6 +514,15 @@ def test_missing_calibration_for_gait(videos, tmp_path):
     assert naming.gait_summary_path(root, a).is_file() and not naming.gait_summary_path(root, b).exists()
     assert not (root / naming.ESTIMATION_CSV).exists()
     assert not [f for f in rep["failures"] if f["clip"] == a.key]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="gait.preprocess._smooth_ma raises IndexError when a clip has fewer frames than its 1 s window (reported)", strict=False)
+def test_gait_on_clip_shorter_than_one_second(gait_run):
+    """Degenerate data is not an error for the gait step: a 0.4 s clip gets a summary (NaN parameters)."""
+    c = clip(2)
+    assert not [f for f in gait_run["report"]["failures"] if f["clip"] == c.key], gait_run["report"]["failures"]
+    assert naming.gait_summary_path(gait_run["root"], c).is_file()
 
 
 # --------------------------------------------------------------------------- killed, resumed
