@@ -472,3 +472,9 @@ def test_flow_gap_explained_by_provenance(tree):
     rep = validate.validate_tree(tree)
     assert not [e for e in rep.errors if "TVL1" in e.path], rep.format()
     _one(rep, "TVL1/NW-WJ_1", "no flow for frames 2-3: source frames 3 could not be decoded", level="warning")
+
+
+def test_flow_not_rgb(tree):
+    f = naming.flow_dir(tree, C0, "GMFLOW") / "001.png"
+    cv2.imwrite(str(f), np.zeros((H, W), np.uint16))
+    _one(validate.validate_tree(tree), "001.png", "flow image not 8-bit RGB: image mode I;16")

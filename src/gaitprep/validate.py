@@ -335,24 +335,52 @@ def binary_fractions(px: np.ndarray) -> tuple[float, float]:
         near edges, so a lossy but binary mask has ``away`` ~ 1; noise or a photo does not.
     """
     binary = (px <= BINARY_TOLERANCE).all(-1) | (px >= 255 - BINARY_TOLERANCE).all(-1)
+    frac_all = float(binary.mean())
+    if frac_all >= BINARY_MIN_FRACTION:  # then at least as many away from the edge
+        return 1.0 if frac_all == 1.0 else _away_fraction(px, binary), frac_all
+    return _away_fraction(px, binary), frac_all
+
+
+def _away_fraction(px: np.ndarray, binary: np.ndarray) -> float:
     fg = (px.mean(-1) >= 128).astype(np.uint8)
     k = np.ones((3, 3), np.uint8)
     boundary = cv2.dilate(fg, k) != cv2.erode(fg, k)
     near = cv2.dilate(boundary.astype(np.uint8), np.ones((2 * BINARY_EDGE_PX + 1,) * 2, np.uint8)) > 0
     away = ~near
-    frac_away = float(binary[away].mean()) if away.any() else 1.0
-    return frac_away, float(binary.mean())
+    return float(binary[away].mean()) if away.any() else 1.0
 
 
-def _image_size(p: Path) -> tuple[Optional[tuple[int, int]], Optional[str]]:
-    """``((width, height), format)`` from the file header, or ``(None, reason)``."""
+#: channel value -> 0, 1, 2 for 0, 128, 255 (the only levels in the palette), 255 otherwise
+_LEVEL = np.full(256, 255, np.uint8)
+_LEVEL[0], _LEVEL[128], _LEVEL[255] = 0, 1, 2
+
+
+@lru_cache(maxsize=1)
+def _allowed_base3() -> np.ndarray:
+    ok = np.zeros(27, bool)
+    for r, g, b in ALLOWED_RGB:
+        ok[_LEVEL[b] + 3 * _LEVEL[g] + 9 * _LEVEL[r]] = True
+    return ok
+
+
+def _palette_bad(bgr: np.ndarray) -> bool:
+    """True when a ``(H, W, 3)`` uint8 BGR image has a colour outside the palette (fast path)."""
+    lv = cv2.LUT(bgr, _LEVEL)
+    if (lv == 255).any():
+        return True
+    code = lv[..., 0] + 3 * lv[..., 1] + 9 * lv[..., 2]
+    return not bool(_allowed_base3()[code].all())
+
+
+def _image_size(p: Path) -> tuple[Optional[tuple[int, int]], Optional[str], Optional[str]]:
+    """``((width, height), format, mode)`` from the file header, or ``(None, reason, None)``."""
     from PIL import Image
 
     try:
         with Image.open(p) as im:
-            return im.size, im.format
+            return im.size, im.format, im.mode
     except Exception as e:  # noqa: BLE001 - any decoder complaint is a broken file
-        return None, f"cannot read image ({type(e).__name__}: {e})"
+        return None, f"cannot read image ({type(e).__name__}: {e})", None
 
 
 class _Summary:
@@ -413,13 +441,17 @@ def _check_image_folder(c, key, label, folder: Path, sample_every: int, skipped:
     idx_sorted = sorted(frames)
     for n, i in enumerate(idx_sorted):
         f = frames[i]
-        size, detail = _image_size(f)
+        size, detail, mode = _image_size(f)
         if size is None:
             summ.add("error", "unreadable image", f.name, detail)
             continue
         if detail != fmt:
             summ.add("error", f"not a {fmt} file", f.name, f"file content is {detail}")
         sizes[size] += 1
+        if label.startswith("flow"):  # the header says enough: 8-bit RGB
+            if mode not in ("RGB", "RGBA"):
+                summ.add("error", "flow image not 8-bit RGB", f.name, f"image mode {mode}")
+            continue
         if sample_every > 1 and n % sample_every:
             continue
         img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
@@ -447,7 +479,12 @@ def _check_image_folder(c, key, label, folder: Path, sample_every: int, skipped:
                 continue
             if img.shape[2] == 4 and (img[..., 3] != 255).any():
                 summ.add("warning", "segmentation has a transparent alpha channel", f.name, "alpha ignored")
-            b, g, r = (img[..., k].astype(np.uint32) for k in range(3))
+            bgr = np.ascontiguousarray(img[..., :3])
+            if not _palette_bad(bgr):
+                if not bgr.any():
+                    summ.add("warning", "empty segmentation (all background)", f.name, "only frames with a person should be written")
+                continue
+            b, g, r = (bgr[..., k].astype(np.uint32) for k in range(3))
             codes = (r << 16) | (g << 8) | b
             bad = ~_allowed_codes()[codes]
             if bad.any():
@@ -458,11 +495,6 @@ def _check_image_folder(c, key, label, folder: Path, sample_every: int, skipped:
                     "error", "colours outside the segmentation palette", f.name,
                     f"{int(bad.sum())} px in {len(cols)} colour(s) not in palette.ALLOWED_RGB: {shown}{more}",
                 )  # fmt: skip
-            elif not (codes != 0).any():
-                summ.add("warning", "empty segmentation (all background)", f.name, "only frames with a person should be written")
-        else:  # flow
-            if img.ndim != 3 or img.shape[2] != 3:
-                summ.add("error", "flow image not 3-channel", f.name, f"shape {img.shape}")
     summ.flush(c, key, folder, c_files)
     if len(sizes) > 1:
         desc = ", ".join(f"{w}x{h} ({n} frames)" for (w, h), n in sorted(sizes.items(), key=lambda kv: -kv[1]))
