@@ -16,6 +16,7 @@ include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/gait.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/run_report.smk"
 
 
 rule all:
