@@ -2,23 +2,7 @@
 # One job per clip (gaitprep gait-clip), then one table over all clips (gait-aggregate).
 
 
-if "gait_calibration" not in globals():
-
-    def gait_calibration(w):
-        """The clip's calibration JSON: config gait.calibration.default updated by
-        gait.calibration.clips[<clip key>]; the height method gets participants_measures."""
-        cal = config.get("gait", {}).get("calibration", {}) or {}
-        c = dict(cal.get("default") or {"method": "height"})
-        c.update((cal.get("clips") or {}).get(clip_key(w), {}))
-        if c.get("method", "height") == "height" and "height_cm" not in c and config.get("participants_measures"):
-            c.setdefault("participants_measures", config["participants_measures"])
-        return json.dumps(c, sort_keys=True)
-
-
-def gait_overrides(w):
-    """The event-overrides TSV when configured and present (an input, so edits rerun the clip)."""
-    p = config.get("gait", {}).get("event_overrides")
-    return [p] if p and Path(p).exists() else []
+include: "gait_common.smk"
 
 
 rule gait_clip:
@@ -32,19 +16,19 @@ rule gait_clip:
         qc=f"{OUT}/qc/gait/{{pid}}/{{gt}}/{{stem}}.png",
     log:
         f"{OUT}/logs/gait_clip/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        calibration=gait_calibration,
-        method=config.get("gait", {}).get("method", "zeni"),
-        lengths=config.get("gait", {}).get("lengths", "contacts"),
-        overrides=lambda w, input: f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else "",
+    conda:
+        "../envs/gaitprep.yaml"
     threads: 1
     resources:
         mem_mb=res("gait", "mem_mb"),
         runtime=res("gait", "runtime"),
-    conda:
-        "../envs/gaitprep.yaml"
+    params:
+        calibration=gait_calibration,
+        method=config.get("gait", {}).get("method", "zeni"),
+        lengths=config.get("gait", {}).get("lengths", "contacts"),
+        overrides=lambda w, input: (f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else ""),
     shell:
-        "{PY} gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+        "python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
 
 rule gait_aggregate:
@@ -58,7 +42,7 @@ rule gait_aggregate:
     conda:
         "../envs/gaitprep.yaml"
     shell:
-        "{PY} gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
+        "python -m gaitprep gait-aggregate --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule gait:
