@@ -68,12 +68,10 @@ def test_plain_zeni_has_its_known_bias():
     """Without refinement, Zeni's HS comes early and TO late (by about a frame at 30 fps)."""
     recs, truth, p = walker(L2R)
     res = analyse(recs, p, refine=False)
-    hs = np.mean([e["frame"] for e in res.events if e["event"] == "HS"][:1])
     from gaitprep.gait.validation import event_errors
 
     assert np.mean(event_errors(res.events, truth["events"], "HS")) < -0.5
     assert np.mean(event_errors(res.events, truth["events"], "TO")) > 0.3
-    assert np.isfinite(hs)
 
 
 def test_ankle_distance_method_exact():
