@@ -8,12 +8,15 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/tables.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/pose.smk"
 include: "workflow/rules/silhouette.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/gait.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/run_report.smk"
 
 
 rule all:

@@ -81,6 +81,10 @@ def main(argv=None) -> int:
     except GaitprepError as e:
         print(f"gaitprep: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # disk full, permissions: the message names the file
+        logging.getLogger("gaitprep").debug("OSError", exc_info=True)
+        print(f"gaitprep: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

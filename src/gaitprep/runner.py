@@ -23,6 +23,7 @@ from .errors import GaitprepError
 from .flowcode import flow_to_bgr
 from .naming import ClipId, IMAGE_EXT, output_path, provenance_path
 from .palette import colorize
+from .results import PoseResult
 from .video import VideoReader
 from .writers import FrameDirWriter, write_json_atomic, write_mask, write_pose_json
 
@@ -125,14 +126,21 @@ def run_modality(
                 recs.append(r)
                 stats["frames"] += 1
                 stats["frames_with_person"] += r.joints is not None
+            # one element per source frame: undecodable frames get "joints": null (timing kept)
+            recs = sorted(recs + [PoseResult(i, None) for i in reader.skipped], key=lambda r: r.index)
             write_pose_json(out, recs)
         elif modality == "flow":
             coding = dict(spec.coding)
             with FrameDirWriter(out, IMAGE_EXT["flow"]) as wr:
                 for r in results:
+                    if r.index + 1 in reader.skipped:  # the pair spans undecodable frames
+                        log.warning("%s: no flow for frame %d: frame %d could not be decoded", video, r.index, r.index + 1)
+                        continue
                     _check_size(r.flow, w, h, f"{clip} flow frame {r.index}")
                     wr.write(r.index, flow_to_bgr(r.flow, **coding))
                     stats["frames"] += 1
+                if reader.decoded < 2:
+                    raise GaitprepError(f"{video}: optical flow needs at least 2 frames, {clip} has {reader.decoded}")
             stats["pairs"] = stats.pop("frames")
             stats.pop("frames_with_person")
         else:

@@ -13,7 +13,6 @@ from gaitprep.errors import InputError
 from gaitprep.naming import ClipId
 from gaitprep.samples import Sample, discover, load_sheet
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 OUT = config["output_dir"].rstrip("/")
@@ -26,8 +25,9 @@ KEEP_GOING = bool(getattr(getattr(workflow, "execution_settings", None), "keep_g
 
 
 def demo_video(key):
-    """Where the synth rule renders a demo clip: <demo dir>/<PID>_<GT>_<stem>.mp4."""
-    return f"{DEMO}/{key.replace('/', '_')}.mp4"
+    """Where the synth job writes a demo clip (<demo dir>/<PID>_<GT>_<stem>.mp4)."""
+    c = ClipId.from_key(key)
+    return f"{DEMO}/{c.participant}_{c.gait_type}_{c.stem}.mp4"
 
 
 def _load_samples():
@@ -57,8 +57,7 @@ CLIPS = sorted(SAMPLES)
 BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}
 if BAD_CLIPS:
     logger.warning(
-        f"{len(BAD_CLIPS)} clip(s) will fail (--keep-going processes the others):\n  "
-        + "\n  ".join(BAD_CLIPS.values())
+        f"{len(BAD_CLIPS)} clip(s) will fail (--keep-going processes the others):\n  " + "\n  ".join(BAD_CLIPS.values())
     )
 DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
 
@@ -102,6 +101,16 @@ def frame_range(w):
     if s.end_frame is not None:
         args += ["--end", str(s.end_frame)]
     return " ".join(args)
+
+
+def tree_root(w, output):
+    """The tree's root from a job's provenance output <root>/provenance/<PID>/<GT>/<file>."""
+    return str(Path(output.prov).parents[3])
+
+
+def walker_args(walker):
+    """Config `walker:` mapping -> `gaitprep synth` flags ({step_length: 65} -> --step-length 65)."""
+    return " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in walker.items())
 
 
 def modality_cfg(modality, method=None):
@@ -174,7 +183,7 @@ def outputs_of(modality, key):
     if modality == "segmentation":
         return [clip_path("{OUT}/semantic_segmentation/{pid}/{gt}/{stem}_DensePose", key)]
     if modality == "flow":
-        return [clip_path("{OUT}/optical_flow/{pid}/{gt}/" + m + "/{stem}", key) for m in flow_methods()]
+        return [clip_path(f"{{OUT}}/optical_flow/{{pid}}/{{gt}}/{m}/{{stem}}", key) for m in flow_methods()]
     if modality == "gait":
         return [clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.parquet", key)]
     raise ValueError(modality)
@@ -190,22 +199,9 @@ def targets(modality):
 
 def all_targets():
     out = [p for m in MODALITIES if m not in ("qc",) for p in targets(m)]
+    if "qc" in MODALITIES:
+        out += qc_targets()  # workflow/rules/qc.smk
     for name in ("participants_measures", "gait_parameters"):
         if config.get(name):
             out.append(f"{OUT}/{name}.csv")
     return out
-
-
-rule copy_input_table:
-    # participants_measures.csv and gait_parameters.csv are inputs copied through into the tree.
-    input:
-        lambda w: config[w.name],
-    output:
-        "{OUT}/{name}.csv".replace("{OUT}", OUT),
-    log:
-        f"{OUT}/logs/copy_input_table/{{name}}.log",
-    wildcard_constraints:
-        name="participants_measures|gait_parameters",
-    localrule: True
-    shell:
-        "cp {input:q} {output:q} 2> {log}"

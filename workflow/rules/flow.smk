@@ -9,11 +9,6 @@ rule flow_clip:
         prov=f"{OUT}/provenance/{{pid}}/{{gt}}/{{stem}}.flow.{{method}}.json",
     log:
         f"{OUT}/logs/flow_clip/{{pid}}/{{gt}}/{{method}}/{{stem}}.log",
-    params:
-        spec=lambda w: job_spec("flow", w.method),
-        video=video_path,
-        range=frame_range,
-        root=OUT,
     conda:
         conda_env("flow")
     threads: res("flow", "threads")
@@ -21,8 +16,13 @@ rule flow_clip:
         gpu=lambda w: uses_gpu("flow", w.method),
         mem_mb=res("flow", "mem_mb"),
         runtime=res("flow", "runtime"),
+    params:
+        spec=lambda w: job_spec("flow", w.method),
+        video=video_path,
+        range=frame_range,
+        root=tree_root,
     shell:
-        "{PY} run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
+        "python -m gaitprep run flow --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

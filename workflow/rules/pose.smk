@@ -9,11 +9,6 @@ rule pose_clip:
         prov=f"{OUT}/provenance/{{pid}}/{{gt}}/{{stem}}.pose.json",
     log:
         f"{OUT}/logs/pose_clip/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        spec=lambda w: job_spec("pose"),
-        video=video_path,
-        range=frame_range,
-        root=OUT,
     conda:
         conda_env("pose")
     threads: res("pose", "threads")
@@ -21,8 +16,13 @@ rule pose_clip:
         gpu=uses_gpu("pose"),
         mem_mb=res("pose", "mem_mb"),
         runtime=res("pose", "runtime"),
+    params:
+        spec=lambda w: job_spec("pose"),
+        video=video_path,
+        range=frame_range,
+        root=tree_root,
     shell:
-        "{PY} run pose --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
+        "python -m gaitprep run pose --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

@@ -9,11 +9,6 @@ rule segmentation_clip:
         prov=f"{OUT}/provenance/{{pid}}/{{gt}}/{{stem}}.segmentation.json",
     log:
         f"{OUT}/logs/segmentation_clip/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        spec=lambda w: job_spec("segmentation"),
-        video=video_path,
-        range=frame_range,
-        root=OUT,
     conda:
         conda_env("segmentation")
     threads: res("segmentation", "threads")
@@ -21,8 +16,13 @@ rule segmentation_clip:
         gpu=uses_gpu("segmentation"),
         mem_mb=res("segmentation", "mem_mb"),
         runtime=res("segmentation", "runtime"),
+    params:
+        spec=lambda w: job_spec("segmentation"),
+        video=video_path,
+        range=frame_range,
+        root=tree_root,
     shell:
-        "{PY} run segmentation --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
+        "python -m gaitprep run segmentation --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

@@ -9,11 +9,6 @@ rule silhouette_clip:
         prov=f"{OUT}/provenance/{{pid}}/{{gt}}/{{stem}}.silhouette.json",
     log:
         f"{OUT}/logs/silhouette_clip/{{pid}}/{{gt}}/{{stem}}.log",
-    params:
-        spec=lambda w: job_spec("silhouette"),
-        video=video_path,
-        range=frame_range,
-        root=OUT,
     conda:
         conda_env("silhouette")
     threads: res("silhouette", "threads")
@@ -21,8 +16,13 @@ rule silhouette_clip:
         gpu=uses_gpu("silhouette"),
         mem_mb=res("silhouette", "mem_mb"),
         runtime=res("silhouette", "runtime"),
+    params:
+        spec=lambda w: job_spec("silhouette"),
+        video=video_path,
+        range=frame_range,
+        root=tree_root,
     shell:
-        "{PY} run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
+        "python -m gaitprep run silhouette --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --video {params.video:q}"
         " --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
 
 

@@ -14,12 +14,13 @@ score 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, WeightsNotFoundError
 from ..results import Frame, Joint, MaskResult, PoseResult
 from .base import PoseBackend, SilhouetteBackend
 
@@ -61,6 +62,25 @@ class BlazePoseParams:
                 raise ValueError(f"{k} must be within [0, 1], got {getattr(self, k)}")
 
 
+def check_landmark_model(mp, complexity: int) -> None:
+    """Fail fast when the landmark model of ``model_complexity`` is not on disk.
+
+    The mediapipe wheel ships only ``pose_landmark_full.tflite`` (complexity 1); for 0
+    (lite) and 2 (heavy) mediapipe would try to download the file on first use.
+
+    Raises:
+        WeightsNotFoundError: naming the missing file and where to put it.
+    """
+    name = f"pose_landmark_{('lite', 'full', 'heavy')[int(complexity)]}.tflite"
+    path = Path(mp.__file__).parent / "modules" / "pose_landmark" / name
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"BlazePose model_complexity={complexity} needs {path}, which is not installed and "
+            f"gaitprep does not download it: copy {name} there (mediapipe 0.10.14 fetches it from "
+            f"storage.googleapis.com/mediapipe-assets/{name}) or use model_complexity: 1 (shipped with mediapipe)"
+        )
+
+
 class BlazePoseModel:
     """One MediaPipe Pose graph in video mode; :meth:`process` streams frames through it.
 
@@ -75,6 +95,7 @@ class BlazePoseModel:
             raise BackendUnavailableError("mediapipe is not installed: pip install mediapipe==0.10.14") from e
         self.p = p
         self.segmentation = segmentation
+        check_landmark_model(mp, p.model_complexity)
         self.pose = mp.solutions.pose.Pose(
             static_image_mode=False,
             model_complexity=p.model_complexity,

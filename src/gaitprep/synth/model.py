@@ -215,7 +215,7 @@ class Walker:
         rng = np.random.default_rng(params.seed)
         self.phase0 = float(rng.uniform(0, 1)) if params.phase0 is None else float(params.phase0) % 1.0
         L = params.step_length_cm
-        # Heel offset at HS relative to the pelvis so that the pelvis is midway between the ankles.
+        # Heel offset at HS relative to the pelvis (pelvis PELVIS_FWD of a step ahead of the ankles' midpoint).
         a1 = self._foot_world("heel", np.zeros(2), THETA_HS)["ankle"][0]
         a2 = self._foot_world("big_toe", np.zeros(2), self._stance_theta(0.5)[0])["ankle"][0]
         self.c_heel = (L - self.foot_len - a1 - a2) / 2.0 - PELVIS_FWD * L  # heel ahead of the pelvis at HS, cm

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..writers import write_json_atomic
-from .model import Walker, WalkerParams, _rot
+from .model import Walker, WalkerParams
 from .truth import walker_truth
 
 SHIFT = 4  # fixed-point bits for cv2 sub-pixel drawing
@@ -203,7 +203,6 @@ def draw_walker(img: np.ndarray, walker: Walker, t: float) -> None:
     ax = sh_mid - hip
     n = np.linalg.norm(ax)
     u = ax / n
-    fwd = -_rot(u, math.pi / 2) if _rot(u, math.pi / 2)[0] < 0 else _rot(u, math.pi / 2)
     fwd = np.array([u[1], -u[0]])  # forward normal (+x for an upright trunk)
 
     def tp(s, f):
