@@ -42,8 +42,8 @@ WALKER = {"direction": "right_to_left", "cadence": 110, "step_length": 65, "seed
           "seconds": 2.0, "start_x": 120, "width": 480, "height": 270, "px_per_cm": 1.0}  # fmt: skip
 # gait joins the clip's job once the gait rules are in (before that, `gait` is a placeholder)
 HAS_GAIT = "rule gait_clip:" in (REPO / "workflow" / "rules" / "gait.smk").read_text()
-# provenance keys that legitimately differ between two runs
-VOLATILE = {"timing", "finished"}
+# JSON keys (provenance files, run_report.json) that legitimately differ between two runs
+VOLATILE = {"timing", "finished", "generated", "wall_s", "snakemake_log"}
 
 
 def _unavailable(reason: str):
@@ -193,10 +193,18 @@ def _tree(root: Path) -> dict[str, Path]:
     }
 
 
+def _stable(x):
+    """A JSON value without its VOLATILE keys (at any depth)."""
+    if isinstance(x, dict):
+        return {k: _stable(v) for k, v in x.items() if k not in VOLATILE}
+    if isinstance(x, list):
+        return [_stable(v) for v in x]
+    return x
+
+
 def _same(a: Path, b: Path) -> bool:
-    if a.suffix == ".json" and "provenance" in a.parts:
-        ja, jb = (json.loads(p.read_text()) for p in (a, b))
-        return {k: v for k, v in ja.items() if k not in VOLATILE} == {k: v for k, v in jb.items() if k not in VOLATILE}
+    if a.suffix == ".json":
+        return _stable(json.loads(a.read_text())) == _stable(json.loads(b.read_text()))
     return a.read_bytes() == b.read_bytes()
 
 
