@@ -67,12 +67,22 @@ def atomic_path(final: str | Path, is_dir: bool = False) -> Iterator[Path]:
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file, fsync, rename)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
+    """Write ``obj`` as JSON to ``path`` atomically (temp file, fsync, rename).
+
+    Raises:
+        OSError: the write failed (disk full, permissions); the message names ``path`` and
+            ``errno`` is kept. Nothing is left at ``path`` or beside it.
+    """
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(obj, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as e:
+        if str(path) in str(e):
+            raise
+        raise OSError(e.errno, f"{path}: cannot write ({e.strerror or e})") from e
 
 
 def write_pose_json(path: str | Path, results: Iterable[PoseResult]) -> int:

@@ -1,0 +1,194 @@
+"""MediaPipe BlazePose backends (offline: the model ships inside the ``mediapipe`` wheel).
+
+BlazePose (Bazarevsky et al., "BlazePose: On-device Real-time Body Pose tracking", 2020)
+predicts 33 landmarks including heels and foot tips, and with ``enable_segmentation`` a
+person mask. It tracks one person (the most prominent), which is the main subject.
+
+Landmark mapping to the spec's names (COCO-17 + the Halpe extras BlazePose can give):
+``l_big_toe``/``r_big_toe`` are BlazePose's foot index (tip of the foot), ``neck`` and
+``hip`` the midpoints of the shoulders and hips. ``score`` is BlazePose's landmark
+visibility. Landmarks BlazePose places outside the image are clipped to the frame and get
+score 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import cv2
+import numpy as np
+
+from ..errors import BackendUnavailableError, WeightsNotFoundError
+from ..results import Frame, Joint, MaskResult, PoseResult
+from .base import PoseBackend, SilhouetteBackend
+
+#: spec name -> BlazePose landmark index
+BLAZEPOSE_INDEX = {
+    "nose": 0, "l_eye": 2, "r_eye": 5, "l_ear": 7, "r_ear": 8,
+    "l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15, "r_wrist": 16,
+    "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27, "r_ankle": 28,
+    "l_heel": 29, "r_heel": 30, "l_big_toe": 31, "r_big_toe": 32,
+}  # fmt: skip
+#: extra landmarks used by the part segmentation: hand (pinky, index) tips
+BLAZEPOSE_HAND = {"l": (17, 19), "r": (18, 20)}
+
+
+@dataclass
+class BlazePoseParams:
+    """Parameters of MediaPipe's ``mp.solutions.pose.Pose``.
+
+    Attributes:
+        model_complexity: 0 (lite), 1 (full, default), 2 (heavy; its model is downloaded on
+            first use, so it fails offline unless already cached).
+        min_detection_confidence: person detector threshold, 0..1.
+        min_tracking_confidence: landmark tracking threshold, 0..1 (video mode).
+        smooth_landmarks: temporal filtering of landmarks across frames.
+        mask_threshold: segmentation-mask probability above which a pixel is the person.
+    """
+
+    model_complexity: int = 1
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smooth_landmarks: bool = True
+    mask_threshold: float = 0.5
+
+    def __post_init__(self):
+        if self.model_complexity not in (0, 1, 2):
+            raise ValueError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
+        for k in ("min_detection_confidence", "min_tracking_confidence", "mask_threshold"):
+            if not 0.0 <= float(getattr(self, k)) <= 1.0:
+                raise ValueError(f"{k} must be within [0, 1], got {getattr(self, k)}")
+
+
+def check_landmark_model(mp, complexity: int) -> None:
+    """Fail fast when the landmark model of ``model_complexity`` is not on disk.
+
+    The mediapipe wheel ships only ``pose_landmark_full.tflite`` (complexity 1); for 0
+    (lite) and 2 (heavy) mediapipe would try to download the file on first use.
+
+    Raises:
+        WeightsNotFoundError: naming the missing file and where to put it.
+    """
+    name = f"pose_landmark_{('lite', 'full', 'heavy')[int(complexity)]}.tflite"
+    path = Path(mp.__file__).parent / "modules" / "pose_landmark" / name
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"BlazePose model_complexity={complexity} needs {path}, which is not installed and "
+            f"gaitprep does not download it: copy {name} there (mediapipe 0.10.14 fetches it from "
+            f"storage.googleapis.com/mediapipe-assets/{name}) or use model_complexity: 1 (shipped with mediapipe)"
+        )
+
+
+class BlazePoseModel:
+    """One MediaPipe Pose graph in video mode; :meth:`process` streams frames through it.
+
+    Yields ``(frame, landmarks, mask)``: landmarks ``(33, 4)`` float32 = x px, y px,
+    visibility, z (relative depth, MediaPipe units), or ``None``; mask ``(H, W)`` bool or None.
+    """
+
+    def __init__(self, p: BlazePoseParams, segmentation: bool):
+        try:
+            import mediapipe as mp
+        except ImportError as e:  # pragma: no cover - mediapipe is a core dependency
+            raise BackendUnavailableError("mediapipe is not installed: pip install mediapipe==0.10.14") from e
+        self.p = p
+        self.segmentation = segmentation
+        check_landmark_model(mp, p.model_complexity)
+        self.pose = mp.solutions.pose.Pose(
+            static_image_mode=False,
+            model_complexity=p.model_complexity,
+            smooth_landmarks=p.smooth_landmarks,
+            enable_segmentation=segmentation,
+            min_detection_confidence=p.min_detection_confidence,
+            min_tracking_confidence=p.min_tracking_confidence,
+        )
+
+    def process(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Optional[np.ndarray], Optional[np.ndarray]]]:
+        for f in frames:
+            h, w = f.image.shape[:2]
+            res = self.pose.process(cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB))
+            if res.pose_landmarks is None:
+                yield f, None, None
+                continue
+            lm = np.array([(l.x * w, l.y * h, l.visibility, l.z) for l in res.pose_landmarks.landmark], np.float32)
+            mask = None
+            if self.segmentation and res.segmentation_mask is not None:
+                mask = np.asarray(res.segmentation_mask) > self.p.mask_threshold
+            yield f, lm, mask
+
+    def close(self) -> None:
+        self.pose.close()
+
+
+def landmarks_to_joints(lm: np.ndarray, width: int, height: int) -> dict[str, Joint]:
+    """Map BlazePose landmarks ``(33, >=3)`` (px, visibility) to spec-named joints.
+
+    Joints outside ``[0, width-1] x [0, height-1]`` are clipped to the frame with score 0.
+    """
+    joints = {}
+
+    def put(name, x, y, s):
+        inside = 0 <= x <= width - 1 and 0 <= y <= height - 1
+        joints[name] = Joint(float(np.clip(x, 0, width - 1)), float(np.clip(y, 0, height - 1)), float(s) if inside else 0.0)
+
+    for name, i in BLAZEPOSE_INDEX.items():
+        put(name, lm[i, 0], lm[i, 1], lm[i, 2])
+    for name, (a, b) in (("neck", (11, 12)), ("hip", (23, 24))):
+        put(name, (lm[a, 0] + lm[b, 0]) / 2, (lm[a, 1] + lm[b, 1]) / 2, min(lm[a, 2], lm[b, 2]))
+    return joints
+
+
+class BlazePoseBackend(PoseBackend):
+    """Pose backend ``blazepose``: MediaPipe BlazePose (full model) in video mode."""
+
+    name = "blazepose"
+    Params = BlazePoseParams
+
+    def __init__(self, params=None, ctx=None):
+        super().__init__(params, ctx)
+        self.model = BlazePoseModel(self.params, segmentation=False)
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[PoseResult]:
+        for f, lm, _ in self.model.process(frames):
+            if lm is None:
+                yield PoseResult(f.index, None)
+                continue
+            h, w = f.image.shape[:2]
+            vis = lm[:, 2] > 0.1
+            xs, ys = lm[vis, 0], lm[vis, 1]
+            box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())) if vis.any() else None
+            yield PoseResult(f.index, landmarks_to_joints(lm, w, h), box)
+
+    def provenance(self) -> dict:
+        import mediapipe as mp
+
+        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D (pose_landmark_full)"}
+
+    def close(self) -> None:
+        self.model.close()
+
+
+class BlazePoseMaskBackend(SilhouetteBackend):
+    """Silhouette backend ``blazepose-mask``: BlazePose's person segmentation, thresholded at
+    ``mask_threshold``; ``None`` (no image written) in frames where no pose was found."""
+
+    name = "blazepose-mask"
+    Params = BlazePoseParams
+
+    def __init__(self, params=None, ctx=None):
+        super().__init__(params, ctx)
+        self.model = BlazePoseModel(self.params, segmentation=True)
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[MaskResult]:
+        for f, lm, mask in self.model.process(frames):
+            yield MaskResult(f.index, mask if (lm is not None and mask is not None and mask.any()) else None)
+
+    def provenance(self) -> dict:
+        import mediapipe as mp
+
+        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
+
+    def close(self) -> None:
+        self.model.close()

@@ -1,0 +1,235 @@
+"""Pixel -> floor-plane cm calibration of a clip.
+
+Three methods, chosen per clip in the config (``calibration`` JSON object, key ``method``):
+
+``px_per_cm``  ``{"method": "px_per_cm", "px_per_cm": 3.1}``: a uniform scale at the
+    walking plane; floor position = image position / scale.
+
+``sensor_bars``  ``{"method": "sensor_bars", "sensor_bars": PATH_or_dict,
+    "walkway_length_m": 4.2}``: the Health&Gait set-up. The JSON holds four boxes
+    ``"0".."3"`` (``x_min, y_min, x_max, y_max`` px) around the ends of the two OptoGait
+    bars lying on the floor along the walkway. As in the Health&Gait estimation code,
+    the top-left corners of boxes 0 and 1 mark the start line of the walkway (box 0 on
+    one bar, box 1 on the other) and the top-right corners of boxes 2 and 3 mark the end
+    line (box 2 on the same bar as box 0). These four floor points are the corners of a
+    rectangle ``walkway_length`` long; :func:`cv2.findHomography` maps them to
+    ``(0, 0), (0, W), (L, 0), (L, W)`` cm. Only the along-walkway coordinate is used for
+    step and stride lengths, and it does not depend on the bar separation ``W``
+    (``walkway_width_cm``, default 100: rescaling the second axis composes the
+    homography with a diagonal matrix, which leaves the first coordinate unchanged).
+    Feet are projected at their heel (or ankle) keypoint, assumed to lie on the floor
+    at contact; the ankle is ~7 cm above it, a small error at a side-view camera.
+
+``height``  ``{"method": "height", "participants_measures": CSV, "participant": "PA000"}``
+    or ``{"method": "height", "height_cm": 172}``: the default. The participant's
+    stature H (column ``Height`` of ``participants_measures.csv``, cm) against the body's
+    pixel height: per usable mid-pass frame, the vertical distance from the nose to the
+    lower ankle; the median over frames divided by :data:`NOSE_ANKLE_FRACTION` x H gives
+    px/cm. Uniform scale at the walking plane, as for ``px_per_cm``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import CalibrationError
+
+#: Vertical nose-to-ankle distance of a walking adult as a fraction of stature. Standing
+#: anthropometry (Drillis & Contini 1966, as tabulated in Winter 2009, fig. 4.1): eye
+#: height 0.936 H, chin 0.870 H, so the nose tip is at about 0.91 H; the lateral
+#: malleolus (the pose "ankle") is at 0.039 H, giving 0.87 H standing. While walking the
+#: head is on average ~1 % of H lower than standing (vertical excursion of the trunk and
+#: a slight forward lean of trunk and head), hence 0.86.
+NOSE_ANKLE_FRACTION = 0.86
+METHODS = ("px_per_cm", "sensor_bars", "height")
+DEFAULT_WALKWAY_M = 4.2
+
+
+@dataclass
+class Calibration:
+    """Maps image px to floor-plane cm.
+
+    Attributes:
+        method: one of :data:`METHODS`.
+        px_per_cm: the uniform scale (``px_per_cm`` and ``height`` methods).
+        homography: ``(3, 3)`` image px -> floor cm (``sensor_bars``).
+        info: what went in (for the summary JSON).
+    """
+
+    method: str
+    px_per_cm: Optional[float] = None
+    homography: Optional[np.ndarray] = None
+    info: dict = field(default_factory=dict)
+
+    def to_floor(self, pts: np.ndarray) -> np.ndarray:
+        """``(N, 2)`` px -> ``(N, 2)`` cm (x along the image / walkway). NaN stays NaN."""
+        pts = np.asarray(pts, float).reshape(-1, 2)
+        if self.homography is not None:
+            h = np.concatenate([pts, np.ones((len(pts), 1))], axis=1) @ self.homography.T
+            return h[:, :2] / h[:, 2:3]
+        return pts / float(self.px_per_cm)
+
+    def describe(self) -> dict:
+        d = {"method": self.method, **self.info}
+        if self.px_per_cm is not None:
+            d["px_per_cm"] = round(float(self.px_per_cm), 4)
+        if self.homography is not None:
+            d["homography"] = [[round(float(v), 8) for v in row] for row in self.homography]
+        return d
+
+
+def sensor_bar_homography(boxes: dict, walkway_length_m: float = DEFAULT_WALKWAY_M, walkway_width_cm: float = 100.0, source: str = "sensor bars") -> np.ndarray:
+    """Image px -> floor cm homography from the four sensor-bar boxes (module docstring).
+
+    Raises:
+        CalibrationError: a box ``"0".."3"`` or one of its coordinates is missing, or the
+            four points are degenerate.
+    """
+    import cv2
+
+    pts = []
+    for key, xk in (("0", "x_min"), ("1", "x_min"), ("2", "x_max"), ("3", "x_max")):
+        b = boxes.get(key) if isinstance(boxes, dict) else None
+        if not isinstance(b, dict) or xk not in b or "y_min" not in b:
+            raise CalibrationError(f"{source}: sensor-bar box {key!r} with {xk} and y_min is missing")
+        pts.append((float(b[xk]), float(b["y_min"])))
+    L = float(walkway_length_m) * 100.0
+    W = float(walkway_width_cm)
+    dst = np.array([(0, 0), (0, W), (L, 0), (L, W)], float)
+    H, _ = cv2.findHomography(np.array(pts, float), dst)
+    if H is None or not np.all(np.isfinite(H)):
+        raise CalibrationError(f"{source}: the four sensor-bar points are degenerate (collinear or repeated)")
+    return H
+
+
+def body_height_px(series, passes, min_frames: int = 5) -> Optional[float]:
+    """Median vertical nose-to-lower-ankle distance (px) over the middle half of each pass.
+
+    Returns None when fewer than ``min_frames`` frames have nose and ankles.
+    """
+    vals = []
+    for p in passes:
+        n = p.stop - p.start
+        a, b = p.start + n // 4, p.stop - n // 4
+        nose = series.xy["nose"][a:b, 1]
+        ank = np.fmax(series.xy["l_ankle"][a:b, 1], series.xy["r_ankle"][a:b, 1])
+        h = ank - nose
+        vals += list(h[np.isfinite(h) & (h > 0)])
+    if len(vals) < min_frames:
+        return None
+    return float(np.median(vals))
+
+
+def participant_height(csv_path: str | Path, participant: str) -> float:
+    """Stature (cm) of ``participant`` from a ``participants_measures.csv`` (columns ID, Height).
+
+    Raises:
+        CalibrationError: the file is missing, lacks the columns, or has no positive
+            height for the participant.
+    """
+    import pandas as pd
+
+    p = Path(csv_path)
+    if not p.is_file():
+        raise CalibrationError(f"height calibration: participants_measures file {p} not found")
+    df = pd.read_csv(p, sep=None, engine="python")
+    if "ID" not in df.columns or "Height" not in df.columns:
+        raise CalibrationError(f"height calibration: {p} has no ID and Height columns (has {list(df.columns)})")
+    row = df[df["ID"].astype(str).str.strip() == participant]
+    if row.empty:
+        raise CalibrationError(f"height calibration: participant {participant} not in {p}")
+    h = pd.to_numeric(row["Height"], errors="coerce").iloc[0]
+    if not (np.isfinite(h) and h > 0):
+        raise CalibrationError(f"height calibration: participant {participant} has no valid Height in {p}")
+    return float(h)
+
+
+def parse_calibration_config(cfg) -> dict:
+    """Accept a dict, a JSON string, or None (-> height method). Raises CalibrationError on bad JSON."""
+    if cfg is None or cfg == "":
+        return {"method": "height"}
+    if isinstance(cfg, str):
+        try:
+            cfg = json.loads(cfg)
+        except json.JSONDecodeError as e:
+            raise CalibrationError(f"calibration: not a JSON object: {cfg!r} ({e})") from e
+    if not isinstance(cfg, dict):
+        raise CalibrationError(f"calibration: expected a JSON object, got {cfg!r}")
+    cfg = dict(cfg)
+    cfg.setdefault("method", "height")
+    if cfg["method"] not in METHODS:
+        raise CalibrationError(f"calibration: unknown method {cfg['method']!r} (expected one of {', '.join(METHODS)})")
+    return cfg
+
+
+def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Optional[float]]) -> Calibration:
+    """Build a clip's :class:`Calibration` from its config (module docstring).
+
+    Args:
+        cfg: dict / JSON string / None.
+        participant: the clip's participant ID (for the height lookup).
+        height_px: called lazily for the ``height`` method; returns the body's pixel
+            height (see :func:`body_height_px`) or None when it cannot be measured.
+
+    Raises:
+        CalibrationError: an input the method needs is missing (named in the message).
+            A body that cannot be measured in the video is *not* an error: the returned
+            calibration then has ``px_per_cm=None`` and ``info["error"]`` says why.
+    """
+    cfg = parse_calibration_config(cfg)
+    m = cfg["method"]
+    if m == "px_per_cm":
+        v = cfg.get("px_per_cm")
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            v = None
+        if not v or v <= 0:
+            raise CalibrationError("px_per_cm calibration: a positive 'px_per_cm' value is missing")
+        return Calibration("px_per_cm", px_per_cm=v)
+    if m == "sensor_bars":
+        src = cfg.get("sensor_bars")
+        if src is None:
+            raise CalibrationError("sensor_bars calibration: 'sensor_bars' (the clip's boxes JSON file) is missing")
+        if isinstance(src, (str, Path)):
+            p = Path(src)
+            if not p.is_file():
+                raise CalibrationError(f"sensor_bars calibration: boxes file {p} not found")
+            try:
+                boxes = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise CalibrationError(f"sensor_bars calibration: {p} is not valid JSON ({e})") from e
+            where = str(p)
+        else:
+            boxes, where = src, "sensor_bars"
+        L = float(cfg.get("walkway_length_m", DEFAULT_WALKWAY_M))
+        H = sensor_bar_homography(boxes, L, float(cfg.get("walkway_width_cm", 100.0)), where)
+        return Calibration("sensor_bars", homography=H, info={"walkway_length_m": L, "sensor_bars": where})
+    # height
+    if cfg.get("height_cm") is not None:
+        stature = float(cfg["height_cm"])
+        origin = "height_cm"
+    else:
+        csv = cfg.get("participants_measures")
+        if not csv:
+            raise CalibrationError(
+                "height calibration: neither 'height_cm' nor a 'participants_measures' CSV is given "
+                "(set gait.participants_measures in the config, or choose px_per_cm / sensor_bars)"
+            )
+        pid = cfg.get("participant", participant)
+        if not pid:
+            raise CalibrationError("height calibration: the participant ID is unknown")
+        stature = participant_height(csv, pid)
+        origin = str(csv)
+    hp = height_px()
+    info = {"height_cm": stature, "height_source": origin, "nose_ankle_fraction": NOSE_ANKLE_FRACTION}
+    if hp is None:
+        info["error"] = "the body's pixel height could not be measured (nose or ankles missing in mid-pass frames)"
+        return Calibration("height", px_per_cm=None, info=info)
+    info["body_px"] = round(hp, 2)
+    return Calibration("height", px_per_cm=hp / (NOSE_ANKLE_FRACTION * stature), info=info)

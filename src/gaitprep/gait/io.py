@@ -1,0 +1,160 @@
+"""Reading pose JSON (the spec's format) into per-joint arrays, and a clip's fps.
+
+Pose JSON: ``[{"frame": int, "joints": {name: {"x": px, "y": px, "score": 0..1}} | null}]``
+(:mod:`gaitprep.results`). Coordinates are full-frame px, x right, y down.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from ..errors import InputError
+
+#: joints the gait code reads (others in the file are ignored)
+GAIT_JOINTS = (
+    "nose", "l_shoulder", "r_shoulder", "l_hip", "r_hip", "hip", "l_knee", "r_knee",
+    "l_ankle", "r_ankle", "l_heel", "r_heel", "l_big_toe", "r_big_toe",
+)  # fmt: skip
+
+
+@dataclass
+class PoseSeries:
+    """Keypoint trajectories of one clip on a contiguous frame axis.
+
+    Attributes:
+        frames: ``(T,)`` int64 source frame indices ``first..last`` (no holes; frames absent
+            from the file or with ``joints: null`` are NaN rows).
+        xy: joint name -> ``(T, 2)`` float64 px (x, y); NaN where missing.
+        score: joint name -> ``(T,)`` float64 in [0, 1]; 0 where missing.
+        width, height: image size in px when known (from the provenance), else None.
+    """
+
+    frames: np.ndarray
+    xy: dict[str, np.ndarray]
+    score: dict[str, np.ndarray]
+    width: Optional[int] = None
+    height: Optional[int] = None
+    source: str = "<records>"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(len(self.frames))
+
+    def has(self, name: str) -> bool:
+        """True when the joint exists with a finite value in at least one frame."""
+        return name in self.xy and bool(np.isfinite(self.xy[name][:, 0]).any())
+
+    def copy(self) -> "PoseSeries":
+        return PoseSeries(
+            self.frames.copy(),
+            {k: v.copy() for k, v in self.xy.items()},
+            {k: v.copy() for k, v in self.score.items()},
+            self.width,
+            self.height,
+            self.source,
+            dict(self.extra),
+        )
+
+
+def series_from_records(
+    records: Iterable[dict],
+    source: str = "<records>",
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+) -> PoseSeries:
+    """Build a :class:`PoseSeries` from the spec's per-frame records.
+
+    Raises:
+        InputError: a record without an int ``frame`` or with malformed joints, or no
+            records at all (the message names ``source``).
+    """
+    recs = list(records)
+    if not recs:
+        raise InputError(f"{source}: pose JSON holds no frames")
+    try:
+        idx = np.array([int(r["frame"]) for r in recs], dtype=np.int64)
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{source}: every pose record needs an integer 'frame' ({e})") from e
+    first, last = int(idx.min()), int(idx.max())
+    frames = np.arange(first, last + 1, dtype=np.int64)
+    T = len(frames)
+    xy = {k: np.full((T, 2), np.nan) for k in GAIT_JOINTS}
+    score = {k: np.zeros(T) for k in GAIT_JOINTS}
+    for r, f in zip(recs, idx):
+        joints = r.get("joints")
+        if not joints:
+            continue
+        if not isinstance(joints, dict):
+            raise InputError(f"{source}: frame {f}: 'joints' must be an object or null")
+        t = int(f) - first
+        for k in GAIT_JOINTS:
+            j = joints.get(k)
+            if j is None:
+                continue
+            try:
+                xy[k][t] = (float(j["x"]), float(j["y"]))
+                score[k][t] = float(j.get("score", 1.0))
+            except (KeyError, TypeError, ValueError) as e:
+                raise InputError(f"{source}: frame {f}: joint {k!r} needs numeric x, y, score ({e})") from e
+    return PoseSeries(frames, xy, score, width, height, source)
+
+
+def load_pose(path: str | Path, width: Optional[int] = None, height: Optional[int] = None) -> PoseSeries:
+    """Read a pose JSON file into a :class:`PoseSeries`.
+
+    Raises:
+        InputError: the file is missing, not JSON, or not a list of pose records.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: pose JSON not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, list):
+        raise InputError(f"{path}: pose JSON must be a list of per-frame records")
+    return series_from_records(data, str(path), width, height)
+
+
+def read_provenance_video(path: str | Path) -> dict:
+    """The ``video`` block of a pose job's provenance JSON (``fps``, ``width``, ``height``...).
+
+    Raises:
+        InputError: the file is missing, not JSON, or has no positive ``video.fps``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: provenance JSON not found (needed for the clip's fps; or pass --fps)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from e
+    video = data.get("video") if isinstance(data, dict) else None
+    fps = video.get("fps") if isinstance(video, dict) else None
+    try:
+        ok = fps is not None and float(fps) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"{path}: provenance has no positive video.fps (pass --fps instead)")
+    return dict(video)
+
+
+def clip_video_info(root: str | Path, clip) -> dict:
+    """The ``video`` block (``fps``, ``width``, ``height``...) of a clip's pose provenance in
+    the tree: :func:`gaitprep.naming.provenance_path` ``(root, clip, "pose")``.
+
+    ``clip`` is a :class:`gaitprep.naming.ClipId` or its key. Raises InputError (see
+    :func:`read_provenance_video`).
+    """
+    from ..naming import ClipId, provenance_path
+
+    c = clip if isinstance(clip, ClipId) else ClipId.from_key(str(clip))
+    return read_provenance_video(provenance_path(root, c, "pose"))

@@ -1,0 +1,309 @@
+"""Spatio-temporal gait parameters from gait events.
+
+Definitions (Perry & Burnfield, *Gait Analysis: Normal and Pathological Function*, 2nd ed.
+2010, ch. 1-2; Whittle, *Gait Analysis: An Introduction*, 4th ed. 2007, sec. 2.3). One
+row per heel strike (HS) of foot F at time t, in its pass:
+
+- step time: t minus the previous contralateral HS (the step that ends at t);
+- stride time: t minus the previous HS of F (the stride that ends at t);
+- stance: the next TO of F minus t (the gait cycle that starts at t);
+- swing: the next HS of F minus that TO;
+- double support (BiSP, both feet on the ground): the initial double-support period of
+  the cycle starting at t, from t to the next TO of the other foot (one DS period; a
+  full cycle has two, so DS% of the cycle = 2 x BiSP / stride time);
+- single support (MonoSP, only F on the ground): from that contralateral TO to the next
+  contralateral HS (= the other foot's swing);
+- step length: along the direction of progression, the floor position of F's heel at
+  its contact t minus that of the other heel at its previous contact (a heel's contact
+  position is its median floor position over the first half of its stance, which needs
+  a static camera, as in Health&Gait);
+- stride length: the same for F's own previous contact.
+
+Step and stride times are measured between the Zeni extrema of the events (before the
+foot-speed refinement of :func:`gaitprep.gait.events.zeni_events`): an extremum of the
+low-passed position is located more stably than a threshold crossing of its
+derivative, and the refinement's shift, the same for every event of a kind, cancels in
+an interval; stance, swing and support times, which pair an HS with a TO, use the
+refined events.
+
+A value whose events are missing (pass boundaries, dropped frames) is NaN; nothing is
+extrapolated. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
+stride times do not suffer from a timing bias that differs between the near and the far
+foot, which makes consecutive step times alternate), or 60 / mean step time when no
+stride is complete. Speed (m/s) of a pass = the sum
+of its step lengths / the sum of their step times (the floor distance covered by the
+feet from the first to the last counted contact over the time taken: equal to mean
+stride length / mean stride time for steady walking, and usable with the floor
+homography, which the pelvis, above the floor, is not); the clip's speed is the
+time-weighted mean over passes.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .events import position_at, side_of
+
+STEP_COLUMNS = [
+    "clip", "pass", "foot", "hs_frame", "hs_time", "to_frame", "to_time", "step_time_s", "stride_time_s",
+    "stance_s", "swing_s", "single_support_s", "double_support_s", "step_length_cm", "stride_length_cm", "edited",
+]  # fmt: skip
+#: summary keys (means) and the step-table column each is the mean of
+MEAN_KEYS = {
+    "step_length_cm": "step_length_cm",
+    "stride_length_cm": "stride_length_cm",
+    "step_time_s": "step_time_s",
+    "stride_time_s": "stride_time_s",
+    "stance_s": "stance_s",
+    "swing_s": "swing_s",
+    "single_support_s": "single_support_s",
+    "double_support_s": "double_support_s",
+}
+MAX_STEP_S = 2.0
+
+
+#: the contact position of a heel is its median position over this time after the HS
+CONTACT_WINDOW_S = 0.15
+
+
+def floor_x(prep, calib, foot: str, frame: float, kind: str = "hs") -> float:
+    """Floor coordinate (cm) along the image x / walkway axis of a foot point at a frame; NaN without calibration."""
+    if calib is None or (calib.px_per_cm is None and calib.homography is None):
+        return np.nan
+    p = position_at(prep, side_of(foot), kind, frame)
+    return float(calib.to_floor(p[None])[0, 0])
+
+
+def contact_x(prep, calib, foot: str, frame: float, until: Optional[float] = None) -> float:
+    """Floor coordinate (cm) of a heel's contact point: the median of its floor position
+    over the first half of the stance that starts at ``frame`` (``until`` = the foot's
+    toe-off; :data:`CONTACT_WINDOW_S` when unknown). The heel rests on the floor from
+    heel strike to heel-off, at about half of stance (30-40 % of the gait cycle, Perry &
+    Burnfield 2010), and the median resists glitchy frames. Assumes a static camera."""
+    if calib is None or (calib.px_per_cm is None and calib.homography is None):
+        return np.nan
+    end = frame + CONTACT_WINDOW_S * prep.fps
+    if until is not None and np.isfinite(until):
+        end = frame + 0.5 * (until - frame)
+    fs = np.arange(frame, end + 1e-9, 1.0)
+    pts = np.array([position_at(prep, side_of(foot), "hs", f) for f in fs])
+    x = calib.to_floor(pts)[:, 0]
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else np.nan
+
+
+def floor_direction(prep, calib, p) -> int:
+    """+1 when the pass moves towards +X on the floor axis, else -1 (image direction when uncalibrated)."""
+    if calib is None or calib.homography is None:
+        return p.direction
+    a = prep.foot_points["l"]["ankle"][p.start : p.stop]
+    fl = calib.to_floor(a)[:, 0]
+    fl = fl[np.isfinite(fl)]
+    if len(fl) < 2:
+        return p.direction
+    return 1 if fl[-1] > fl[0] else -1
+
+
+def _first(seq, cond):
+    for e in seq:
+        if cond(e):
+            return e
+    return None
+
+
+def _last(seq, cond):
+    for e in reversed(seq):
+        if cond(e):
+            return e
+    return None
+
+
+LENGTH_MODES = ("contacts", "instant")
+
+
+def _floor_xs(prep, calib, side: str, kind: str, frames: np.ndarray) -> np.ndarray:
+    pts = np.array([position_at(prep, side, kind, f) for f in frames])
+    return calib.to_floor(pts)[:, 0]
+
+
+def foot_length_cm(prep, calib, side: str, p, d: int) -> float:
+    """Heel-to-toe length (cm along the floor axis) of a foot in a pass: the 90th percentile
+    of its heel-to-toe distance, reached while the foot is flat on the floor."""
+    sl = slice(p.start, p.stop)
+    heel = calib.to_floor(prep.foot_points[side]["hs"][sl])[:, 0]
+    toe = calib.to_floor(prep.foot_points[side]["to"][sl])[:, 0]
+    v = d * (toe - heel)
+    v = v[np.isfinite(v)]
+    return float(np.percentile(v, 90)) if len(v) else np.nan
+
+
+def instant_step_cm(prep, calib, foot: str, t: float, until: Optional[float], foot_len_other: float, d: int) -> float:
+    """Step length measured within one instant range (pan-independent): during the double
+    support that starts at F's heel strike ``t`` (up to the other foot's toe-off
+    ``until``), both feet are planted; the step is F's heel minus the other foot's
+    heel contact point, which lies one foot length behind its (planted) toe."""
+    other = "l" if side_of(foot) == "r" else "r"
+    end = t + 2.0 if until is None or not np.isfinite(until) else max(t, until)
+    fs = np.arange(t, end + 1e-9, 1.0)
+    diff = d * (_floor_xs(prep, calib, side_of(foot), "hs", fs) - _floor_xs(prep, calib, other, "to", fs))
+    diff = diff[np.isfinite(diff)]
+    return float(np.median(diff) + foot_len_other) if len(diff) else np.nan
+
+
+def zeni_steps(
+    events: list[dict], prep, calib, clip: str = "", edited_frames: Optional[list[float]] = None, lengths: str = "contacts"
+) -> pd.DataFrame:
+    """The per-step table (:data:`STEP_COLUMNS`) from HS/TO events (module docstring).
+
+    ``edited_frames``: frames of manually added/removed events; a row is ``edited`` when
+    one lies within its previous-stride-to-next-stride span.
+    ``lengths``: ``contacts`` (default; heel contact positions compared across frames,
+    needs a static camera) or ``instant`` (for a panning camera: each step measured
+    while both feet are planted, :func:`instant_step_cm`; stride = the sum of the two
+    steps that end at the stride's heel strikes).
+    """
+    if lengths not in LENGTH_MODES:
+        raise ValueError(f"lengths must be one of {LENGTH_MODES}, not {lengths!r}")
+    fps = prep.fps
+    rows = []
+    edited_frames = list(edited_frames or [])
+    calibrated = calib is not None and (calib.px_per_cm is not None or calib.homography is not None)
+    for p in prep.passes:
+        d = floor_direction(prep, calib, p)
+        flen = {s: foot_length_cm(prep, calib, s, p, d) for s in ("l", "r")} if (lengths == "instant" and calibrated) else {}
+        step_of: dict = {}
+        pe = sorted([e for e in events if e["pass"] == p.index], key=lambda e: e["frame"])
+        hs_all = [e for e in pe if e["event"] == "HS"]
+        to_all = [e for e in pe if e["event"] == "TO"]
+        for e in hs_all:
+            f, other = e["foot"], ("right" if e["foot"] == "left" else "left")
+            t = e["frame"]
+            prev_same = _last(hs_all, lambda x: x["foot"] == f and x["frame"] < t)
+            next_same = _first(hs_all, lambda x: x["foot"] == f and x["frame"] > t)
+            lo = prev_same["frame"] if prev_same else t - MAX_STEP_S * fps
+            prev_other = _last(hs_all, lambda x: x["foot"] == other and lo < x["frame"] < t)
+            hi = next_same["frame"] if next_same else t + 2 * MAX_STEP_S * fps
+            to_same = _first(to_all, lambda x: x["foot"] == f and t < x["frame"] < hi)
+            next_other = _first(hs_all, lambda x: x["foot"] == other and x["frame"] > t)
+            hi_o = min(next_other["frame"] if next_other else np.inf, to_same["frame"] if to_same else np.inf, t + MAX_STEP_S * fps)
+            to_other = _first(to_all, lambda x: x["foot"] == other and t < x["frame"] < hi_o)
+
+            def dt(a, b):
+                return (b["frame"] - a["frame"]) / fps if (a is not None and b is not None) else np.nan
+
+            def dt_x(a, b):  # between the Zeni extrema when both have one (see module docstring)
+                if a is None or b is None:
+                    return np.nan
+                return (b.get("extremum_frame", b["frame"]) - a.get("extremum_frame", a["frame"])) / fps
+
+            step_time = dt_x(prev_other, e)
+            stride_time = dt_x(prev_same, e)
+            if stride_time > 2 * MAX_STEP_S:
+                stride_time = np.nan
+            stance = dt(e, to_same)
+            swing = dt(to_same, next_same) if to_same is not None else np.nan
+            ds = dt(e, to_other)
+            ss = dt(to_other, next_other) if (to_other is not None and next_other is not None and (to_same is None or next_other["frame"] < to_same["frame"])) else np.nan
+            if lengths == "instant":
+                step_len = np.nan
+                if calibrated and prev_other is not None:
+                    step_len = instant_step_cm(prep, calib, f, t, to_other["frame"] if to_other else None, flen[side_of(other)], d)
+                step_of[id(e)] = step_len
+                stride_len = np.nan
+                if prev_other is not None and prev_same is not None and np.isfinite(stride_time):
+                    stride_len = step_len + step_of.get(id(prev_other), np.nan)
+            else:
+                x_here = contact_x(prep, calib, f, t, to_same["frame"] if to_same else None)
+                step_len = d * (x_here - contact_x(prep, calib, other, prev_other["frame"], t)) if prev_other else np.nan
+                stride_len = d * (x_here - contact_x(prep, calib, f, prev_same["frame"], t)) if (prev_same and np.isfinite(stride_time)) else np.nan
+            span_lo = prev_same["frame"] if prev_same else t
+            span_hi = next_same["frame"] if next_same else t
+            edited = bool(e.get("edited")) or any(span_lo <= x <= span_hi for x in edited_frames)
+            rows.append(
+                {
+                    "clip": clip, "pass": p.index, "foot": f, "hs_frame": t, "hs_time": t / fps,
+                    "to_frame": to_same["frame"] if to_same else np.nan, "to_time": to_same["frame"] / fps if to_same else np.nan,
+                    "step_time_s": step_time, "stride_time_s": stride_time, "stance_s": stance, "swing_s": swing,
+                    "single_support_s": ss, "double_support_s": ds, "step_length_cm": step_len, "stride_length_cm": stride_len,
+                    "edited": edited,
+                }
+            )  # fmt: skip
+    return _table(rows)
+
+
+def ankle_distance_steps(peaks: list[dict], prep, calib, clip: str = "") -> pd.DataFrame:
+    """Per-step table of the Health&Gait ankle-distance method.
+
+    Each peak of the ankle-to-ankle distance is a step: ``hs_frame`` is the peak,
+    ``step_length_cm`` the peak distance, ``step_time_s`` the interval to the previous
+    peak, ``stride_length_cm`` the floor displacement of the rear ankle between the
+    previous peak and this one (the published code's stride), ``stride_time_s`` the
+    interval to the peak before the previous. TO, stance, swing, single and double
+    support are not defined by the method (NaN).
+    """
+    fps = prep.fps
+    rows = []
+    for p in prep.passes:
+        d = floor_direction(prep, calib, p)
+        pk = [e for e in peaks if e["pass"] == p.index]
+        for i, e in enumerate(pk):
+            prev = pk[i - 1] if i >= 1 else None
+            prev2 = pk[i - 2] if i >= 2 else None
+            stride_len = np.nan
+            if prev is not None:
+                rear = prev["rear_foot"]
+                stride_len = d * (floor_x(prep, calib, rear, e["frame"], "ankle") - floor_x(prep, calib, rear, prev["frame"], "ankle"))
+            rows.append(
+                {
+                    "clip": clip, "pass": p.index, "foot": e["foot"], "hs_frame": e["frame"], "hs_time": e["frame"] / fps,
+                    "to_frame": np.nan, "to_time": np.nan,
+                    "step_time_s": (e["frame"] - prev["frame"]) / fps if prev else np.nan,
+                    "stride_time_s": (e["frame"] - prev2["frame"]) / fps if prev2 else np.nan,
+                    "stance_s": np.nan, "swing_s": np.nan, "single_support_s": np.nan, "double_support_s": np.nan,
+                    "step_length_cm": e["distance_cm"] if calib is not None and (calib.px_per_cm or calib.homography is not None) else np.nan,
+                    "stride_length_cm": stride_len, "edited": bool(e.get("edited")),
+                }
+            )  # fmt: skip
+    return _table(rows)
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    for c in STEP_COLUMNS:
+        if c in ("clip", "foot"):
+            df[c] = df[c].astype(str)
+        elif c == "edited":
+            df[c] = df[c].astype(bool)
+        elif c == "pass":
+            df[c] = df[c].astype("int64")
+        else:
+            df[c] = df[c].astype("float64")
+    return df
+
+
+def _nanmean(x) -> float:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def summarize(steps: pd.DataFrame, prep) -> dict:
+    """Clip means of every parameter, cadence and speed (module docstring). NaN when undefined."""
+    out = {k: _nanmean(steps[c]) for k, c in MEAN_KEYS.items()}
+    st = _nanmean(steps["step_time_s"])
+    sr = _nanmean(steps["stride_time_s"])
+    if np.isfinite(sr) and sr > 0:
+        out["cadence_steps_per_min"] = 120.0 / sr
+    else:
+        out["cadence_steps_per_min"] = 60.0 / st if np.isfinite(st) and st > 0 else float("nan")
+    num = den = 0.0
+    for _, g in steps.groupby("pass"):
+        ok = np.isfinite(g["step_length_cm"]) & np.isfinite(g["step_time_s"])
+        if ok.sum() >= 1:
+            num += float(g.loc[ok, "step_length_cm"].sum())
+            den += float(g.loc[ok, "step_time_s"].sum())
+    out["speed_m_per_s"] = num / den / 100.0 if den > 0 else float("nan")
+    return out

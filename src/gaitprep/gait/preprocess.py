@@ -1,0 +1,410 @@
+"""Cleaning keypoint trajectories before event detection.
+
+Order (:func:`prepare`): mask unusable frames -> drop single-frame glitches -> fix
+left/right leg swaps by continuity ->
+interpolate short gaps -> zero-phase low-pass filter -> pelvis, walking direction, passes.
+
+Filter: 4th-order Butterworth low-pass, applied forward and backward
+(:func:`scipy.signal.sosfiltfilt`, zero phase, so extrema and hence gait events are not
+shifted in time; the effective order is 8). Default cutoff 6 Hz: Winter's residual
+analysis puts the optimal cutoff of walking marker trajectories at about 6 Hz (Winter,
+*Biomechanics and Motor Control of Human Movement*, 4th ed. 2009, ch. 3); the foot's
+fore-aft excursion relative to the pelvis has its energy at the stride frequency
+(~1 Hz) and its first harmonics, well below 6 Hz, while 2D pose jitter is broadband. At
+~30 fps the Nyquist frequency is 15 Hz, so 6 Hz is a valid digital cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from .io import PoseSeries
+
+SIDES = ("l", "r")
+FOOT_NAME = {"l": "left", "r": "right"}
+#: joints that must be inside the image margin for a frame to count (arms may leave it)
+BORDER_JOINTS = tuple(f"{sd}_{j}" for sd in ("l", "r") for j in ("hip", "knee", "ankle", "heel", "big_toe"))
+#: leg joints swapped together when the left/right identity of the legs flips
+LEG_JOINTS = ("knee", "ankle", "heel", "big_toe")
+
+
+@dataclass
+class PrepConfig:
+    """Preprocessing settings.
+
+    Attributes:
+        min_score: joints with a lower score are treated as missing.
+        max_gap_s: gaps up to this long (s) are linearly interpolated; longer ones split
+            the trajectory (no event is searched across them).
+        cutoff_hz: low-pass cutoff (Hz), see the module docstring.
+        filter_order: Butterworth order per pass of the zero-phase filter.
+        border_px, border_frac: a frame whose keypoints come closer to the left/right image
+            border (when the image width is known) than ``max(border_px, border_frac x leg
+            length)`` is dropped: the body is partly outside. Pose models may place the
+            joints of a foot that is beyond the border inside the image (by up to a foot
+            length); a margin of 0.3 leg lengths guards against that but also drops the
+            first and last contact of many real passes, so the default is 0.1.
+        min_pass_s: shorter walking segments are not passes.
+        turn_speed_frac: frames whose smoothed pelvis speed is below this fraction of the
+            clip's typical walking speed are turn-around/standing frames (dropped).
+        fix_swaps: correct left/right leg identity swaps by continuity.
+        spike_frac: a leg keypoint farther than this fraction of the leg length from the
+            running median (``spike_window`` frames) of its pelvis-relative trajectory is a
+            glitch of the pose model; it is dropped and interpolated. 0 disables.
+        spike_window: frames of that running median (odd).
+    """
+
+    min_score: float = 0.3
+    max_gap_s: float = 0.25
+    cutoff_hz: float = 6.0
+    filter_order: int = 4
+    border_px: float = 5.0
+    border_frac: float = 0.1
+    min_pass_s: float = 1.0
+    turn_speed_frac: float = 0.35
+    fix_swaps: bool = True
+    spike_frac: float = 0.15
+    spike_window: int = 5
+
+
+@dataclass
+class Pass:
+    """One straight walk across the image: frames ``start..stop-1`` (positions in the series).
+
+    ``direction`` is +1 when walking towards +x (left to right in the image), -1 otherwise.
+    """
+
+    index: int
+    start: int
+    stop: int
+    direction: int
+
+    @property
+    def label(self) -> str:
+        return "left-to-right" if self.direction > 0 else "right-to-left"
+
+
+@dataclass
+class Prepared:
+    """Clean trajectories of one clip.
+
+    Attributes:
+        series: the cleaned, filtered :class:`PoseSeries` (NaN outside usable frames).
+        raw: the input series after masking (before interpolation/filtering), for plots.
+        fps: frames per second.
+        pelvis: ``(T, 2)`` px, mid-hip (or Halpe ``hip``).
+        passes: detected passes.
+        foot_points: side -> {"hs": (T,2), "to": (T,2), "ankle": (T,2)} px: the heel (or
+            ankle) used for heel strike, the toe (or ankle) used for toe-off.
+        n_swaps_fixed: frames whose leg labels were swapped back.
+        warnings: human-readable notes about the data.
+    """
+
+    series: PoseSeries
+    raw: PoseSeries
+    fps: float
+    pelvis: np.ndarray
+    passes: list[Pass]
+    foot_points: dict
+    used: dict
+    n_swaps_fixed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarray]:
+    """NaN out low-score joints and whole frames that cannot be used.
+
+    A frame is usable when both hips (or Halpe ``hip``) and both ankles are present with
+    ``score >= min_score`` and, when the image width is known, no present joint lies
+    within the border margin (see :class:`PrepConfig`) of the left/right border
+    (legs and hips only, :data:`BORDER_JOINTS`; a swinging hand may leave the image).
+
+    Returns:
+        ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
+    """
+    s = s.copy()
+    for k in s.xy:
+        low = s.score[k] < cfg.min_score
+        s.xy[k][low] = np.nan
+    ok_hips = (np.isfinite(s.xy["l_hip"][:, 0]) & np.isfinite(s.xy["r_hip"][:, 0])) | np.isfinite(s.xy["hip"][:, 0])
+    ok_ankles = np.isfinite(s.xy["l_ankle"][:, 0]) & np.isfinite(s.xy["r_ankle"][:, 0])
+    usable = ok_hips & ok_ankles
+    if s.width:
+        leg = leg_length_px(s)
+        margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
+        allx = np.stack([s.xy[k][:, 0] for k in BORDER_JOINTS], axis=1)
+        with np.errstate(invalid="ignore"):
+            near = (allx < margin) | (allx > s.width - 1 - margin)
+        usable &= ~near.any(axis=1)
+    for k in s.xy:
+        s.xy[k][~usable] = np.nan
+    return s, usable
+
+
+def leg_length_px(s: PoseSeries) -> float:
+    """Median hip-to-ankle distance (px) of the left leg, NaN when never seen."""
+    d = np.linalg.norm(s.xy["l_hip"] - s.xy["l_ankle"], axis=1)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if len(d) else float("nan")
+
+
+def _leg_stack(s: PoseSeries, side: str) -> np.ndarray:
+    return np.stack([s.xy[f"{side}_{j}"] for j in LEG_JOINTS], axis=1)  # (T, J, 2)
+
+
+def fix_leg_swaps(s: PoseSeries, max_gap: int, pelvis: Optional[np.ndarray] = None) -> tuple[PoseSeries, int]:
+    """Swap the left/right leg labels back where they flip between frames.
+
+    In side view the two legs overlap and 2D pose models often exchange their labels,
+    for a frame or for a stretch. Each frame gets a hidden state, labels kept (0) or
+    swapped (1); a Viterbi pass over consecutive usable frames picks the state sequence
+    whose leg trajectories (knee, ankle, heel, toe; relative to the pelvis, which removes
+    walking and camera pan) best follow a constant-velocity prediction from the two
+    previous frames (a second-order chain, so legs that cross in mid-swing are told
+    apart from labels that jump). Cost per frame: mean joint distance to the prediction
+    in units of leg length, plus 0.02 for the swapped state so that the model's labels
+    win ties. Runs of usable frames are solved separately (no continuity across gaps
+    longer than ``max_gap``, where the labels are kept as given; shorter gaps are bridged
+    by linear interpolation for the costs).
+
+    Returns:
+        ``(corrected copy, number of frames swapped)``.
+    """
+    s = s.copy()
+    L, R = _leg_stack(s, "l"), _leg_stack(s, "r")
+    if pelvis is None:
+        pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
+    leg_len = leg_length_px(s)
+    if not np.isfinite(leg_len) or leg_len <= 0:
+        return s, 0
+    Lr = (L - pelvis[:, None, :]) / leg_len
+    Rr = (R - pelvis[:, None, :]) / leg_len
+    # bridge short gaps (dropped glitches) so that continuity carries across them
+    for X in (Lr, Rr):
+        for j in range(X.shape[1]):
+            for c in range(2):
+                X[:, j, c] = interpolate_gaps(X[:, j, c], max_gap)
+    pelvis = np.stack([interpolate_gaps(pelvis[:, c], max_gap) for c in range(2)], axis=1)
+    valid = np.isfinite(Lr[:, 1, 0]) & np.isfinite(Rr[:, 1, 0]) & np.isfinite(pelvis[:, 0])
+    # fill joints missing inside a valid frame from the ankle so costs stay finite
+    for X in (Lr, Rr):
+        miss = ~np.isfinite(X[..., 0])
+        X[miss] = np.broadcast_to(X[:, 1:2, :], X.shape)[miss]
+    swapped = np.zeros(s.n, bool)
+    penalty = 0.02
+
+    def lab(t, st):  # (2, J, 2): legs of frame t under swap state st
+        return np.stack([Rr[t], Lr[t]]) if st else np.stack([Lr[t], Rr[t]])
+
+    def dist(a, b):
+        return float(np.linalg.norm(a - b, axis=-1).mean())
+
+    for a, b in runs(valid):
+        n = b - a
+        if n < 3:
+            continue
+        # states: (prev, cur) in 0..3 -> prev = k >> 1, cur = k & 1
+        INF = 1e18
+        cost = np.full(4, INF)
+        # frame a+1 with predecessor a: zero-order cost
+        for k in range(4):
+            p, c = k >> 1, k & 1
+            cost[k] = penalty * (p + c) + dist(lab(a + 1, c), lab(a, p))
+        back = np.zeros((n, 4), int)
+        for i in range(2, n):
+            t = a + i
+            new = np.full(4, INF)
+            for k in range(4):
+                p, c = k >> 1, k & 1
+                for pp in (0, 1):
+                    kp = (pp << 1) | p
+                    pred = 2 * lab(t - 1, p) - lab(t - 2, pp)
+                    v = cost[kp] + dist(lab(t, c), pred) + penalty * c
+                    if v < new[k]:
+                        new[k], back[i, k] = v, kp
+            cost = new
+        k = int(np.argmin(cost))
+        states = np.zeros(n, int)
+        for i in range(n - 1, 0, -1):
+            states[i] = k & 1
+            states[i - 1] = k >> 1
+            k = back[i, k] if i >= 2 else k
+        swapped[a:b] = states.astype(bool)
+    for t in np.flatnonzero(swapped):
+        L[t], R[t] = R[t].copy(), L[t].copy()
+    swapped &= np.isfinite(L[:, 1, 0])  # count only frames that had data
+    for i, j in enumerate(LEG_JOINTS):
+        s.xy[f"l_{j}"] = L[:, i]
+        s.xy[f"r_{j}"] = R[:, i]
+    return s, int(swapped.sum())
+
+
+def remove_spikes(s: PoseSeries, frac: float, window: int = 5, passes: int = 2) -> tuple[PoseSeries, int]:
+    """Drop leg keypoints that jump away from their neighbours (see ``PrepConfig.spike_frac``).
+
+    Works on positions relative to the pelvis (walking and camera pan removed): a sample
+    whose distance to the running median of ``window`` frames exceeds ``frac`` x the
+    median hip-ankle distance becomes NaN. Repeated ``passes`` times, so that a glitch
+    lasting several frames, which pulls the first median, is found once its worst
+    samples are gone. Returns ``(copy, number of samples dropped)``.
+    """
+    import pandas as pd
+
+    s = s.copy()
+    pelvis = 0.5 * (s.xy["l_hip"] + s.xy["r_hip"])
+    leg_len = leg_length_px(s)
+    if not (frac > 0 and np.isfinite(leg_len)):
+        return s, 0
+    n = 0
+    for _ in range(passes):
+        for side in SIDES:
+            for j in LEG_JOINTS:
+                k = f"{side}_{j}"
+                rel = pd.DataFrame(s.xy[k] - pelvis)
+                med = rel.rolling(window, center=True, min_periods=3).median().to_numpy()
+                d = np.linalg.norm(rel.to_numpy() - med, axis=1)
+                bad = np.isfinite(d) & (d > frac * leg_len)
+                s.xy[k][bad] = np.nan
+                n += int(bad.sum())
+    return s, n
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the True runs of a 1-D bool array (stop exclusive)."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def interpolate_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linearly fill interior NaN runs of at most ``max_gap`` samples of a 1-D array."""
+    x = np.asarray(x, float).copy()
+    fin = np.isfinite(x)
+    if fin.sum() < 2:
+        return x
+    idx = np.arange(len(x))
+    for a, b in runs(~fin):
+        if a == 0 or b == len(x) or b - a > max_gap:
+            continue
+        x[a:b] = np.interp(idx[a:b], idx[fin], x[fin])
+    return x
+
+
+def lowpass(x: np.ndarray, fps: float, cutoff_hz: float = 6.0, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass of each finite run of a 1-D array.
+
+    Runs too short for :func:`scipy.signal.sosfiltfilt`'s padding are left unfiltered.
+    A cutoff at or above Nyquist leaves the signal unchanged.
+    """
+    x = np.asarray(x, float).copy()
+    if cutoff_hz >= 0.5 * fps * 0.99:
+        return x
+    sos = butter(order, cutoff_hz, btype="low", fs=fps, output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+    for a, b in runs(np.isfinite(x)):
+        if b - a > padlen:
+            x[a:b] = sosfiltfilt(sos, x[a:b], padlen=padlen)
+    return x
+
+
+def _smooth_ma(x: np.ndarray, n: int) -> np.ndarray:
+    """Centered moving average ignoring NaN (NaN where the input is NaN)."""
+    fin = np.isfinite(x)
+    k = np.ones(max(1, n))
+    num = np.convolve(np.where(fin, x, 0.0), k, mode="same")
+    den = np.convolve(fin.astype(float), k, mode="same")
+    out = num / np.maximum(den, 1e-9)
+    out[~fin] = np.nan
+    return out
+
+
+def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig) -> tuple[list[Pass], list[str]]:
+    """Split a clip into passes of steady walking in one direction.
+
+    The pelvis x is smoothed over ~1 s (one stride, removing the within-stride speed
+    oscillation); frames where its speed is below ``turn_speed_frac`` of the clip's
+    typical walking speed (the 80th percentile of the speed) are turn-around or
+    standing frames. Runs of frames with one sign of velocity lasting at least
+    ``min_pass_s`` are passes. A run also ends at a gap in the data.
+
+    Returns:
+        ``(passes, warnings)``.
+    """
+    warnings: list[str] = []
+    x = _smooth_ma(pelvis_x, int(round(fps)))
+    v = np.gradient(x) * fps if len(x) > 1 else np.zeros_like(x)
+    fin = np.isfinite(v)
+    if fin.sum() < 3:
+        return [], ["no usable frames with the whole body in view"]
+    typical = np.nanpercentile(np.abs(v[fin]), 80)
+    if not typical > 0:
+        return [], ["the person does not move horizontally"]
+    thr = cfg.turn_speed_frac * typical
+    sign = np.zeros(len(v), int)
+    sign[fin & (v > thr)] = 1
+    sign[fin & (v < -thr)] = -1
+    passes: list[Pass] = []
+    min_len = int(round(cfg.min_pass_s * fps))
+    for d in (1, -1):
+        for a, b in runs(sign == d):
+            if b - a >= min_len:
+                passes.append(Pass(0, int(a), int(b), d))
+            elif b - a >= 3:
+                warnings.append(f"walking segment of {(b - a) / fps:.2f} s at frames {a}..{b - 1} is too short for a pass; ignored")
+    passes.sort(key=lambda p: p.start)
+    for i, p in enumerate(passes):
+        p.index = i
+    return passes, warnings
+
+
+def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prepared:
+    """Run the whole cleaning chain on one clip's pose (see the module docstring)."""
+    cfg = cfg or PrepConfig()
+    warnings: list[str] = []
+    masked, usable = mask_unusable(s, cfg)
+    max_gap = max(1, int(round(cfg.max_gap_s * fps)))
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, cfg.spike_window)
+    if n_spk:
+        warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
+    n_sw = 0
+    if cfg.fix_swaps:
+        masked, n_sw = fix_leg_swaps(masked, max_gap)
+        if n_sw:
+            warnings.append(f"left/right leg labels swapped back in {n_sw} frame(s)")
+    clean = masked.copy()
+    for k in clean.xy:
+        for c in range(2):
+            clean.xy[k][:, c] = lowpass(interpolate_gaps(clean.xy[k][:, c], max_gap), fps, cfg.cutoff_hz, cfg.filter_order)
+    long_gaps = [(a, b) for a, b in runs(~usable) if b - a > max_gap and a > 0 and b < len(usable)]
+    if long_gaps:
+        warnings.append(
+            "pose gaps longer than %.2f s at frames %s split the trajectories"
+            % (cfg.max_gap_s, ", ".join(f"{s.frames[a]}..{s.frames[b - 1]}" for a, b in long_gaps[:5]))
+        )
+    if np.isfinite(clean.xy["l_hip"][:, 0]).any() and np.isfinite(clean.xy["r_hip"][:, 0]).any():
+        pelvis = 0.5 * (clean.xy["l_hip"] + clean.xy["r_hip"])
+        if clean.has("hip"):
+            pelvis = np.where(np.isfinite(pelvis), pelvis, clean.xy["hip"])
+    else:
+        pelvis = clean.xy["hip"].copy()
+    # frames usable only where the feet are there too
+    feet_ok = np.isfinite(clean.xy["l_ankle"][:, 0]) & np.isfinite(clean.xy["r_ankle"][:, 0])
+    pelvis[~feet_ok] = np.nan
+    passes, w = find_passes(pelvis[:, 0], fps, cfg)
+    warnings += w
+    foot_points, used = {}, {}
+    for side in SIDES:
+        heel_ok = clean.has(f"{side}_heel")
+        toe_ok = clean.has(f"{side}_big_toe")
+        ankle = clean.xy[f"{side}_ankle"]
+        foot_points[side] = {
+            "hs": np.where(np.isfinite(clean.xy[f"{side}_heel"]), clean.xy[f"{side}_heel"], ankle) if heel_ok else ankle,
+            "to": np.where(np.isfinite(clean.xy[f"{side}_big_toe"]), clean.xy[f"{side}_big_toe"], ankle) if toe_ok else ankle,
+            "ankle": ankle,
+        }
+        used[side] = {"hs": "heel" if heel_ok else "ankle", "to": "big_toe" if toe_ok else "ankle"}
+    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings)

@@ -1,0 +1,183 @@
+"""Inputs: a sample sheet TSV or a folder of videos, validated before any job starts.
+
+Sample sheet columns: ``participant, gait_type, walk_class, clip, path`` (``path`` relative
+to the sheet's folder, or absolute) and optional ``start_frame, end_frame`` (source frame
+indices, ``end_frame`` exclusive). Folder layout:
+``<dir>/<PID>/<UGS|FGS>/<walk_class>_<clip>.<mp4|avi|mov|mkv>``.
+
+Every problem is reported at once, each naming the row (or file) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+import pandas as pd
+
+from .errors import InputError
+from .naming import ClipId, validate_clip_fields
+from .video import VIDEO_EXTENSIONS
+
+REQUIRED_COLUMNS = ("participant", "gait_type", "walk_class", "clip", "path")
+OPTIONAL_COLUMNS = ("start_frame", "end_frame")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One clip to process: its id, video path and optional frame range ``[start, end)``."""
+
+    clip: ClipId
+    path: Path
+    start_frame: Optional[int] = None
+    end_frame: Optional[int] = None
+    #: why the video cannot be read (missing, unreadable, bad extension), when the sheet was
+    #: loaded with ``strict_files=False``; the clip's jobs then fail with this message
+    problem: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        return self.clip.key
+
+
+def _int_or_none(v, what: str, problems: list, where: str) -> Optional[int]:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() in ("", "NA", "nan"):
+        return None
+    try:
+        i = int(float(v))
+        if i < 0 or i != float(v):
+            raise ValueError
+        return i
+    except ValueError:
+        problems.append(f"{where}: {what} {v!r} is not a non-negative integer")
+        return None
+
+
+def file_problem(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be used as an input video, or None."""
+    if not path.exists():
+        return f"file {path} does not exist"
+    if not path.is_file():
+        return f"{path} is not a file"
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        return f"{path}: unsupported extension {path.suffix!r} (expected one of {', '.join(VIDEO_EXTENSIONS)})"
+    if not os.access(path, os.R_OK):
+        return f"{path}: permission denied (not readable)"
+    return None
+
+
+def load_sheet(
+    sheet: str | Path, check_files: bool = True, generated: Iterable[str] = (), strict_files: bool = True
+) -> list[Sample]:
+    """Read and validate a sample sheet.
+
+    Args:
+        sheet: the TSV file.
+        check_files: also check that each video exists and is readable.
+        generated: paths (resolved, as strings) that a rule will create (the demo clip):
+            exempt from the existence check.
+        strict_files: a missing or unreadable video is an error (default); when False it is
+            recorded in :attr:`Sample.problem` instead, so that only that clip fails.
+
+    Raises:
+        InputError: listing every problem: missing columns, unknown gait type, walk class
+            inconsistent with gait type, bad participant ID, bad clip, duplicate clip,
+            bad frame range, missing or unreadable file.
+    """
+    sheet = Path(sheet)
+    if not sheet.is_file():
+        raise InputError(f"sample sheet {sheet} does not exist")
+    try:
+        df = pd.read_csv(sheet, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    except Exception as e:  # pandas raises several types on malformed text
+        raise InputError(f"sample sheet {sheet}: cannot be read as TSV: {e}") from e
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"sample sheet {sheet}: missing column(s) {', '.join(missing)} "
+            f"(required: {', '.join(REQUIRED_COLUMNS)}; found: {', '.join(df.columns)})"
+        )
+    generated = {str(Path(g).resolve()) for g in generated}
+    problems: list[str] = []
+    samples: list[Sample] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(df.to_dict("records")):
+        line = i + 2  # header is line 1
+        vals = {c: str(row[c]).strip() for c in REQUIRED_COLUMNS}
+        where = f"{sheet} line {line}"
+        fp = validate_clip_fields(vals["participant"], vals["gait_type"], vals["walk_class"], vals["clip"])
+        problems += [f"{where}: {p}" for p in fp]
+        start = _int_or_none(row.get("start_frame"), "start_frame", problems, where)
+        end = _int_or_none(row.get("end_frame"), "end_frame", problems, where)
+        if start is not None and end is not None and end <= start:
+            problems.append(f"{where}: end_frame {end} must be greater than start_frame {start}")
+        if not vals["path"]:
+            problems.append(f"{where}: empty path")
+            continue
+        path = Path(vals["path"])
+        if not path.is_absolute():
+            path = sheet.parent / path
+        fprob = None
+        if check_files and str(path.resolve()) not in generated:
+            fprob = file_problem(path)
+            if fprob:
+                fprob = f"{where}: {fprob}"
+                if strict_files:
+                    problems.append(fprob)
+        if fp:
+            continue
+        clip = ClipId(vals["participant"], vals["gait_type"], vals["walk_class"], vals["clip"])
+        if clip.key in seen:
+            problems.append(f"{where}: duplicate clip {clip.key} (also on line {seen[clip.key]})")
+            continue
+        seen[clip.key] = line
+        samples.append(Sample(clip, path, start, end, problem=fprob))
+    if problems:
+        raise InputError(f"sample sheet {sheet} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if not samples:
+        raise InputError(f"sample sheet {sheet} lists no clips")
+    return samples
+
+
+def discover(folder: str | Path) -> list[Sample]:
+    """Find videos laid out as ``<dir>/<PID>/<UGS|FGS>/<walk_class>_<clip>.<ext>``.
+
+    Raises:
+        InputError: the folder is missing, holds no videos, or a video's path does not
+            follow the layout (each named with what is wrong).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"videos folder {folder} does not exist")
+    problems, samples, seen = [], [], {}
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.suffix.lower() not in VIDEO_EXTENSIONS:
+            continue
+        rel = p.relative_to(folder)
+        if len(rel.parts) != 3 or "_" not in p.stem:
+            problems.append(f"{p}: expected <dir>/<PID>/<UGS|FGS>/<walk_class>_<clip>{p.suffix}")
+            continue
+        pid, gt = rel.parts[0], rel.parts[1]
+        wc, _, clip = p.stem.rpartition("_")
+        fp = validate_clip_fields(pid, gt, wc, clip)
+        if fp:
+            problems += [f"{p}: {x}" for x in fp]
+            continue
+        fprob = file_problem(p)
+        if fprob:
+            problems.append(fprob)
+            continue
+        c = ClipId(pid, gt, wc, clip)
+        if c.key in seen:
+            problems.append(f"{p}: duplicate clip {c.key} (also {seen[c.key]})")
+            continue
+        seen[c.key] = p
+        samples.append(Sample(c, p))
+    if problems:
+        raise InputError(f"videos folder {folder} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if not samples:
+        raise InputError(f"videos folder {folder} holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
+    return samples

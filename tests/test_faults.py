@@ -1,0 +1,579 @@
+"""The fault matrix (docs/faults.md): bad input and failures give a clear error naming the
+file and the problem, leave no partial output, and with ``--keep-going`` the other clips
+still complete.
+
+Video fixtures are made in tmp: a 12-frame 320x180 person clip re-encoded from the shared
+``gait_normal_01.mp4`` and derived broken files. One module-scoped ``--keep-going`` run
+processes every per-clip fault together (pose + flow, the cheapest backends); input
+problems (sheet, config) are checked with dry runs; disk-full and missing weights call the
+runner in-process; kill/resume runs Snakemake in the background and kills it mid-write.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, shared_video, snakemake, write_config
+from gaitprep import naming, validate
+from gaitprep.errors import VideoError, WeightsNotFoundError
+from gaitprep.naming import ClipId
+from gaitprep.writers import TMP_TAG
+
+HEADER = "participant\tgait_type\twalk_class\tclip\tpath\n"
+POSE = {"backend": "blazepose", "params": {"model_complexity": 1}}
+FLOW = {"engines": [{"backend": "tvl1-opencv", "params": {"scale": 0.25}}], "coding": {"normalize": "fixed", "max_magnitude": 16.0}}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def person_frames(n: int, size=(320, 180), first: int = 50) -> list[np.ndarray]:
+    """``n`` frames of the shared normal-gait video from ``first`` on, resized to ``size``."""
+    cap = cv2.VideoCapture(str(shared_video("gait_normal_01.mp4")))
+    out, i = [], 0
+    while len(out) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        if i >= first:
+            out.append(cv2.resize(f, size, interpolation=cv2.INTER_AREA))
+        i += 1
+    cap.release()
+    assert len(out) == n
+    return out
+
+
+def write_video(path: Path, frames, fps: float = 30.0, fourcc: str = "mp4v", size=None) -> Path:
+    size = size or (frames[0].shape[1], frames[0].shape[0])
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    assert w.isOpened(), f"cannot write {path}"
+    for f in frames:
+        w.write(f)
+    w.release()
+    return path
+
+
+def corrupt_mjpeg_frames(src: Path, dst: Path, frames: tuple[int, ...]) -> Path:
+    """Copy an MJPG AVI, zeroing the JPEG payload of ``frames`` (they no longer decode)."""
+    b = bytearray(src.read_bytes())
+    soi = [i for i in range(len(b) - 2) if b[i] == 0xFF and b[i + 1] == 0xD8 and b[i + 2] == 0xFF]
+    for k in frames:
+        s, e = soi[k], soi[k + 1]
+        b[s : e - 16] = bytes(e - 16 - s)
+    dst.write_bytes(bytes(b))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("videos")
+    person = person_frames(12)
+    v = {"person": write_video(d / "person.mp4", person)}
+    v["walk"] = write_video(d / "walk.mp4", person_frames(45, first=35))  # 1.5 s: enough for the gait step
+    (d / "corrupt.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    v["corrupt"] = d / "corrupt.mp4"
+    b = v["person"].read_bytes()
+    (d / "truncated.mp4").write_bytes(b[: len(b) // 2])
+    v["truncated"] = d / "truncated.mp4"
+    w = cv2.VideoWriter(str(d / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    w.release()
+    v["zero"] = d / "zero.mp4"
+    rng = np.random.default_rng(1)
+    v["noperson"] = write_video(d / "noperson.mp4", [np.full((90, 160, 3), 90, np.uint8) + rng.integers(0, 20, (90, 160, 3), dtype=np.uint8) for _ in range(10)])
+    v["oneframe"] = write_video(d / "oneframe.mp4", person[:1])
+    v["big"] = write_video(d / "big.mp4", [cv2.resize(f, (1280, 720)) for f in person[:8]], fps=24.0)
+    mj = write_video(d / "mjpeg.avi", person, fourcc="MJPG")
+    v["midcorrupt"] = corrupt_mjpeg_frames(mj, d / "midcorrupt.avi", (5, 6))
+    b = mj.read_bytes()
+    (d / "truncated.avi").write_bytes(b[: len(b) // 2])
+    v["truncated_avi"] = d / "truncated.avi"
+    return v
+
+
+def clip(i: int) -> ClipId:
+    return ClipId(f"PA{100 + i:03d}", "UGS", "NW-WJ", "1")
+
+
+def write_sheet(path: Path, rows, header=HEADER) -> Path:
+    path.write_text(header + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def config(path: Path, sheet: Path, **over) -> Path:
+    base = dict(samples=str(sheet), demo={"enabled": False}, output_dir="res", device="cpu",
+                modalities=["pose", "flow"], pose=POSE, flow=FLOW)  # fmt: skip
+    base.update(over)
+    return write_config(path, **base)
+
+
+def tree_leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob(f"*{TMP_TAG}*")] if root.exists() else []
+
+
+# --------------------------------------------------------------------------- one keep-going run
+
+#: name -> (clip number, video fixture)
+BATCH = {
+    "person": 0, "corrupt": 1, "truncated": 2, "zero": 3, "noperson": 4, "oneframe": 5,
+    "big": 6, "midcorrupt": 7, "truncated_avi": 8,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def batch(videos, tmp_path_factory):
+    """All per-clip faults in one ``snakemake --keep-going`` run (pose + flow)."""
+    wd = tmp_path_factory.mktemp("batch")
+    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos[name]) for name, i in BATCH.items() for c in [clip(i)]]
+    cfg = config(wd / "config.yaml", write_sheet(wd / "samples.tsv", rows))
+    t0 = time.time()
+    p = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=wd, check=False, timeout=900)
+    root = wd / "res"
+    report = json.loads((root / "run_report.json").read_text())
+    return {"proc": p, "root": root, "report": report, "wd": wd, "wall_s": time.time() - t0, "videos": videos}
+
+
+def _failure(batch, name):
+    key = clip(BATCH[name]).key
+    return [f for f in batch["report"]["failures"] if f["clip"] == key]
+
+
+def _job_log(batch, name, job="pose"):
+    c = clip(BATCH[name])
+    rule = "pose_clip" if job == "pose" else "flow_clip"
+    sub = "" if job == "pose" else "TVL1/"
+    return (batch["root"] / "logs" / rule / c.participant / c.gait_type / f"{sub}{c.stem}.log").read_text()
+
+
+def _assert_nothing_written(root: Path, c: ClipId):
+    for m, method in (("pose", None), ("flow", "TVL1")):
+        assert not naming.output_path(root, c, m, method).exists()
+        assert not naming.provenance_path(root, c, m, method).exists()
+    assert not [p for p in tree_leftovers(root) if c.participant in str(p)]
+
+
+@pytest.mark.slow
+def test_batch_other_clips_complete(batch):
+    """--keep-going: every clip that can be processed is, whatever the others do."""
+    p, root, rep = batch["proc"], batch["root"], batch["report"]
+    assert p.returncode != 0  # some jobs failed
+    assert rep["status"] == "error"
+    for name in ("person", "noperson", "big", "midcorrupt", "truncated_avi"):
+        c = clip(BATCH[name])
+        assert naming.pose_path(root, c).is_file(), name
+        assert naming.flow_dir(root, c, "TVL1").is_dir(), name
+        assert rep["clips"][c.key]["status"] == "complete", name
+    assert not tree_leftovers(root)
+    # the tree that was written is valid (failed clips simply absent)
+    v = validate.validate_tree(root)
+    assert v.ok(), v.format()
+    print(f"batch run: {batch['wall_s']:.0f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("corrupt", "cannot open video (corrupt file or unsupported codec)"),
+        ("truncated", "cannot open video (corrupt file or unsupported codec)"),
+        ("zero", "cannot open video (corrupt file or unsupported codec)"),
+    ],
+)
+def test_unreadable_videos_fail_clearly(batch, name, message):
+    path = str(batch["videos"][name])
+    expected = f"{path}: {message}"
+    fails = _failure(batch, name)
+    assert {f["job"] for f in fails} == {"pose", "flow.TVL1"}
+    assert all(f["reason"] == expected for f in fails), fails
+    assert f"gaitprep: error: {expected}" in _job_log(batch, name)  # the job log
+    assert f"FAILED {clip(BATCH[name]).key} pose: {expected}" in batch["proc"].stderr  # the summary
+    _assert_nothing_written(batch["root"], clip(BATCH[name]))
+
+
+@pytest.mark.slow
+def test_no_person(batch):
+    c = clip(BATCH["noperson"])
+    data = json.loads(naming.pose_path(batch["root"], c).read_text())
+    assert len(data) == 10 and all(e["joints"] is None for e in data)
+    assert len(list(naming.flow_dir(batch["root"], c, "TVL1").glob("*.png"))) == 9
+    warn = [w for w in batch["report"]["warnings"] if w["clip"] == c.key]
+    assert any("no person found in any of the 10 frames" in w["message"] for w in warn), warn
+    assert f"WARNING {c.key} pose: no person found in any of the 10 frames" in batch["proc"].stderr
+
+
+@pytest.mark.slow
+def test_one_frame_clip(batch):
+    """A clip too short for flow: pose is written; flow fails naming the video and the cause."""
+    c = clip(BATCH["oneframe"])
+    assert len(json.loads(naming.pose_path(batch["root"], c).read_text())) == 1
+    fails = _failure(batch, "oneframe")
+    assert [f["job"] for f in fails] == ["flow.TVL1"]
+    assert f"{batch['videos']['oneframe']}: " in fails[0]["reason"] and "at least 2 frames" in fails[0]["reason"]
+    assert not naming.flow_dir(batch["root"], c, "TVL1").exists()
+
+
+@pytest.mark.slow
+def test_short_clip_is_processed_with_warning(batch):
+    c = clip(BATCH["person"])  # 12 frames at 30 fps = 0.4 s
+    rep = batch["report"]
+    assert rep["clips"][c.key]["jobs"]["pose"]["frames"] == 12
+    assert len(list(naming.flow_dir(batch["root"], c, "TVL1").glob("*.png"))) == 11
+    assert any(w["clip"] == c.key and "0.40 s long (12 frame(s) at 30 fps)" in w["message"] and "shorter than 1 s" in w["message"] for w in rep["warnings"])
+
+
+@pytest.mark.slow
+def test_other_resolution_and_fps(batch):
+    """1280x720 at 24 fps: outputs keep the source size; provenance records the real fps."""
+    c = clip(BATCH["big"])
+    root = batch["root"]
+    flows = sorted(naming.flow_dir(root, c, "TVL1").glob("*.png"))
+    assert len(flows) == 7
+    assert cv2.imread(str(flows[0])).shape == (720, 1280, 3)
+    data = json.loads(naming.pose_path(root, c).read_text())
+    xs = [j["x"] for e in data if e["joints"] for j in e["joints"].values()]
+    assert xs and max(xs) <= 1280 and max(xs) > 320  # full-frame px of the 1280-wide source
+    prov = json.loads(naming.provenance_path(root, c, "pose").read_text())
+    assert prov["video"]["fps"] == pytest.approx(24.0) and (prov["video"]["width"], prov["video"]["height"]) == (1280, 720)
+
+
+@pytest.mark.slow
+def test_undecodable_frames_in_the_middle(batch):
+    """Recoverable: the rest is processed; the skipped frames are in the log and run_report.json."""
+    c = clip(BATCH["midcorrupt"])
+    rep = batch["report"]
+    assert rep["clips"][c.key]["status"] == "complete"
+    assert rep["clips"][c.key]["jobs"]["pose"]["frames_skipped"] == [5, 6]
+    assert rep["clips"][c.key]["jobs"]["flow.TVL1"]["frames_skipped"] == [5, 6]
+    assert rep["totals"]["frames_skipped"] >= 4
+    log = _job_log(batch, "midcorrupt")
+    assert "frames [5, 6] could not be decoded and were skipped" in log
+    assert f"skipped frames {c.key} pose: [5, 6]" in batch["proc"].stderr
+
+
+@pytest.mark.slow
+def test_undecodable_frames_keep_frame_timing(batch):
+    """Pose keeps one element per source frame (null joints where undecodable); no flow
+    image spans the gap (flow NNN is always frame NNN -> NNN+1)."""
+    c = clip(BATCH["midcorrupt"])
+    data = json.loads(naming.pose_path(batch["root"], c).read_text())
+    assert [e["frame"] for e in data] == list(range(12))
+    assert data[5]["joints"] is None and data[6]["joints"] is None
+    flows = sorted(int(p.stem) for p in naming.flow_dir(batch["root"], c, "TVL1").glob("*.png"))
+    assert flows == [0, 1, 2, 3, 7, 8, 9, 10]
+
+
+@pytest.mark.slow
+def test_truncated_avi_decodes_what_is_there(batch):
+    """An AVI cut in half still opens: its first frames are processed and the shortfall is reported."""
+    c = clip(BATCH["truncated_avi"])
+    rep = batch["report"]
+    frames = rep["clips"][c.key]["jobs"]["pose"]["frames"]
+    assert 0 < frames < 12
+    msgs = [w["message"] for w in rep["warnings"] if w["clip"] == c.key]
+    assert any(f"decoded {frames} of the 12 frames the container reports" in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- input problems
+
+
+def _dry_run(wd: Path, cfg: Path) -> subprocess.CompletedProcess:
+    return snakemake("--configfile", cfg, "--cores", "1", "--dry-run", cwd=wd, check=False, timeout=300)
+
+
+@pytest.mark.slow
+def test_sample_sheet_problems_all_reported_before_any_job(videos, tmp_path):
+    (tmp_path / "clip.gif").write_bytes(b"GIF89a")
+    p = videos["person"]
+    rows = [
+        ("PA100", "UGS", "NW-WJ", "1", p),
+        ("PA10X", "UGS", "NW-WJ", "1", p),  # bad participant ID
+        ("PA100", "UGS", "NW-WJ", "1", p),  # duplicate clip
+        ("PA101", "UGS", "NW-WJ", "1", tmp_path / "nothere.mp4"),  # missing file
+        ("PA102", "UGS", "NW-WJ", "1", tmp_path / "clip.gif"),  # unsupported extension
+        ("PA103", "FGS", "NW-WJ", "1", p),  # walk class vs gait type
+    ]
+    sheet = write_sheet(tmp_path / "samples.tsv", rows)
+    r = _dry_run(tmp_path, config(tmp_path / "c.yaml", sheet))
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert f"sample sheet {sheet} has 5 problem(s):" in out
+    for needle in (
+        f"{sheet} line 3: bad participant ID 'PA10X' (expected PA followed by 3 or more digits",
+        f"{sheet} line 4: duplicate clip PA100/UGS/NW-WJ_1 (also on line 2)",
+        f"{sheet} line 5: file {tmp_path / 'nothere.mp4'} does not exist",
+        f"{sheet} line 6: {tmp_path / 'clip.gif'}: unsupported extension '.gif' (expected one of .mp4, .avi, .mov, .mkv)",
+        f"{sheet} line 7: walk class 'NW-WJ' is inconsistent with gait type 'FGS'",
+    ):
+        assert needle in out, needle
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.slow
+def test_sample_sheet_missing_column(videos, tmp_path):
+    sheet = write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", videos["person"])], header="participant\tgait_type\twalk_class\tpath\n")
+    r = _dry_run(tmp_path, config(tmp_path / "c.yaml", sheet))
+    assert r.returncode != 0
+    assert f"sample sheet {sheet}: missing column(s) clip (required: participant, gait_type, walk_class, clip, path" in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_config_fails_schema(videos, tmp_path):
+    sheet = write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["person"])])
+    r = _dry_run(tmp_path, config(tmp_path / "c.yaml", sheet, device="gpu0"))
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "'gpu0' does not match '^(auto|cpu|cuda(:[0-9]+)?)$'" in out and "device" in out
+    r = _dry_run(tmp_path, config(tmp_path / "c2.yaml", sheet, modalities=["pose", "depth"]))
+    assert r.returncode != 0 and "'depth' is not one of" in r.stdout + r.stderr
+
+
+def _as_nobody_available() -> bool:
+    return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+def test_unreadable_video(videos):
+    """chmod 000 does not stop root, so as root the check runs as user nobody (setpriv)."""
+    d = Path(tempfile.mkdtemp(prefix="gaitprep-perm-"))
+    try:
+        os.chmod(d, 0o755)
+        v = d / "locked.mp4"
+        shutil.copy(videos["person"], v)
+        os.chmod(v, 0)
+        sheet = write_sheet(d / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", v)])
+        os.chmod(sheet, 0o644)
+        cmd = [sys.executable, "-m", "gaitprep", "samples", "--sheet", str(sheet)]
+        if os.geteuid() == 0:
+            if not _as_nobody_available():
+                pytest.skip("running as root (chmod 000 does not prevent reading) and setpriv is missing")
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        if os.geteuid() == 0 and "Permission denied" in r.stderr and "gaitprep:" not in r.stderr:
+            pytest.skip(f"user nobody cannot run the venv's python here: {r.stderr[-300:]}")
+        assert r.returncode == 1, r.stderr
+        assert f"{sheet} line 2: {v}: permission denied (not readable)" in r.stderr
+        # and a reader opening it directly names the file too
+        if os.geteuid() != 0:
+            with pytest.raises(VideoError, match="permission denied"):
+                from gaitprep.video import probe
+
+                probe(v)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- weights, disk, calibration
+
+
+def test_missing_model_weights_runner(videos, tmp_path):
+    """Weights that are not installed: fail fast naming the file; nothing written."""
+    from gaitprep.runner import JobSpec, run_modality
+
+    c = clip(0)
+    with pytest.raises(WeightsNotFoundError, match=r"pose_landmark_heavy\.tflite.*not installed.*does not download"):
+        run_modality("pose", c, videos["person"], tmp_path, JobSpec(backend="blazepose", params={"model_complexity": 2}, device="cpu", progress=False))
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def test_missing_model_weights_yolo(videos, tmp_path):
+    pytest.importorskip("ultralytics")
+    try:
+        from gaitprep.backends import get_backend_class
+
+        get_backend_class("silhouette", "yolov8-seg")
+    except ImportError:
+        pytest.skip("the yolov8-seg backend is not in this build yet")
+    from gaitprep.runner import JobSpec, run_modality
+
+    spec = JobSpec(backend="yolov8-seg", params={}, device="cpu", models_dir=str(tmp_path / "models"), progress=False)
+    with pytest.raises(WeightsNotFoundError) as e:
+        run_modality("silhouette", clip(0), videos["person"], tmp_path / "res", spec)
+    assert ".pt" in str(e.value) and str(tmp_path / "models") in str(e.value)
+    assert not (tmp_path / "res" / "silhouette").exists() or not any((tmp_path / "res" / "silhouette").rglob("*.jpg"))
+
+
+def test_disk_full_while_writing_frames(videos, tmp_path, monkeypatch):
+    """cv2.imwrite returns False when the disk is full: the job fails naming the folder, no
+    partial folder, no temporaries, no provenance."""
+    import gaitprep.writers as writers
+    from gaitprep.runner import JobSpec, run_modality
+
+    real, n = cv2.imwrite, {"calls": 0}
+
+    def full_after_3(path, img, params=None):
+        n["calls"] += 1
+        return False if n["calls"] > 3 else real(path, img, params or [])
+
+    monkeypatch.setattr(writers.cv2, "imwrite", full_after_3)
+    c = clip(0)
+    spec = JobSpec(backend="tvl1-opencv", params={"scale": 0.25}, device="cpu", progress=False)
+    with pytest.raises(OSError) as e:
+        run_modality("flow", c, videos["person"], tmp_path, spec)
+    out = naming.flow_dir(tmp_path, c, "TVL1")
+    assert f"{out}: could not write frame 3 (disk full or not writable?)" in str(e.value)
+    assert not out.exists() and not tree_leftovers(tmp_path)
+    assert not naming.provenance_path(tmp_path, c, "flow", "TVL1").exists()
+
+
+def test_disk_full_while_writing_json(videos, tmp_path, monkeypatch):
+    import gaitprep.writers as writers
+    from gaitprep.runner import JobSpec, run_modality
+
+    def enospc(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writers.json, "dump", enospc)
+    c = clip(0)
+    with pytest.raises(OSError) as e:
+        run_modality("pose", c, videos["person"], tmp_path, JobSpec(backend="blazepose", device="cpu", progress=False))
+    assert e.value.errno == errno.ENOSPC
+    assert str(naming.pose_path(tmp_path, c)) in str(e.value) and "No space left on device" in str(e.value)
+    assert not naming.pose_path(tmp_path, c).exists() and not tree_leftovers(tmp_path)
+
+
+@pytest.fixture
+def tiny_fs():
+    """A 64 KiB tmpfs (root only); skipped where mounting is not allowed."""
+    d = Path(tempfile.mkdtemp(prefix="gaitprep-full-"))
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        d.rmdir()
+        pytest.skip(f"cannot mount a tiny tmpfs here ({r.stderr.strip() or 'not root'})")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=False)
+        d.rmdir()
+
+
+@pytest.mark.slow
+def test_disk_full_real(videos, tiny_fs):
+    """A real ENOSPC: ``gaitprep run flow`` onto a 64 KiB filesystem."""
+    c = clip(0)
+    big = write_video(tiny_fs.parent / f"{tiny_fs.name}.mp4", [cv2.resize(f, (640, 360)) for f in person_frames(6)])
+    try:
+        spec = json.dumps({"backend": "tvl1-opencv", "params": {"scale": 0.25}, "device": "cpu", "progress": False})
+        cmd = [sys.executable, "-m", "gaitprep", "run", "flow", "--clip", c.key, "--video", str(big), "--root", str(tiny_fs), "--spec", spec]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "src")), timeout=300)
+    finally:
+        big.unlink()
+    assert r.returncode == 1
+    out = naming.flow_dir(tiny_fs, c, "TVL1")
+    assert f"gaitprep: error: {out}" in r.stderr and ("disk full" in r.stderr or "No space left on device" in r.stderr), r.stderr[-2000:]
+    assert not out.exists() and not tree_leftovers(tiny_fs)
+
+
+def _has_gait_rules() -> bool:
+    return "rule gait_clip" in (REPO / "workflow" / "rules" / "gait.smk").read_text()
+
+
+@pytest.fixture(scope="module")
+def gait_run(videos, tmp_path_factory):
+    """pose + gait for A (1.5 s, px_per_cm), B (1.5 s, no calibration: height method without
+    participants_measures) and C (0.4 s, px_per_cm), with --keep-going."""
+    if not _has_gait_rules():
+        pytest.skip("the gait rules (gait_clip) are not merged yet")
+    wd = tmp_path_factory.mktemp("gait")
+    a, b, c = clip(0), clip(1), clip(2)
+    rows = [(x.participant, x.gait_type, x.walk_class, x.clip, videos[v]) for x, v in ((a, "walk"), (b, "walk"), (c, "person"))]
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    gait = dict(base.get("gait") or {})
+    px = {"method": "px_per_cm", "px_per_cm": 2.0}
+    gait["calibration"] = {"default": {"method": "height"}, "clips": {a.key: px, c.key: px}}
+    cfg = config(wd / "c.yaml", write_sheet(wd / "s.tsv", rows), modalities=["pose", "gait"], gait=gait, participants_measures=None)
+    r = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=wd, check=False)
+    root = wd / "res"
+    return {"proc": r, "root": root, "report": json.loads((root / "run_report.json").read_text())}
+
+
+@pytest.mark.slow
+def test_missing_calibration_for_gait(gait_run):
+    """B's gait job fails naming what is missing; A completes; no estimation table."""
+    r, root, rep = gait_run["proc"], gait_run["root"], gait_run["report"]
+    a, b = clip(0), clip(1)
+    assert r.returncode != 0
+    fails = [f for f in rep["failures"] if f["clip"] == b.key]
+    assert len(fails) == 1 and fails[0]["rule"] == "gait_clip", rep["failures"]
+    msg = "height calibration: neither 'height_cm' nor a 'participants_measures' CSV is given"
+    assert msg in fails[0]["reason"]
+    assert f"FAILED {b.key} gait_clip: {msg}" in r.stderr
+    assert naming.gait_summary_path(root, a).is_file() and not naming.gait_summary_path(root, b).exists()
+    assert not (root / naming.ESTIMATION_CSV).exists()
+    assert not [f for f in rep["failures"] if f["clip"] == a.key]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="gait.preprocess._smooth_ma raises IndexError when a clip has fewer frames than its 1 s window (reported)", strict=False)
+def test_gait_on_clip_shorter_than_one_second(gait_run):
+    """Degenerate data is not an error for the gait step: a 0.4 s clip gets a summary (NaN parameters)."""
+    c = clip(2)
+    assert not [f for f in gait_run["report"]["failures"] if f["clip"] == c.key], gait_run["report"]["failures"]
+    assert naming.gait_summary_path(gait_run["root"], c).is_file()
+
+
+# --------------------------------------------------------------------------- killed, resumed
+
+
+@pytest.mark.slow
+def test_killed_mid_write_then_resumed(videos, tmp_path):
+    """A run finishes clip A; a second run (A + B) is killed (SIGKILL, whole process group)
+    while B's flow folder is being written: B's final folder does not exist (only a
+    ``.tmp-<pid>`` sibling, which ``validate`` flags); after ``--unlock`` a rerun with
+    ``--rerun-incomplete`` completes B, removes the temporary and does not redo A."""
+    long = write_video(tmp_path / "long.mp4", person_frames(20))
+    row_a = ("PA100", "UGS", "NW-WJ", "1", videos["person"])
+    row_b = ("PA101", "UGS", "NW-WJ", "1", long)
+    cfg = config(tmp_path / "c.yaml", write_sheet(tmp_path / "s.tsv", [row_a]), modalities=["flow"])
+    root = tmp_path / "res"
+    a, b = naming.flow_dir(root, clip(0), "TVL1"), naming.flow_dir(root, clip(1), "TVL1")
+    snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path)
+    assert a.is_dir()
+    a_prov = naming.provenance_path(root, clip(0), "flow", "TVL1")
+    a_stamp = (a_prov.stat().st_mtime_ns, a_prov.read_text())
+    write_sheet(tmp_path / "s.tsv", [row_a, row_b])
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(cfg), "--cores", "1", "--keep-going"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            tmps = list(b.parent.glob(f"{b.name}{TMP_TAG}*")) if b.parent.exists() else []
+            if tmps and len(list(tmps[0].glob("*.png"))) >= 2:
+                break
+            time.sleep(0.05)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    if b.exists():
+        pytest.fail("clip B finished before it could be killed (machine too fast for this clip length?)")
+    assert tree_leftovers(root), "no temporary found: the kill came before B started writing"
+    v = validate.validate_tree(root)
+    assert any("leftover temporary from an interrupted job" in i.message for i in v.errors)
+    # the lock of the killed run stays: Snakemake asks for --unlock
+    r = snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path, check=False)
+    assert r.returncode != 0 and "--unlock" in r.stdout + r.stderr
+    snakemake("--configfile", cfg, "--unlock", cwd=tmp_path)
+    snakemake("--configfile", cfg, "--cores", "1", "--rerun-incomplete", cwd=tmp_path)
+    assert b.is_dir() and len(list(b.glob("*.png"))) == 19
+    assert not tree_leftovers(root)
+    assert (a_prov.stat().st_mtime_ns, a_prov.read_text()) == a_stamp  # A not redone
+    assert validate.validate_tree(root).ok()
+    rep = json.loads((root / "run_report.json").read_text())
+    assert rep["status"] == "success" and rep["totals"]["clips_complete"] == 2

@@ -1,0 +1,207 @@
+# The Python of the workflow: config and sample validation, wildcard constraints, and the
+# small input/param functions the rules use. Rules themselves stay thin.
+import json
+
+from snakemake.logging import logger
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
+from gaitprep.errors import InputError
+from gaitprep.naming import ClipId
+from gaitprep.samples import Sample, discover, load_sheet
+
+validate(config, "../schemas/config.schema.yaml")
+
+OUT = config["output_dir"].rstrip("/")
+DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
+MODALITIES = config["modalities"]
+PY = "python -m gaitprep"
+# With --keep-going a missing or unreadable video fails only its own clip's jobs; without
+# it, every such problem stops the run before any job starts.
+KEEP_GOING = bool(getattr(getattr(workflow, "execution_settings", None), "keep_going", False))
+
+
+def demo_video(key):
+    """Where the synth job writes a demo clip (<demo dir>/<PID>_<GT>_<stem>.mp4)."""
+    c = ClipId.from_key(key)
+    return f"{DEMO}/{c.participant}_{c.gait_type}_{c.stem}.mp4"
+
+
+def _load_samples():
+    demo = config.get("demo", {})
+    if config.get("samples") and config.get("videos_dir"):
+        raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
+    samples = []
+    if config.get("samples"):
+        samples += load_sheet(config["samples"], strict_files=not KEEP_GOING)
+    elif config.get("videos_dir"):
+        samples += discover(config["videos_dir"])
+    if demo.get("enabled"):
+        for c in demo.get("clips", []):
+            samples.append(Sample(ClipId.from_key(c["id"]), Path(demo_video(c["id"]))))
+    if not samples:
+        raise InputError("config: no input clips (set `samples`, `videos_dir` or `demo.enabled`)")
+    seen = set()
+    for s in samples:
+        if s.key in seen:
+            raise InputError(f"config: clip {s.key} is given twice (sample sheet/videos folder and demo)")
+        seen.add(s.key)
+    return {s.key: s for s in samples}
+
+
+SAMPLES = _load_samples()
+CLIPS = sorted(SAMPLES)
+BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}
+if BAD_CLIPS:
+    logger.warning(
+        f"{len(BAD_CLIPS)} clip(s) will fail (--keep-going processes the others):\n  " + "\n  ".join(BAD_CLIPS.values())
+    )
+DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
+
+
+wildcard_constraints:
+    pid=r"PA[0-9][0-9][0-9]+",
+    gt=r"UGS|FGS",
+    stem=r"(NW|FW)-(WJ|WoJ)_[12]",
+    method=r"TVL1|GMFLOW",
+
+
+def clip_key(w):
+    return f"{w.pid}/{w.gt}/{w.stem}"
+
+
+def clip_path(pattern, key):
+    """Fill a path pattern with {pid}, {gt}, {stem} from a clip key."""
+    pid, gt, stem = key.split("/")
+    return pattern.format(pid=pid, gt=gt, stem=stem, OUT=OUT)
+
+
+def video_path(w):
+    """The clip's video path (also for a clip whose video is missing: its job reports it)."""
+    key = clip_key(w)
+    if key not in SAMPLES:
+        raise InputError(f"clip {key} is not among the inputs")
+    return str(SAMPLES[key].path)
+
+
+def get_video(w):
+    """The video as a rule input; none for a bad clip, so that only its own job fails."""
+    return [] if SAMPLES[clip_key(w)].problem else video_path(w)
+
+
+def frame_range(w):
+    """`--start N --end M` for the clip's optional frame range."""
+    s = SAMPLES[clip_key(w)]
+    args = []
+    if s.start_frame is not None:
+        args += ["--start", str(s.start_frame)]
+    if s.end_frame is not None:
+        args += ["--end", str(s.end_frame)]
+    return " ".join(args)
+
+
+def tree_root(w, output):
+    """The tree's root from a job's provenance output <root>/provenance/<PID>/<GT>/<file>."""
+    return str(Path(output.prov).parents[3])
+
+
+def walker_args(walker):
+    """Config `walker:` mapping -> `gaitprep synth` flags ({step_length: 65} -> --step-length 65)."""
+    return " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in walker.items())
+
+
+def modality_cfg(modality, method=None):
+    if modality != "flow":
+        return config[modality]
+    for e in config["flow"]["engines"]:
+        if FLOW_METHOD[e["backend"]] == method:
+            return e
+    raise InputError(f"config: no flow engine writes method {method}")
+
+
+def flow_methods():
+    methods = [FLOW_METHOD[e["backend"]] for e in config["flow"]["engines"]]
+    if len(set(methods)) != len(methods):
+        raise InputError(f"config: two flow engines write the same folder ({methods})")
+    return methods
+
+
+def job_spec(modality, method=None):
+    """The JSON the rule hands to `gaitprep run` (see gaitprep.runner.JobSpec)."""
+    m = modality_cfg(modality, method)
+    spec = {
+        "backend": m["backend"],
+        "params": m.get("params") or {},
+        "device": m.get("device", config.get("device", "auto")),
+        "models_dir": config.get("models_dir"),
+        "allow_download": config.get("allow_download", False),
+    }
+    if modality == "flow":
+        spec["coding"] = config["flow"].get("coding", {})
+    return json.dumps(spec, sort_keys=True)
+
+
+def uses_gpu(modality, method=None):
+    m = modality_cfg(modality, method)
+    return int(m["backend"] in GPU_BACKENDS and m.get("device", config.get("device", "auto")) != "cpu")
+
+
+_DEFAULT_RESOURCES = {
+    "pose": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "silhouette": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "segmentation": {"mem_mb": 3000, "runtime": 30, "threads": 2},
+    "flow": {"mem_mb": 4000, "runtime": 240, "threads": 2},
+    "gait": {"mem_mb": 1000, "runtime": 10, "threads": 1},
+}
+
+
+#: backend -> conda environment file (for `--sdm conda`); others use envs/gaitprep.yaml
+_CONDA_ENVS = {"densepose": "../envs/densepose.yaml"}
+
+
+def conda_env(modality, method=None):
+    """The conda env file for a modality's configured backend (parse-time, per rule)."""
+    if modality == "flow":
+        return "../envs/gaitprep.yaml"
+    return _CONDA_ENVS.get(config[modality]["backend"], "../envs/gaitprep.yaml")
+
+
+def res(modality, key):
+    """A resource for a modality: config `resources.<modality>.<key>` or the default."""
+    return config.get("resources", {}).get(modality, {}).get(key, _DEFAULT_RESOURCES[modality][key])
+
+
+def outputs_of(modality, key):
+    """The final outputs of one clip for one modality (what target rules ask for)."""
+    if modality == "pose":
+        return [clip_path("{OUT}/pose/{pid}/{gt}/{stem}_AlphaPose.json", key)]
+    if modality == "silhouette":
+        return [clip_path("{OUT}/silhouette/{pid}/{gt}/{stem}_YOLOV8", key)]
+    if modality == "segmentation":
+        return [clip_path("{OUT}/semantic_segmentation/{pid}/{gt}/{stem}_DensePose", key)]
+    if modality == "flow":
+        return [clip_path(f"{{OUT}}/optical_flow/{{pid}}/{{gt}}/{m}/{{stem}}", key) for m in flow_methods()]
+    if modality == "gait":
+        return [clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.parquet", key)]
+    raise ValueError(modality)
+
+
+def targets(modality):
+    """Every output of a modality over all clips, plus the tree-level files it implies."""
+    out = [p for key in CLIPS for p in outputs_of(modality, key)]
+    if modality == "gait":
+        out.append(f"{OUT}/gait_parameters_estimation.csv")
+    return out
+
+
+def all_targets():
+    out = [p for m in MODALITIES if m not in ("qc",) for p in targets(m)]
+    if "qc" in MODALITIES:
+        out += qc_targets()  # workflow/rules/qc.smk
+    for name in ("participants_measures", "gait_parameters"):
+        if config.get(name):
+            out.append(f"{OUT}/{name}.csv")
+    return out

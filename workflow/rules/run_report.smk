@@ -1,0 +1,31 @@
+# run_report.smk: write <output_dir>/run_report.json at the end of every run, success or
+# failure, and print its summary (clips complete, each failed job with the file and the
+# reason from its log, undecodable frames skipped). Include it last in the Snakefile:
+#     include: "workflow/rules/run_report.smk"
+# Snakemake keeps one onsuccess/onerror handler per workflow: a Snakefile that needs its
+# own should call _gaitprep_run_report(log, status) from it.
+# `log` in the handlers is the list of Snakemake log files of the run.
+
+
+def _gaitprep_run_report(log, status):
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    try:
+        from gaitprep.run_report import write_run_report
+    except ImportError:
+        _sys.path.insert(0, str(_Path(workflow.basedir) / "src"))
+        from gaitprep.run_report import write_run_report
+    root = config.get("output_dir") or "results"
+    try:
+        write_run_report(root, snakemake_logs=log, status=status)
+    except Exception as e:  # a report problem must never hide the run's own outcome
+        print(f"gaitprep: could not write {root}/run_report.json: {e}", file=_sys.stderr)
+
+
+onsuccess:
+    _gaitprep_run_report(log, "success")
+
+
+onerror:
+    _gaitprep_run_report(log, "error")
