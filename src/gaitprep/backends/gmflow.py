@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from ..errors import BackendUnavailableError, InputError
+from ..errors import BackendUnavailableError, InputError, WeightsNotFoundError
 from ..results import FlowResult, Frame
 from ..weights import resolve_weights
 from .base import FlowBackend
 
 #: ptlflow model names this backend accepts
 MODELS = ("gmflow", "gmflow_refine")
+#: where ptlflow publishes its checkpoints (named in the missing-weights message)
+PTLFLOW_RELEASES = "https://github.com/hmorimitsu/ptlflow/releases/download/weights1/"
 
 
 @dataclass
@@ -105,9 +108,14 @@ class GMFlowBackend(FlowBackend):
     def __init__(self, params=None, ctx=None):
         super().__init__(params, ctx)
         p = self.params
-        self.weights = resolve_weights(
-            p.checkpoint, self.ctx.models_dir, allow_download=False, what=f"GMFlow checkpoint ({p.model})"
-        )
+        try:  # never let ptlflow download: the file must be there, whatever allow_download says
+            self.weights = resolve_weights(p.checkpoint, self.ctx.models_dir, False, f"GMFlow checkpoint ({p.model})")
+        except WeightsNotFoundError as e:
+            msg = str(e).split(", or set `allow_download")[0]
+            name = Path(p.checkpoint).name
+            if name.endswith(".ckpt"):
+                msg += f"; ptlflow's checkpoints are at {PTLFLOW_RELEASES}{name}"
+            raise WeightsNotFoundError(msg + " (gaitprep never downloads GMFlow weights; see docs/flow.md)") from None
         import torch
 
         try:
