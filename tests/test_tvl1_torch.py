@@ -7,7 +7,6 @@ full-resolution figures come from ``bench/flow_parity.py`` (see docs/flow.md).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED
 from gaitprep.results import Frame
 from gaitprep.tvl1 import (
     TVL1Params,
@@ -28,8 +28,6 @@ from gaitprep.tvl1 import (
     warp_bicubic,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))
 VIDEO = SHARED / "data" / "videos" / "gait_normal_01.mp4"
 
 
