@@ -337,7 +337,7 @@ def _get_iteration(compile: bool):
 
 
 def _one_scale(I0: torch.Tensor, I1: torch.Tensor, u1: torch.Tensor, u2: torch.Tensor, p: TVL1Params, step=_iteration):
-    """Refine ``u1, u2`` (in place semantics: returns new tensors) at one pyramid level."""
+    """Refine the flow ``u1, u2`` ``(B,H,W)`` at one pyramid level; returns the new ``u1, u2``."""
     b, h, w = I0.shape
     scaled_eps = p.epsilon * p.epsilon * h * w
     l_t = p.lambda_ * p.theta
@@ -407,7 +407,8 @@ def tvl1_flow(
 
     Args:
         I0, I1: ``(B, H, W)`` or ``(H, W)`` grey images (tensors or arrays), grey levels in
-            0..255 (uint8 or float; float is not rescaled).
+            0..255, uint8 or float (float is used as is; OpenCV instead multiplies float
+            input by 255, expecting 0..1).
         params: :class:`TVL1Params` (OpenCV's defaults when ``None``).
         device: where to compute (default: the device of ``I0`` if a tensor, else CPU).
         initial_flow: optional ``(B, 2, H, W)`` starting flow in px (OpenCV's
