@@ -45,3 +45,18 @@ def test_random_weights_through_backend(tmp_path):
         assert be.provenance()["weights"].endswith(ckpt)
     with pytest.raises(InputError, match="bad.pth"):
         cls({"checkpoint": "bad.pth"}, ctx)
+
+
+@pytest.mark.slow
+def test_cuda_fp16_if_available(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    ptlflow = pytest.importorskip("ptlflow")
+    from gaitprep.backends.gmflow import GMFlowBackend
+
+    torch.save({"state_dict": ptlflow.get_model("gmflow").state_dict()}, tmp_path / "r.ckpt")
+    frames = [Frame(i, np.full((64, 96, 3), 10 * i, np.uint8)) for i in range(3)]
+    be = GMFlowBackend({"checkpoint": "r.ckpt", "fp16": True}, Context(device="cuda:0", models_dir=str(tmp_path)))
+    out = list(be.run(iter(frames)))
+    assert be.fp16 and len(out) == 2 and out[0].flow.shape == (64, 96, 2) and out[0].flow.dtype == np.float32

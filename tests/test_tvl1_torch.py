@@ -154,3 +154,14 @@ def test_backend_streams_batches():
     # scale: computed at half size, returned at full size
     half = list(cls({"batch_size": 8, "scale": 0.5, **fast}, Context(device="cpu")).run(iter(frames[:3])))
     assert [r.index for r in half] == [58, 59] and half[0].flow.shape == (90, 160, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    """The CUDA path gives the CPU path's flow (same tensor code; float rounding differs)."""
+    g = read_gray(VIDEO, 60, 3)
+    i0, i1 = np.stack(g[:-1]), np.stack(g[1:])
+    cpu = tvl1_flow(i0, i1, device="cpu").numpy()
+    gpu = tvl1_flow(i0, i1, device="cuda").cpu().numpy()
+    assert np.linalg.norm(cpu - gpu, axis=1).mean() <= 0.05
