@@ -40,59 +40,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .tvl1_params import TVL1Settings
+
 #: OpenCV remap's sub-pixel precision: 2**INTER_BITS positions per pixel
 REMAP_SUBPIXEL = 32
 
 
-@dataclass(frozen=True)
-class TVL1Params:
-    """TV-L1 parameters; the defaults are OpenCV's (``cv2.optflow.DualTVL1OpticalFlow_create()``
-    getters, opencv-contrib 4.13: tau 0.25, lambda 0.15, theta 0.3, nscales 5, warps 5,
-    epsilon 0.01, innerIterations 30, outerIterations 10, scaleStep 0.8, gamma 0,
-    medianFiltering 5, useInitialFlow false).
-
-    Attributes:
-        tau: time step of the primal-dual scheme (stable for tau <= 0.25).
-        lambda_: weight of the data (attachment) term; smaller gives smoother flow.
-        theta: coupling weight between ``u`` and the auxiliary ``v``; small keeps them close.
-        nscales: number of pyramid levels (fewer if a side would drop under 16 px).
-        warps: warpings of ``I1`` per level (re-linearisations of the data term).
-        epsilon: stopping threshold: iterate while sum |du|^2 > epsilon^2 * H * W.
-        inner_iterations: primal-dual iterations between median filterings.
-        outer_iterations: median filterings (outer loops) per warp.
-        scale_step: size ratio between consecutive pyramid levels (0 < s < 1).
-        gamma: weight of the illumination-change term; must be 0 (not implemented here).
-        median_filtering: size of the median filter applied to ``u`` at each outer
-            iteration: 1 (off), 3 or 5.
-    """
-
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8
-    gamma: float = 0.0
-    median_filtering: int = 5
+@dataclass
+class TVL1Params(TVL1Settings):
+    """The PyTorch engine's TV-L1 parameters: :class:`gaitprep.tvl1_params.TVL1Settings`
+    (OpenCV's defaults) with ``gamma`` fixed at 0 (the illumination term is not implemented)."""
 
     def __post_init__(self):
-        if not 0 < self.tau <= 0.25:
-            raise ValueError(f"tau must be in (0, 0.25], got {self.tau}")
-        if self.lambda_ <= 0 or self.theta <= 0:
-            raise ValueError(f"lambda and theta must be > 0, got {self.lambda_}, {self.theta}")
-        if self.nscales < 1 or self.warps < 1 or self.inner_iterations < 1 or self.outer_iterations < 1:
-            raise ValueError("nscales, warps, inner_iterations and outer_iterations must be >= 1")
-        if not 0 < self.scale_step < 1:
-            raise ValueError(f"scale_step must be in (0, 1), got {self.scale_step}")
-        if self.epsilon < 0:
-            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+        super().__post_init__()
         if self.gamma != 0:
             raise ValueError("gamma (illumination term) is not implemented; use gamma = 0 (OpenCV's default)")
-        if self.median_filtering not in (0, 1, 3, 5):
-            raise ValueError(f"median_filtering must be 1 (off), 3 or 5, got {self.median_filtering}")
 
 
 # ----------------------------------------------------------------------------- resizing

@@ -126,3 +126,53 @@ class FlowBackend(Backend):
 
     @abstractmethod
     def run(self, frames: Iterable[Frame]) -> Iterator[FlowResult]: ...
+
+
+class BatchedFlowBackend(FlowBackend):
+    """A flow backend that solves windows of ``batch_size + 1`` consecutive frames at once
+    (``batch_size`` pairs), the last frame of a window starting the next one, so that at
+    most ``batch_size + 1`` prepared frames are held. Subclasses set ``self.batch_size`` and
+    implement :meth:`_prep` (one BGR frame -> the engine's input) and :meth:`_solve`."""
+
+    batch_size: int = 1
+
+    @abstractmethod
+    def _prep(self, image):
+        """One ``(H, W, 3)`` uint8 BGR frame -> what :meth:`_solve` stacks."""
+
+    @abstractmethod
+    def _solve(self, indices: list[int], items: list, full_hw: tuple[int, int]) -> Iterator[FlowResult]:
+        """Flow for the pairs ``(indices[k], indices[k+1])``, at source size ``full_hw``."""
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[FlowResult]:
+        idx: list[int] = []
+        items: list = []
+        full_hw = None
+        for f in frames:
+            hw = f.image.shape[:2]
+            if full_hw is None:
+                full_hw = hw
+            elif hw != full_hw:
+                raise ValueError(f"frame {f.index} is {hw[1]}x{hw[0]}, earlier frames {full_hw[1]}x{full_hw[0]}")
+            idx.append(f.index)
+            items.append(self._prep(f.image))
+            if len(items) == self.batch_size + 1:
+                yield from self._solve(idx, items, full_hw)
+                idx, items = idx[-1:], items[-1:]  # the last frame starts the next window
+        if len(items) >= 2:
+            yield from self._solve(idx, items, full_hw)
+
+
+def upsample_flow(flow, full_hw: tuple[int, int]):
+    """Resize a ``(B, 2, h, w)`` torch flow (px) to ``full_hw = (H, W)`` bilinearly and scale
+    its vectors, then return it as ``(B, H, W, 2)`` float32 numpy."""
+    import numpy as np
+    import torch
+
+    h, w = flow.shape[-2:]
+    H, W = full_hw
+    if (h, w) != (H, W):
+        flow = torch.nn.functional.interpolate(flow, size=(H, W), mode="bilinear", align_corners=False)
+        flow[:, 0] *= W / w
+        flow[:, 1] *= H / h
+    return flow.permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.float32, copy=False)

@@ -18,15 +18,15 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from ..errors import BackendUnavailableError, InputError, WeightsNotFoundError
-from ..results import FlowResult, Frame
+from ..results import FlowResult
 from ..weights import resolve_weights
-from .base import FlowBackend
+from .base import BatchedFlowBackend, upsample_flow
 
 #: ptlflow model names this backend accepts
 MODELS = ("gmflow", "gmflow_refine")
@@ -90,7 +90,7 @@ def load_state_dict_file(path: str) -> dict:
     return out
 
 
-class GMFlowBackend(FlowBackend):
+class GMFlowBackend(BatchedFlowBackend):
     """Flow backend ``gmflow``: yields one :class:`FlowResult` ``(H, W, 2)`` float32 px per
     consecutive pair, holding at most ``batch_size + 1`` frames at a time.
 
@@ -108,6 +108,7 @@ class GMFlowBackend(FlowBackend):
     def __init__(self, params=None, ctx=None):
         super().__init__(params, ctx)
         p = self.params
+        self.batch_size = int(p.batch_size)
         try:  # never let ptlflow download: the file must be there, whatever allow_download says
             self.weights = resolve_weights(p.checkpoint, self.ctx.models_dir, False, f"GMFlow checkpoint ({p.model})")
         except WeightsNotFoundError as e:
@@ -152,33 +153,9 @@ class GMFlowBackend(FlowBackend):
         h, w = x.shape[-2:]
         if flow.shape[-2:] != (h, w):
             raise RuntimeError(f"GMFlow returned flow of size {tuple(flow.shape[-2:])} for images {(h, w)}")
-        H, W = full_hw
-        if (h, w) != (H, W):
-            flow = torch.nn.functional.interpolate(flow, size=(H, W), mode="bilinear", align_corners=False)
-            flow[:, 0] *= W / w
-            flow[:, 1] *= H / h
-        out = flow.permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.float32, copy=False)
+        out = upsample_flow(flow, full_hw)
         for k, i in enumerate(indices[:-1]):
             yield FlowResult(i, out[k])
-
-    def run(self, frames: Iterable[Frame]) -> Iterator[FlowResult]:
-        bs = int(self.params.batch_size)
-        idx: list[int] = []
-        imgs: list[np.ndarray] = []
-        full_hw = None
-        for f in frames:
-            hw = f.image.shape[:2]
-            if full_hw is None:
-                full_hw = hw
-            elif hw != full_hw:
-                raise ValueError(f"frame {f.index} is {hw[1]}x{hw[0]}, earlier frames {full_hw[1]}x{full_hw[0]}")
-            idx.append(f.index)
-            imgs.append(self._prep(f.image))
-            if len(imgs) == bs + 1:
-                yield from self._solve(idx, imgs, full_hw)
-                idx, imgs = idx[-1:], imgs[-1:]
-        if len(imgs) >= 2:
-            yield from self._solve(idx, imgs, full_hw)
 
     def provenance(self) -> dict:
         return {

@@ -9,7 +9,6 @@ multiplying vectors by ``1/scale``: much faster (about ``1/scale^2``), coarser d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import cv2
@@ -17,43 +16,13 @@ import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..results import FlowResult, Frame
+from ..tvl1_params import TVL1BackendSettings
 from .base import FlowBackend
 
 
-@dataclass
-class TVL1Params:
-    """OpenCV DualTVL1 parameters (defaults are OpenCV's own).
-
-    Attributes:
-        tau: time step of the numerical scheme.
-        lambda_: data-term weight (smaller = smoother flow).
-        theta: coupling between the two variables of the dual scheme.
-        nscales: pyramid levels.
-        warps: warpings per level.
-        epsilon: stopping threshold of the inner iterations.
-        inner_iterations, outer_iterations: iteration counts.
-        scale_step: pyramid downscale factor between levels.
-        gamma: weight of the illumination-variation term (0: off).
-        median_filtering: median filter size applied to the flow after each warp.
-        scale: compute flow at this fraction of the source size (1.0 = full resolution).
-    """
-
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8
-    gamma: float = 0.0
-    median_filtering: int = 5
-    scale: float = 1.0
-
-    def __post_init__(self):
-        if not 0.0 < self.scale <= 1.0:
-            raise ValueError(f"scale must be in (0, 1], got {self.scale}")
+#: OpenCV DualTVL1 parameters (defaults are OpenCV's own) plus ``scale``; see
+#: :class:`gaitprep.tvl1_params.TVL1Settings` for each parameter's meaning.
+TVL1Params = TVL1BackendSettings
 
 
 def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""TV-L1 parameters shared by the OpenCV and the PyTorch engines (no torch import here).
+
+Zach, Pock & Bischof, "A Duality Based Approach for Realtime TV-L1 Optical Flow" (DAGM 2007);
+Sánchez Pérez, Meinhardt-Llopis & Facciolo, "TV-L1 Optical Flow Estimation" (IPOL 2013).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class TVL1Settings:
+    """TV-L1 parameters; the defaults are OpenCV's (``cv2.optflow.DualTVL1OpticalFlow_create()``
+    getters, opencv-contrib 4.13: tau 0.25, lambda 0.15, theta 0.3, nscales 5, warps 5,
+    epsilon 0.01, innerIterations 30, outerIterations 10, scaleStep 0.8, gamma 0,
+    medianFiltering 5, useInitialFlow false).
+
+    Attributes:
+        tau: time step of the primal-dual scheme (stable for tau <= 0.25).
+        lambda_: weight of the data (attachment) term; smaller gives smoother flow.
+        theta: coupling weight between ``u`` and the auxiliary ``v``; small keeps them close.
+        nscales: number of pyramid levels (fewer if a side would drop under 16 px).
+        warps: warpings of ``I1`` per level (re-linearisations of the data term).
+        epsilon: stopping threshold: iterate while sum |du|^2 > epsilon^2 * H * W.
+        inner_iterations: primal-dual iterations between median filterings.
+        outer_iterations: median filterings (outer loops) per warp.
+        scale_step: size ratio between consecutive pyramid levels (0 < s < 1).
+        gamma: weight of the illumination-change term (OpenCV only; the PyTorch engine
+            requires 0).
+        median_filtering: size of the median filter applied to ``u`` at each outer
+            iteration: 1 (off), 3 or 5.
+    """
+
+    tau: float = 0.25
+    lambda_: float = 0.15
+    theta: float = 0.3
+    nscales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.8
+    gamma: float = 0.0
+    median_filtering: int = 5
+
+    def __post_init__(self):
+        if not 0 < self.tau <= 0.25:
+            raise ValueError(f"tau must be in (0, 0.25], got {self.tau}")
+        if self.lambda_ <= 0 or self.theta <= 0:
+            raise ValueError(f"lambda and theta must be > 0, got {self.lambda_}, {self.theta}")
+        if self.nscales < 1 or self.warps < 1 or self.inner_iterations < 1 or self.outer_iterations < 1:
+            raise ValueError("nscales, warps, inner_iterations and outer_iterations must be >= 1")
+        if not 0 < self.scale_step < 1:
+            raise ValueError(f"scale_step must be in (0, 1), got {self.scale_step}")
+        if self.epsilon < 0:
+            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+        if self.gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {self.gamma}")
+        if self.median_filtering not in (0, 1, 3, 5):
+            raise ValueError(f"median_filtering must be 1 (off), 3 or 5, got {self.median_filtering}")
+
+    def tvl1_fields(self) -> dict:
+        """The TV-L1 parameters alone (without a subclass's extra fields)."""
+        return {f.name: getattr(self, f.name) for f in fields(TVL1Settings)}
+
+
+@dataclass
+class TVL1BackendSettings(TVL1Settings):
+    """TV-L1 parameters plus ``scale``: compute flow at this fraction of the source size
+    (1.0 = full resolution), then upsample the field and its vectors to the source size."""
+
+    scale: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 < self.scale <= 1.0:
+            raise ValueError(f"scale must be in (0, 1], got {self.scale}")
