@@ -79,7 +79,8 @@ def load_sheet(
         generated: paths (resolved, as strings) that a rule will create (the demo clip):
             exempt from the existence check.
         strict_files: a missing or unreadable video is an error (default); when False it is
-            recorded in :attr:`Sample.problem` instead, so that only that clip fails.
+            recorded in :attr:`Sample.problem` instead, so that only that clip fails (but
+            listed with the others when the sheet has other problems too).
 
     Raises:
         InputError: listing every problem: missing columns, unknown gait type, walk class
@@ -102,6 +103,7 @@ def load_sheet(
         )
     generated = {str(Path(g).resolve()) for g in generated}
     problems: list[str] = []
+    file_probs: set[str] = set()  # missing/unreadable videos: per-clip when strict_files=False
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     for i, row in enumerate(df.to_dict("records")):
@@ -125,8 +127,8 @@ def load_sheet(
             fprob = file_problem(path)
             if fprob:
                 fprob = f"{where}: {fprob}"
-                if strict_files:
-                    problems.append(fprob)
+                problems.append(fprob)
+                file_probs.add(fprob)
         if fp:
             continue
         clip = ClipId(vals["participant"], vals["gait_type"], vals["walk_class"], vals["clip"])
@@ -135,7 +137,7 @@ def load_sheet(
             continue
         seen[clip.key] = line
         samples.append(Sample(clip, path, start, end, problem=fprob))
-    if problems:
+    if problems and (strict_files or len(problems) > len(file_probs)):  # all listed at once
         raise InputError(f"sample sheet {sheet} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     if not samples:
         raise InputError(f"sample sheet {sheet} lists no clips")

@@ -19,9 +19,11 @@ OUT = config["output_dir"].rstrip("/")
 DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
 MODALITIES = config["modalities"]
 PY = "python -m gaitprep"
-# With --keep-going a missing or unreadable video fails only its own clip's jobs; without
-# it, every such problem stops the run before any job starts.
-KEEP_GOING = bool(getattr(getattr(workflow, "execution_settings", None), "keep_going", False))
+
+
+def keep_going():
+    """Whether snakemake runs with --keep-going (known once the DAG is built, not at parse time)."""
+    return bool(getattr(getattr(workflow, "execution_settings", None), "keep_going", False))
 
 
 def demo_video(key):
@@ -36,7 +38,7 @@ def _load_samples():
         raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
     samples = []
     if config.get("samples"):
-        samples += load_sheet(config["samples"], strict_files=not KEEP_GOING)
+        samples += load_sheet(config["samples"], strict_files=False)
     elif config.get("videos_dir"):
         samples += discover(config["videos_dir"])
     if demo.get("enabled"):
@@ -54,11 +56,20 @@ def _load_samples():
 
 SAMPLES = _load_samples()
 CLIPS = sorted(SAMPLES)
+# A missing or unreadable video: with --keep-going only its own clip's jobs fail (they report
+# the file); without it, every such problem stops the run before any job starts.
 BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}
-if BAD_CLIPS:
-    logger.warning(
-        f"{len(BAD_CLIPS)} clip(s) will fail (--keep-going processes the others):\n  " + "\n  ".join(BAD_CLIPS.values())
-    )
+
+
+def check_bad_clips():
+    """Raise, listing every bad video, unless --keep-going lets the other clips run."""
+    if BAD_CLIPS and not keep_going():
+        raise InputError(
+            f"{len(BAD_CLIPS)} input video(s) cannot be read (use --keep-going to process the other clips):\n  "
+            + "\n  ".join(BAD_CLIPS.values())
+        )
+
+
 DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
 
 
@@ -89,7 +100,11 @@ def video_path(w):
 
 def get_video(w):
     """The video as a rule input; none for a bad clip, so that only its own job fails."""
-    return [] if SAMPLES[clip_key(w)].problem else video_path(w)
+    check_bad_clips()
+    if SAMPLES[clip_key(w)].problem:
+        logger.warning(f"clip {clip_key(w)} will fail: {SAMPLES[clip_key(w)].problem}")
+        return []
+    return video_path(w)
 
 
 def frame_range(w):
