@@ -516,7 +516,6 @@ def test_missing_calibration_for_gait(gait_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="gait.preprocess._smooth_ma raises IndexError when a clip has fewer frames than its 1 s window (reported)", strict=False)
 def test_gait_on_clip_shorter_than_one_second(gait_run):
     """Degenerate data is not an error for the gait step: a 0.4 s clip gets a summary (NaN parameters)."""
     c = clip(2)

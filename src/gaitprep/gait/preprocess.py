@@ -314,7 +314,8 @@ def lowpass(x: np.ndarray, fps: float, cutoff_hz: float = 6.0, order: int = 4) -
 def _smooth_ma(x: np.ndarray, n: int) -> np.ndarray:
     """Centered moving average ignoring NaN (NaN where the input is NaN)."""
     fin = np.isfinite(x)
-    k = np.ones(max(1, n))
+    # np.convolve(mode="same") returns max(len(x), len(k)) values: never let the kernel outgrow x
+    k = np.ones(max(1, min(n, len(x))))
     num = np.convolve(np.where(fin, x, 0.0), k, mode="same")
     den = np.convolve(fin.astype(float), k, mode="same")
     out = num / np.maximum(den, 1e-9)
