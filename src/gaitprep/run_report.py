@@ -227,10 +227,16 @@ def collect_failures(root: str | Path, snakemake_logs: Iterable[str | Path] = ()
             creation time, if any.
     """
     root = Path(root)
-    out, seen_logs = [], set()
+    out, seen_logs, seen_jobs = [], set(), set()
     logs = [Path(p) for p in snakemake_logs if p]
     for sl in logs:
         for b in parse_snakemake_log(sl):
+            # Snakemake may print a failed job's error block more than once (at the failure and
+            # again in the final summary): one failure per (rule, outputs)
+            key = (b["rule"], tuple(b["output"]), tuple(b["log"]))
+            if key in seen_jobs:
+                continue
+            seen_jobs.add(key)
             clip = job = None
             for p in b["output"] + b["log"]:
                 clip, job = clip_of_path(root, p)
