@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import cv2
+import numpy as np
+
 
 @dataclass
 class TVL1Settings:
@@ -76,3 +79,13 @@ class TVL1BackendSettings(TVL1Settings):
         super().__post_init__()
         if not 0.0 < self.scale <= 1.0:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
+
+
+def gray_at_scale(img: np.ndarray, scale: float) -> np.ndarray:
+    """A BGR ``(H, W, 3)`` uint8 frame -> the TV-L1 input: grey ``(h, w)`` uint8, downscaled by
+    ``scale`` with ``cv2.INTER_AREA`` when ``scale < 1`` (each side at least 8 px)."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if scale != 1.0:
+        h, w = g.shape
+        g = cv2.resize(g, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return g

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..results import FlowResult, Frame
-from ..tvl1_params import TVL1BackendSettings
+from ..tvl1_params import TVL1BackendSettings, gray_at_scale
 from .base import FlowBackend
 
 
@@ -56,12 +56,7 @@ class TVL1OpenCVBackend(FlowBackend):
         )  # fmt: skip
 
     def _gray(self, img: np.ndarray) -> np.ndarray:
-        g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        if self.params.scale != 1.0:
-            h, w = g.shape
-            size = (max(8, round(w * self.params.scale)), max(8, round(h * self.params.scale)))
-            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-        return g
+        return gray_at_scale(img, self.params.scale)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FlowResult]:
         prev = None

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from ..results import FlowResult
-from ..tvl1_params import TVL1BackendSettings
+from ..tvl1_params import TVL1BackendSettings, gray_at_scale
 from .base import BatchedFlowBackend, upsample_flow
 
 
@@ -78,12 +77,7 @@ class TVL1TorchBackend(BatchedFlowBackend):
             set_cpu_threads(self.params.threads)
 
     def _prep(self, img: np.ndarray) -> np.ndarray:
-        g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        if self.params.scale != 1.0:
-            h, w = g.shape
-            size = (max(8, round(w * self.params.scale)), max(8, round(h * self.params.scale)))
-            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-        return g
+        return gray_at_scale(img, self.params.scale)
 
     def _solve(self, indices: list[int], grays: list[np.ndarray], full_hw: tuple[int, int]) -> Iterator[FlowResult]:
         """Flow for the pairs ``(grays[k], grays[k+1])``, labelled ``indices[k]``."""

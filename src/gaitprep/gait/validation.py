@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from .params import MEAN_KEYS
+
 #: the validation walkers (WalkerParams fields)
 CONFIGS = [
     dict(cadence=90, step_length_cm=50, double_support_fraction=0.15, direction="left_to_right", seed=1),
@@ -24,16 +26,7 @@ CONFIGS = [
     dict(cadence=115, step_length_cm=55, double_support_fraction=0.14, direction="right_to_left", seed=6, height_cm=160),
 ]
 #: summary mean key -> per-step column compared with the truth of the same name
-PARAMS = {
-    "step_length_cm": "step_length_cm",
-    "stride_length_cm": "stride_length_cm",
-    "step_time_s": "step_time_s",
-    "stride_time_s": "stride_time_s",
-    "stance_s": "stance_s",
-    "swing_s": "swing_s",
-    "single_support_s": "single_support_s",
-    "double_support_s": "double_support_s",
-}
+PARAMS = dict(MEAN_KEYS)
 CLIP_ONLY = ("cadence_steps_per_min", "speed_m_per_s")
 
 
