@@ -49,7 +49,8 @@ def plot_clip(prep, events: list[dict], out: str | Path, title: str = "", method
     for ax in axes:
         for p in prep.passes:
             ax.axvspan(f[p.start], f[p.stop - 1], color="tab:green" if p.direction > 0 else "tab:purple", alpha=0.12)
-    axes[0].set_title(f"{title}  [{method}]  HS: triangles, TO: circles; shaded: passes (green L->R, purple R->L)", fontsize=9)
+    fig.suptitle(f"{title}  [{method}]", fontsize=13, fontweight="bold")
+    axes[0].set_title("HS: triangles, TO: circles (orange: edited by hand); shaded: passes (green L->R, purple R->L)", fontsize=10)
     fig.tight_layout()
     tmp = out.with_name(out.name + ".tmp-qc.png")
     fig.savefig(tmp, dpi=80)
