@@ -26,7 +26,7 @@ own output. What is checked, per clip ``PID/GT/WC_clip``:
 Tree level: ``gait_parameters_estimation.csv`` header must equal
 :data:`gaitprep.naming.ESTIMATION_COLUMNS`; ``participants_measures.csv`` must have the spec's
 columns; IDs valid and unique. gaitprep's side outputs (``logs/``, ``provenance/``, ``qc/``,
-``gait_steps/``, ``run_report.json``) are checked lightly (JSON parses).
+``gait_steps/``, ``gait_overrides/``, ``run_report.json``) are checked lightly (JSON parses).
 
 Issues are ``error`` (the tree breaks the contract; exit status 1) or ``warning`` (odd but
 allowed; exit status 0 unless ``--strict``). Repeated per-frame problems in one folder are
@@ -75,7 +75,7 @@ MEASURES_COLUMNS = [
     "Percentage fat mass", "Lean mass",
 ]  # fmt: skip
 #: gaitprep's own side outputs in the root: checked lightly
-SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "benchmarks", ".snakemake")
+SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "benchmarks", ".snakemake")
 SIDE_FILES = ("run_report.json",)
 KNOWN_CSVS = ("participants_measures.csv", "gait_parameters.csv", naming.ESTIMATION_CSV)
 #: image modalities: (tree folder, expected folder suffix, extension)
