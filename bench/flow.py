@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from gaitprep.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
+from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))
 
@@ -48,19 +49,11 @@ def machine() -> str:
 
 
 def read_gray(path: Path, start: int, n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise SystemExit(f"{path}: cannot open video")
-    out, i = [], 0
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            raise SystemExit(f"{path}: only {len(out)} frames from {start}")
-        if i >= start:
-            out.append(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
-        i += 1
-    cap.release()
-    return out
+    """``n`` grey frames from source frame ``start`` (through gaitprep's VideoReader)."""
+    frames = [cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY) for f in VideoReader(path, start, start + n, prefetch=0)]
+    if len(frames) < n:
+        raise SystemExit(f"{path}: only {len(frames)} frames from {start}")
+    return frames
 
 
 def parse_size(s: str) -> tuple[int, int]:

@@ -30,26 +30,21 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from gaitprep.flowcode import flow_to_bgr  # noqa: E402
 from gaitprep.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
+from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))
 
 
 def read_frames(path: Path, start: int, n: int, width: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise SystemExit(f"{path}: cannot open video")
-    out, i = [], 0
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            raise SystemExit(f"{path}: only {len(out)} frames from {start}")
-        if i >= start:
-            if img.shape[1] != width:
-                h = round(img.shape[0] * width / img.shape[1])
-                img = cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA)
-            out.append(img)
-        i += 1
-    cap.release()
+    """``n`` BGR frames from source frame ``start``, resized to ``width`` px wide (INTER_AREA)."""
+    out = []
+    for f in VideoReader(path, start, start + n, prefetch=0):
+        img = f.image
+        if img.shape[1] != width:
+            img = cv2.resize(img, (width, round(img.shape[0] * width / img.shape[1])), interpolation=cv2.INTER_AREA)
+        out.append(img)
+    if len(out) < n:
+        raise SystemExit(f"{path}: only {len(out)} frames from {start}")
     return out
 
 

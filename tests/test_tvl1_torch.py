@@ -28,6 +28,8 @@ from gaitprep.tvl1 import (
     warp_bicubic,
 )
 
+from gaitprep.video import VideoReader  # noqa: E402
+
 VIDEO = SHARED / "data" / "videos" / "gait_normal_01.mp4"
 
 
@@ -35,16 +37,10 @@ def read_gray(path: Path, start: int, n: int, size=(240, 135)) -> list[np.ndarra
     """``n`` grey frames from ``start``, resized to ``size`` (w, h) with INTER_AREA."""
     if not path.is_file():
         pytest.skip(f"test video {path} not found (set GAITPREP_SHARED)")
-    cap = cv2.VideoCapture(str(path))
-    out, i = [], 0
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        if i >= start:
-            out.append(cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA))
-        i += 1
-    cap.release()
+    out = [
+        cv2.resize(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA)
+        for f in VideoReader(path, start, start + n, prefetch=0)
+    ]
     assert len(out) == n, f"{path}: could not read {n} frames from {start}"
     return out
 

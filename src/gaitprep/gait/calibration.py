@@ -38,6 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import CalibrationError
+from .io import read_json_file
 
 #: Vertical nose-to-ankle distance of a walking adult as a fraction of stature. Standing
 #: anthropometry (Drillis & Contini 1966, as tabulated in Winter 2009, fig. 4.1): eye
@@ -198,12 +199,7 @@ def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Op
             raise CalibrationError("sensor_bars calibration: 'sensor_bars' (the clip's boxes JSON file) is missing")
         if isinstance(src, (str, Path)):
             p = Path(src)
-            if not p.is_file():
-                raise CalibrationError(f"sensor_bars calibration: boxes file {p} not found")
-            try:
-                boxes = json.loads(p.read_text())
-            except json.JSONDecodeError as e:
-                raise CalibrationError(f"sensor_bars calibration: {p} is not valid JSON ({e})") from e
+            boxes = read_json_file(p, "sensor_bars calibration: boxes file not found", CalibrationError)
             where = str(p)
         else:
             boxes, where = src, "sensor_bars"

@@ -105,6 +105,18 @@ def series_from_records(
     return PoseSeries(frames, xy, score, width, height, source)
 
 
+def read_json_file(path: str | Path, missing: str, error=InputError):
+    """Parse a JSON file, raising ``error`` with ``"<path>: <missing>"`` when it is absent and
+    ``"<path>: not valid JSON (...)"`` when it does not parse."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: not valid JSON ({e})") from e
+
+
 def load_pose(path: str | Path, width: Optional[int] = None, height: Optional[int] = None) -> PoseSeries:
     """Read a pose JSON file into a :class:`PoseSeries`.
 
@@ -112,12 +124,7 @@ def load_pose(path: str | Path, width: Optional[int] = None, height: Optional[in
         InputError: the file is missing, not JSON, or not a list of pose records.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: pose JSON not found")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from e
+    data = read_json_file(path, "pose JSON not found")
     if not isinstance(data, list):
         raise InputError(f"{path}: pose JSON must be a list of per-frame records")
     return series_from_records(data, str(path), width, height)
@@ -130,12 +137,7 @@ def read_provenance_video(path: str | Path) -> dict:
         InputError: the file is missing, not JSON, or has no positive ``video.fps``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: provenance JSON not found (needed for the clip's fps; or pass --fps)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from e
+    data = read_json_file(path, "provenance JSON not found (needed for the clip's fps; or pass --fps)")
     video = data.get("video") if isinstance(data, dict) else None
     fps = video.get("fps") if isinstance(video, dict) else None
     try:
