@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gaitprep.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
+from gaitprep.flow.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
 from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))

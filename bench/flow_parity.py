@@ -4,7 +4,7 @@ For ``--pairs`` consecutive frame pairs of a walking video, computes both flows 
 same (OpenCV default) parameters and prints the mean end-point error (EPE, px) between them
 over the whole frame, over the person (MediaPipe Pose segmentation mask of frame t, > 0.5)
 and over moving pixels (OpenCV |flow| > 0.5 px). Writes a picture: the frame, the EPE map,
-and both flows coded with :func:`gaitprep.flowcode.flow_to_bgr`.
+and both flows coded with :func:`gaitprep.healthgait.flowcode.flow_to_bgr`.
 
     PYTHONPATH=src python bench/flow_parity.py                   # 960x540, 20 pairs
     PYTHONPATH=src python bench/flow_parity.py --width 240 --pairs 3 --png /tmp/p.png
@@ -28,8 +28,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gaitprep.flowcode import flow_to_bgr  # noqa: E402
-from gaitprep.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
+from gaitprep.healthgait.flowcode import flow_to_bgr  # noqa: E402
+from gaitprep.flow.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
 from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))

@@ -13,7 +13,7 @@ import os
 import platform
 import tempfile
 
-from gaitprep.naming import ClipId
+from gaitprep.healthgait.naming import ClipId
 from gaitprep.runner import JobSpec, run_modality
 
 DEFAULTS = {"pose": "blazepose", "silhouette": "blazepose-mask", "segmentation": "pose-parts", "flow": "tvl1-opencv"}

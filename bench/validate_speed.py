@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_validate import make_tree  # noqa: E402
 
-from gaitprep import naming, validate  # noqa: E402
+from gaitprep.healthgait import naming, validate  # noqa: E402
 
 
 def main() -> None:

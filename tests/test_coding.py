@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitprep.flowcode import flow_to_bgr
-from gaitprep.palette import ALLOWED_RGB, DENSEPOSE_I_TO_PART, PALETTE_RGB, PARTS, colorize
+from gaitprep.healthgait.flowcode import flow_to_bgr
+from gaitprep.healthgait.palette import ALLOWED_RGB, DENSEPOSE_I_TO_PART, PALETTE_RGB, PARTS, colorize
 
 
 def hue_of(bgr):

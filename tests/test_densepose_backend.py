@@ -15,7 +15,7 @@ import torch
 from gaitprep.backends import get_backend_class
 from gaitprep.backends.base import Context
 from gaitprep.errors import BackendUnavailableError, GaitprepError, InputError, WeightsNotFoundError
-from gaitprep.palette import PART_LABEL
+from gaitprep.healthgait.palette import PART_LABEL
 from gaitprep.results import Frame
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_detectron2"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gaitprep.densepose_utils import chart_labels, fine_to_parts, instance_parts, int_box_xywh, paste_labels
-from gaitprep.palette import ALLOWED_RGB, PART_LABEL, colorize
+from gaitprep.backends.densepose_utils import chart_labels, fine_to_parts, instance_parts, int_box_xywh, paste_labels
+from gaitprep.healthgait.palette import ALLOWED_RGB, PART_LABEL, colorize
 from gaitprep.subject import MainSubjectTracker
 
 

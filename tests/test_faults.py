@@ -28,10 +28,10 @@ import pytest
 import yaml
 
 from conftest import REPO, shared_video, snakemake, write_config
-from gaitprep import naming, validate
+from gaitprep.healthgait import naming, validate
 from gaitprep.errors import VideoError, WeightsNotFoundError
-from gaitprep.naming import ClipId
-from gaitprep.writers import TMP_TAG
+from gaitprep.healthgait.naming import ClipId
+from gaitprep.healthgait.writers import TMP_TAG
 
 HEADER = "participant\tgait_type\twalk_class\tclip\tpath\n"
 POSE = {"backend": "blazepose", "params": {"model_complexity": 1}}
@@ -408,7 +408,7 @@ def test_missing_model_weights_yolo(videos, tmp_path):
 def test_disk_full_while_writing_frames(videos, tmp_path, monkeypatch):
     """cv2.imwrite returns False when the disk is full: the job fails naming the folder, no
     partial folder, no temporaries, no provenance."""
-    import gaitprep.writers as writers
+    import gaitprep.healthgait.writers as writers
     from gaitprep.runner import JobSpec, run_modality
 
     real, n = cv2.imwrite, {"calls": 0}
@@ -429,7 +429,7 @@ def test_disk_full_while_writing_frames(videos, tmp_path, monkeypatch):
 
 
 def test_disk_full_while_writing_json(videos, tmp_path, monkeypatch):
-    import gaitprep.writers as writers
+    import gaitprep.healthgait.writers as writers
     from gaitprep.runner import JobSpec, run_modality
 
     def enospc(*a, **k):

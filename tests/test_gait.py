@@ -19,7 +19,7 @@ from gaitprep.gait.overrides import apply_overrides, read_overrides
 from gaitprep.gait.params import STEP_COLUMNS
 from gaitprep.gait.preprocess import interpolate_gaps, lowpass
 from gaitprep.gait.validation import compare
-from gaitprep.naming import ESTIMATION_COLUMNS
+from gaitprep.healthgait.naming import ESTIMATION_COLUMNS
 from gaitprep.synth import WalkerParams, walker_keypoints, walker_truth
 
 from conftest import REPO
@@ -244,7 +244,7 @@ def test_cli_gait_clip_and_aggregate(tmp_path):
 
 def test_fps_from_tree_provenance(tmp_path):
     from gaitprep.gait.io import clip_video_info
-    from gaitprep.naming import ClipId, provenance_path
+    from gaitprep.healthgait.naming import ClipId, provenance_path
 
     c = ClipId.from_key(CLIP)
     pp = provenance_path(tmp_path, c, "pose")

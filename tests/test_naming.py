@@ -1,7 +1,7 @@
 import pytest
 
-from gaitprep import naming
-from gaitprep.naming import ClipId
+from gaitprep.healthgait import naming
+from gaitprep.healthgait.naming import ClipId
 
 
 def test_paths_follow_the_spec(tmp_path):

@@ -15,8 +15,8 @@ import pytest
 from conftest import shared_video
 from gaitprep.backends.alphapose import AlphaPoseRunError
 from gaitprep.errors import BackendUnavailableError
-from gaitprep.naming import ClipId, pose_path, provenance_path, segmentation_dir
-from gaitprep.palette import ALLOWED_RGB
+from gaitprep.healthgait.naming import ClipId, pose_path, provenance_path, segmentation_dir
+from gaitprep.healthgait.palette import ALLOWED_RGB
 from gaitprep.runner import JobSpec, run_modality
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitprep.naming import ClipId, flow_dir, pose_path, segmentation_dir, silhouette_dir
+from gaitprep.healthgait.naming import ClipId, flow_dir, pose_path, segmentation_dir, silhouette_dir
 
 from conftest import snakemake, write_config
 

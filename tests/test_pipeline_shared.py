@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitprep.naming import ClipId, flow_dir, pose_path, provenance_path, segmentation_dir, silhouette_dir
-from gaitprep.palette import PALETTE_BGR
+from gaitprep.healthgait.naming import ClipId, flow_dir, pose_path, provenance_path, segmentation_dir, silhouette_dir
+from gaitprep.healthgait.palette import PALETTE_BGR
 from gaitprep.samples import load_sheet
 
 from conftest import SAMPLES_TSV, snakemake, write_config

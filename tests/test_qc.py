@@ -1,4 +1,4 @@
-"""QC pictures, run summary and event overrides (gaitprep.qc, workflow/rules/qc.smk).
+"""QC pictures, run summary and event overrides (gaitprep.reporting.qc, workflow/rules/qc.smk).
 
 Fast tests build a tiny synthetic tree; the slow ones run the workflow on a frame range of
 the shared video gait_normal_01.mp4 and check the report, the pictures and the overrides.
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitprep import qc
+from gaitprep.reporting import qc
 from gaitprep.errors import InputError
-from gaitprep.naming import ClipId, provenance_path
-from gaitprep.palette import PALETTE_BGR, PART_LABEL
+from gaitprep.healthgait.naming import ClipId, provenance_path
+from gaitprep.healthgait.palette import PALETTE_BGR, PART_LABEL
 from gaitprep.results import COCO17
 
 from conftest import REPO, shared_video, snakemake, write_config

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gaitprep import naming, run_report
+from gaitprep.healthgait import naming
+from gaitprep.reporting import run_report
 
 C = naming.ClipId("PA000", "UGS", "NW-WJ", "1")
 C2 = naming.ClipId("PA001", "FGS", "FW-WoJ", "2")

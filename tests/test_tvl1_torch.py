@@ -1,4 +1,4 @@
-"""TV-L1 in PyTorch (gaitprep.tvl1, backend tvl1-torch): building blocks against OpenCV,
+"""TV-L1 in PyTorch (gaitprep.flow.tvl1, backend tvl1-torch): building blocks against OpenCV,
 parity with cv2.optflow.DualTVL1OpticalFlow on real frames, and the backend's streaming.
 
 The parity test runs at 240x135 (frames downscaled with INTER_AREA) to fit CI on 2 cores;
@@ -16,7 +16,7 @@ import torch
 
 from conftest import SHARED
 from gaitprep.results import Frame
-from gaitprep.tvl1 import (
+from gaitprep.flow.tvl1 import (
     TVL1Params,
     centered_gradient,
     divergence,

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitprep import naming, validate
-from gaitprep.palette import PALETTE_BGR
+from gaitprep.healthgait import naming, validate
+from gaitprep.healthgait.palette import PALETTE_BGR
 from gaitprep.results import COCO17
 
 W, H, N = 64, 48, 6  # tiny frames, 6-frame clips

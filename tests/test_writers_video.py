@@ -7,7 +7,7 @@ import pytest
 
 from gaitprep.errors import VideoError
 from gaitprep.video import VideoReader, probe
-from gaitprep.writers import FrameDirWriter, atomic_path, write_json_atomic
+from gaitprep.healthgait.writers import FrameDirWriter, atomic_path, write_json_atomic
 
 from conftest import shared_video
 

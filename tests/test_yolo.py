@@ -277,7 +277,7 @@ def test_pipeline_rules_with_yolo_backends(models, tmp_path):
     import cv2
     from conftest import snakemake, write_config
 
-    from gaitprep.naming import ClipId, pose_path, provenance_path, silhouette_dir
+    from gaitprep.healthgait.naming import ClipId, pose_path, provenance_path, silhouette_dir
 
     sheet = tmp_path / "samples.tsv"
     sheet.write_text("participant\tgait_type\twalk_class\tclip\tpath\tstart_frame\tend_frame\n"

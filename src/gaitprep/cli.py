@@ -15,14 +15,14 @@ from .errors import GaitprepError
 SUBCOMMAND_MODULES = (
     "gaitprep.synth.cli",
     "gaitprep.gait.cli",
-    "gaitprep.validate",
-    "gaitprep.run_report",
-    "gaitprep.qc",
+    "gaitprep.healthgait.validate",
+    "gaitprep.reporting.run_report",
+    "gaitprep.reporting.qc",
 )
 
 
 def _cmd_run(a) -> int:
-    from .naming import ClipId
+    from .healthgait.naming import ClipId
     from .runner import JobSpec, run_modality
 
     run_modality(a.modality, ClipId.from_key(a.clip), a.video, a.root, JobSpec.from_json(a.spec), a.start, a.end)

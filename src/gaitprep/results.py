@@ -78,7 +78,7 @@ class MaskResult:
 @dataclass
 class PartsResult:
     """Coarse body-part labels of the main subject: ``(H, W)`` uint8 in 0..14 (0 background,
-    see :data:`gaitprep.palette.PARTS`), or ``None`` when no person was found."""
+    see :data:`gaitprep.healthgait.palette.PARTS`), or ``None`` when no person was found."""
 
     index: int
     parts: Optional[np.ndarray]

@@ -20,12 +20,12 @@ from .backends import FLOW_METHOD, get_backend_class
 from .backends.base import Context
 from .device import resolve_device
 from .errors import GaitprepError
-from .flowcode import flow_to_bgr
-from .naming import ClipId, IMAGE_EXT, output_path, provenance_path
-from .palette import colorize
+from .healthgait.flowcode import flow_to_bgr
+from .healthgait.naming import ClipId, IMAGE_EXT, output_path, provenance_path
+from .healthgait.palette import colorize
 from .results import PoseResult
 from .video import VideoReader
-from .writers import FrameDirWriter, write_json_atomic, write_mask, write_pose_json
+from .healthgait.writers import FrameDirWriter, write_json_atomic, write_mask, write_pose_json
 
 log = logging.getLogger("gaitprep")
 
@@ -40,7 +40,7 @@ class JobSpec:
         device: ``auto|cpu|cuda|cuda:N``.
         models_dir: folder searched for weights (else ``$GAITPREP_MODELS``).
         allow_download: let libraries download weights by name (online users only).
-        coding: flow coding options for :func:`gaitprep.flowcode.flow_to_bgr`.
+        coding: flow coding options for :func:`gaitprep.healthgait.flowcode.flow_to_bgr`.
         prefetch: frames decoded ahead of the backend.
         progress: show a progress bar (on stderr, i.e. in the job log).
     """
@@ -96,7 +96,7 @@ def run_modality(
             the source indices.
 
     Returns:
-        The provenance record written to :func:`gaitprep.naming.provenance_path`.
+        The provenance record written to :func:`gaitprep.healthgait.naming.provenance_path`.
 
     Raises:
         GaitprepError: bad video, unknown backend or parameter, missing weights or library;

@@ -18,7 +18,7 @@ from typing import Iterable, Optional
 import pandas as pd
 
 from .errors import InputError
-from .naming import ClipId, validate_clip_fields
+from .healthgait.naming import ClipId, validate_clip_fields
 from .video import VIDEO_EXTENSIONS
 
 REQUIRED_COLUMNS = ("participant", "gait_type", "walk_class", "clip", "path")

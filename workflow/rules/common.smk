@@ -10,7 +10,7 @@ from snakemake.utils import validate
 
 from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
 from gaitprep.errors import InputError
-from gaitprep.naming import ClipId
+from gaitprep.healthgait.naming import ClipId
 from gaitprep.samples import Sample, discover, load_sheet
 
 validate(config, "../schemas/config.schema.yaml")

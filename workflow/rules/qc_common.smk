@@ -1,6 +1,6 @@
 # Functions of the qc rules (workflow/rules/qc.smk): which files the QC pictures read, and
 # the per-clip split of the manual event overrides. Kept apart from the rules (snakemake --lint).
-from gaitprep.qc import clip_override_rows
+from gaitprep.reporting.qc import clip_override_rows
 
 _IMAGE_MODALITIES = ("pose", "silhouette", "segmentation", "flow")
 #: the modalities whose outputs the montage shows: those that run (all four if none does)

@@ -12,10 +12,10 @@ def _gaitprep_run_report(log, status):
     from pathlib import Path as _Path
 
     try:
-        from gaitprep.run_report import write_run_report
+        from gaitprep.reporting.run_report import write_run_report
     except ImportError:
         _sys.path.insert(0, str(_Path(workflow.basedir) / "src"))
-        from gaitprep.run_report import write_run_report
+        from gaitprep.reporting.run_report import write_run_report
     root = config.get("output_dir") or "results"
     try:
         write_run_report(root, snakemake_logs=log, status=status)

@@ -3,8 +3,8 @@
 Health&Gait's segmentation PNGs came from DensePose (Güler et al., CVPR 2018) run with
 detectron2 (``projects/DensePose``). This backend runs the same chart predictor on batches
 of frames, keeps the main subject's instance and maps its 24 fine parts onto the 14 coarse
-parts of :mod:`gaitprep.palette`. All array work after the network is in
-:mod:`gaitprep.densepose_utils` (tested without detectron2).
+parts of :mod:`gaitprep.healthgait.palette`. All array work after the network is in
+:mod:`gaitprep.backends.densepose_utils` (tested without detectron2).
 
 detectron2 and DensePose are not on PyPI: they are imported only when the backend is
 built, and :class:`~gaitprep.errors.BackendUnavailableError` says how to install them
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from ..densepose_utils import instance_parts
+from .densepose_utils import instance_parts
 from ..errors import BackendUnavailableError, InputError
 from ..results import Frame, PartsResult
 from ..subject import MainSubjectTracker
@@ -76,7 +76,7 @@ class DensePoseBackend(SegmentationBackend):
     ``ctx.device`` and loads the weights; :meth:`run` resizes each batch of frames as
     detectron2's ``DefaultPredictor`` does (shortest edge ``INPUT.MIN_SIZE_TEST``, at most
     ``INPUT.MAX_SIZE_TEST``, ``INPUT.FORMAT`` channel order), runs the batch in one forward
-    pass, and post-processes each frame with :func:`gaitprep.densepose_utils.instance_parts`
+    pass, and post-processes each frame with :func:`gaitprep.backends.densepose_utils.instance_parts`
     (main subject by :class:`~gaitprep.subject.MainSubjectTracker` over the instance boxes).
 
     Raises (at construction):

@@ -6,7 +6,7 @@ and right), with a per-segment thickness so that the wide torso wins over a thin
 equal distance to their bones: part(p) = argmin_k ( d(p, bone_k) - r_k ), where r_k is a
 fraction of the torso length (mid-shoulder to mid-hip). Depth order of overlapping limbs
 (near vs far leg in side view) is not modelled. Colours are the spec's palette
-(:mod:`gaitprep.palette`), so the feet are (255,255,0) and (128,0,0) as the published gait
+(:mod:`gaitprep.healthgait.palette`), so the feet are (255,255,0) and (128,0,0) as the published gait
 code expects.
 """
 
@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..palette import PART_LABEL
+from ..healthgait.palette import PART_LABEL
 from ..results import Frame, PartsResult
 from .base import SegmentationBackend
 from .blazepose import BLAZEPOSE_HAND, BlazePoseModel, BlazePoseParams
@@ -48,7 +48,7 @@ def assign_parts(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
         lm: ``(33, >=2)`` BlazePose landmarks in px (x, y).
 
     Returns:
-        ``(H, W)`` uint8 coarse part labels (0 background, 1..14 see :data:`gaitprep.palette.PARTS`).
+        ``(H, W)`` uint8 coarse part labels (0 background, 1..14 see :data:`gaitprep.healthgait.palette.PARTS`).
     """
     out = np.zeros(mask.shape, np.uint8)
     ys, xs = np.nonzero(mask)

@@ -16,12 +16,12 @@ import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..results import FlowResult, Frame
-from ..tvl1_params import TVL1BackendSettings, gray_at_scale
+from ..flow.tvl1_params import TVL1BackendSettings, gray_at_scale
 from .base import FlowBackend
 
 
 #: OpenCV DualTVL1 parameters (defaults are OpenCV's own) plus ``scale``; see
-#: :class:`gaitprep.tvl1_params.TVL1Settings` for each parameter's meaning.
+#: :class:`gaitprep.flow.tvl1_params.TVL1Settings` for each parameter's meaning.
 TVL1Params = TVL1BackendSettings
 
 

@@ -1,6 +1,6 @@
 """Flow backend ``tvl1-torch``: TV-L1 optical flow in PyTorch, batched, on GPU or CPU.
 
-The engine is :mod:`gaitprep.tvl1` (Zach, Pock & Bischof 2007, as implemented by OpenCV's
+The engine is :mod:`gaitprep.flow.tvl1` (Zach, Pock & Bischof 2007, as implemented by OpenCV's
 ``DualTVL1OpticalFlow``, whose defaults and numerical choices it reproduces). Frames are
 converted to grey with ``cv2.cvtColor(BGR2GRAY)`` as the ``tvl1-opencv`` backend does;
 ``batch_size`` consecutive pairs are solved at once on ``ctx.device``. ``scale < 1``
@@ -16,14 +16,14 @@ from typing import Iterator
 import numpy as np
 
 from ..results import FlowResult
-from ..tvl1_params import TVL1BackendSettings, gray_at_scale
+from ..flow.tvl1_params import TVL1BackendSettings, gray_at_scale
 from .base import BatchedFlowBackend, upsample_flow
 
 
 @dataclass
 class TVL1TorchParams(TVL1BackendSettings):
     """Parameters of ``tvl1-torch``: the TV-L1 ones (OpenCV's defaults, see
-    :class:`gaitprep.tvl1_params.TVL1Settings`), ``scale``, and:
+    :class:`gaitprep.flow.tvl1_params.TVL1Settings`), ``scale``, and:
 
     Attributes:
         batch_size: frame pairs solved at once; 0 = auto: 8 on CUDA (GPU memory ~0.1-0.3 GB
@@ -48,8 +48,8 @@ class TVL1TorchParams(TVL1BackendSettings):
         self.tvl1()  # validates the engine's own constraints (gamma = 0)
 
     def tvl1(self):
-        """The engine's :class:`~gaitprep.tvl1.TVL1Params`."""
-        from ..tvl1 import TVL1Params
+        """The engine's :class:`~gaitprep.flow.tvl1.TVL1Params`."""
+        from ..flow.tvl1 import TVL1Params
 
         return TVL1Params(**self.tvl1_fields())
 
@@ -67,7 +67,7 @@ class TVL1TorchBackend(BatchedFlowBackend):
         super().__init__(params, ctx)
         import torch
 
-        from ..tvl1 import set_cpu_threads
+        from ..flow.tvl1 import set_cpu_threads
 
         self.torch = torch
         self.device = torch.device(self.ctx.device or "cpu")
@@ -81,7 +81,7 @@ class TVL1TorchBackend(BatchedFlowBackend):
 
     def _solve(self, indices: list[int], grays: list[np.ndarray], full_hw: tuple[int, int]) -> Iterator[FlowResult]:
         """Flow for the pairs ``(grays[k], grays[k+1])``, labelled ``indices[k]``."""
-        from ..tvl1 import tvl1_flow
+        from ..flow.tvl1 import tvl1_flow
 
         torch = self.torch
         stack = torch.from_numpy(np.stack(grays)).to(self.device, non_blocking=True).float()
@@ -93,7 +93,7 @@ class TVL1TorchBackend(BatchedFlowBackend):
     def provenance(self) -> dict:
         return {
             **super().provenance(),
-            "model": f"gaitprep.tvl1 (PyTorch {self.torch.__version__}, OpenCV DualTVL1 parity)",
+            "model": f"gaitprep.flow.tvl1 (PyTorch {self.torch.__version__}, OpenCV DualTVL1 parity)",
             "device": str(self.device),
             "batch_size": self.batch_size,
         }

@@ -1,6 +1,6 @@
 """``gait_parameters_estimation.csv``: one row per participant from the clips' summaries.
 
-Columns are exactly :data:`gaitprep.naming.ESTIMATION_COLUMNS`: ``ID`` then, for UGS and
+Columns are exactly :data:`gaitprep.healthgait.naming.ESTIMATION_COLUMNS`: ``ID`` then, for UGS and
 FGS, ``Step`` (cm), ``Stride`` (cm), ``Cadence`` (steps/min), ``MonoSP`` (s, single
 support), ``BiSP`` (s, one double-support period), ``Speed`` (m/s). Each value is the
 mean over that participant's clips of that gait type of the clip means, NaN clip values
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..naming import ESTIMATION_COLUMNS, ClipId
-from ..writers import atomic_path
+from ..healthgait.naming import ESTIMATION_COLUMNS, ClipId
+from ..healthgait.writers import atomic_path
 
 #: CSV parameter name -> summary ``means`` key
 CSV_FROM_SUMMARY = {

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..naming import ClipId
-from ..writers import atomic_path
+from ..healthgait.naming import ClipId
+from ..healthgait.writers import atomic_path
 from .calibration import body_height_px, make_calibration
 from .events import ankle_distance_peaks, pass_of_frame, zeni_events
 from .io import PoseSeries

@@ -151,12 +151,12 @@ def read_provenance_video(path: str | Path) -> dict:
 
 def clip_video_info(root: str | Path, clip) -> dict:
     """The ``video`` block (``fps``, ``width``, ``height``...) of a clip's pose provenance in
-    the tree: :func:`gaitprep.naming.provenance_path` ``(root, clip, "pose")``.
+    the tree: :func:`gaitprep.healthgait.naming.provenance_path` ``(root, clip, "pose")``.
 
-    ``clip`` is a :class:`gaitprep.naming.ClipId` or its key. Raises InputError (see
+    ``clip`` is a :class:`gaitprep.healthgait.naming.ClipId` or its key. Raises InputError (see
     :func:`read_provenance_video`).
     """
-    from ..naming import ClipId, provenance_path
+    from ..healthgait.naming import ClipId, provenance_path
 
     c = clip if isinstance(clip, ClipId) else ClipId.from_key(str(clip))
     return read_provenance_video(provenance_path(root, c, "pose"))

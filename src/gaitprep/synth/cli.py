@@ -57,7 +57,7 @@ def params_from_args(a: argparse.Namespace):
 
 def run(a: argparse.Namespace) -> int:
     """Render the clip, write the truth (and optionally the exact pose JSON); print a summary."""
-    from ..writers import write_pose_json
+    from ..healthgait.writers import write_pose_json
     from .render import render_walker, truth_path_for
     from .truth import walker_pose_results
 

@@ -17,7 +17,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..writers import write_json_atomic
+from ..healthgait.writers import write_json_atomic
 from .model import Walker, WalkerParams
 from .truth import walker_truth
 

@@ -3,7 +3,7 @@
 Works on the published dataset's layout (``../shared/spec/healthgait.md``) and on gaitprep's
 own output. What is checked, per clip ``PID/GT/WC_clip``:
 
-* **names** (:func:`gaitprep.naming.validate_clip_fields`): ``PA`` + >= 3 digits, gait type
+* **names** (:func:`gaitprep.healthgait.naming.validate_clip_fields`): ``PA`` + >= 3 digits, gait type
   ``UGS``/``FGS``, walk class consistent with the gait type (``NW-*`` is UGS, ``FW-*`` FGS),
   clip ``1``/``2``; files only at the places the layout has them.
 * **suffixes**: ``_AlphaPose.json``, ``_YOLOV8/``, ``_DensePose/``; flow folders
@@ -14,7 +14,7 @@ own output. What is checked, per clip ``PID/GT/WC_clip``:
 * **silhouettes** are binary: JPEG noise is tolerated near edges, so a frame passes when at
   least :data:`BINARY_MIN_FRACTION` (99 %) of its pixels are within
   :data:`BINARY_TOLERANCE` (10) grey levels of 0 or 255 (all channels).
-* **segmentation** PNGs (lossless) use only :data:`gaitprep.palette.ALLOWED_RGB`, exactly.
+* **segmentation** PNGs (lossless) use only :data:`gaitprep.healthgait.palette.ALLOWED_RGB`, exactly.
 * **pose JSON** against ``schemas/pose.schema.json`` (jsonschema): a list of
   ``{"frame": int, "joints": null | {name: {x, y, score}}}`` with COCO-17/Halpe-26 names;
   frames strictly increasing; joints inside the frame size when it is known (from the
@@ -24,7 +24,7 @@ own output. What is checked, per clip ``PID/GT/WC_clip``:
 * leftover temporaries (``*.tmp-<pid>``) from killed jobs are errors: the tree is not complete.
 
 Tree level: ``gait_parameters_estimation.csv`` header must equal
-:data:`gaitprep.naming.ESTIMATION_COLUMNS`; ``participants_measures.csv`` must have the spec's
+:data:`gaitprep.healthgait.naming.ESTIMATION_COLUMNS`; ``participants_measures.csv`` must have the spec's
 columns; IDs valid and unique. gaitprep's side outputs (``logs/``, ``provenance/``, ``qc/``,
 ``gait_steps/``, ``gait_overrides/``, ``run_report.json``) are checked lightly (JSON parses).
 
@@ -53,7 +53,7 @@ import numpy as np
 
 from . import naming
 from .palette import ALLOWED_RGB
-from .results import HALPE26
+from ..results import HALPE26
 from .writers import TMP_TAG
 
 #: grey levels from 0 / 255 within which a silhouette pixel counts as binary (JPEG noise)
@@ -310,7 +310,7 @@ def discover(root: Path, c: _Collector) -> dict[str, ClipFiles]:
 def _pose_validator():
     import jsonschema
 
-    schema = json.loads(resources.files("gaitprep").joinpath("schemas/pose.schema.json").read_text())
+    schema = json.loads(resources.files("gaitprep").joinpath("healthgait/schemas/pose.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -857,7 +857,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
-    """``python -m gaitprep.validate ROOT``; exit status 0 ok, 1 errors, 2 usage/missing root."""
+    """``python -m gaitprep.healthgait.validate ROOT``; exit status 0 ok, 1 errors, 2 usage/missing root."""
     p = argparse.ArgumentParser(prog="gaitprep validate", description=__doc__.split("\n\n")[0])
     _add_arguments(p)
     return run(p.parse_args(None if argv is None else list(argv)))

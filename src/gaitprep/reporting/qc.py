@@ -30,10 +30,10 @@ from typing import Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .naming import ClipId, IMAGE_EXT, gait_summary_path, provenance_path
+from ..errors import InputError
+from ..healthgait.naming import ClipId, IMAGE_EXT, gait_summary_path, provenance_path
 
-log = logging.getLogger("gaitprep.qc")
+log = logging.getLogger("gaitprep.reporting.qc")
 
 #: skeleton links (pairs of spec joint names) and which side each belongs to
 SKELETON = (
@@ -183,7 +183,7 @@ def read_rgb(path: Optional[Path]) -> Optional[np.ndarray]:
 
 def read_frames(video: str | Path, indices: Sequence[int]) -> dict[int, np.ndarray]:
     """Decode the source frames ``indices`` (source numbering) -> ``{index: RGB image}``."""
-    from .video import VideoReader
+    from ..video import VideoReader
 
     want = sorted(set(int(i) for i in indices))
     if not want:
@@ -254,7 +254,7 @@ def make_montage(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .writers import atomic_path
+    from ..healthgait.writers import atomic_path
 
     backends = {}
     for p in provenance:
@@ -275,7 +275,7 @@ def make_montage(
         return (start is None or i >= start) and (end is None or i < end)
 
     # candidates: frames where the person is fully seen; fall back step by step
-    from .video import probe
+    from ..video import probe
 
     info = probe(video)
     W, H = info.width, info.height
@@ -519,7 +519,7 @@ def run_summary(
 
 def write_summary(df, csv_path: str | Path, html_path: Optional[str | Path] = None, title: str = "gaitprep run summary") -> None:
     """Write the summary as CSV and (optionally) a standalone HTML page with totals on top."""
-    from .writers import atomic_path
+    from ..healthgait.writers import atomic_path
 
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
@@ -607,7 +607,7 @@ def _cmd_summary(a) -> int:
 
 
 def _cmd_overrides(a) -> int:
-    from .writers import atomic_path
+    from ..healthgait.writers import atomic_path
 
     rows = a.rows if a.rows is not None else clip_override_rows(a.table, a.clip)
     with atomic_path(a.out) as tmp:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .naming import frame_name, frame_width
-from .results import PoseResult
+from ..results import PoseResult
 
 TMP_TAG = ".tmp-"
 

@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from .palette import DENSEPOSE_I_TO_PART
-from .subject import MainSubjectTracker
+from ..healthgait.palette import DENSEPOSE_I_TO_PART
+from ..subject import MainSubjectTracker
 
 
 def int_box_xywh(box_xyxy: Sequence[float]) -> tuple[int, int, int, int]:
@@ -88,7 +88,7 @@ def chart_labels(fine_segm, coarse_segm, box_xywh: Sequence[int]):
 def fine_to_parts(labels_i: np.ndarray) -> np.ndarray:
     """Map DensePose fine part indices I (0..24) to the 14 coarse labels (0..14), uint8.
 
-    Uses :data:`gaitprep.palette.DENSEPOSE_I_TO_PART` (the spec's table).
+    Uses :data:`gaitprep.healthgait.palette.DENSEPOSE_I_TO_PART` (the spec's table).
 
     Raises:
         ValueError: a value outside 0..24.
@@ -154,7 +154,7 @@ def instance_parts(
             per frame, in frame order).
 
     Returns:
-        ``(H, W)`` uint8 labels 0..14 (:data:`gaitprep.palette.PARTS`) of the chosen
+        ``(H, W)`` uint8 labels 0..14 (:data:`gaitprep.healthgait.palette.PARTS`) of the chosen
         instance, or ``None`` when no instance is selected (nobody, or all below the
         tracker's ``min_score``).
     """

@@ -48,7 +48,7 @@ REMAP_SUBPIXEL = 32
 
 @dataclass
 class TVL1Params(TVL1Settings):
-    """The PyTorch engine's TV-L1 parameters: :class:`gaitprep.tvl1_params.TVL1Settings`
+    """The PyTorch engine's TV-L1 parameters: :class:`gaitprep.flow.tvl1_params.TVL1Settings`
     (OpenCV's defaults) with ``gamma`` fixed at 0 (the illumination term is not implemented)."""
 
     def __post_init__(self):

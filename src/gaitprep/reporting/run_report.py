@@ -40,8 +40,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-from . import naming
-from .writers import TMP_TAG, write_json_atomic
+from ..healthgait import naming
+from ..healthgait.writers import TMP_TAG, write_json_atomic
 
 REPORT_NAME = "run_report.json"
 ERROR_PREFIX = "gaitprep: error:"
@@ -189,7 +189,7 @@ def parse_snakemake_log(path: str | Path) -> list[dict]:
 def clip_of_path(root: str | Path, path: str | Path) -> tuple[Optional[str], Optional[str]]:
     """``(clip key, job key)`` of an output or log path inside the tree, else ``(None, None)``.
 
-    Understands the four modality layouts of :mod:`gaitprep.naming` and any path that
+    Understands the four modality layouts of :mod:`gaitprep.healthgait.naming` and any path that
     contains ``<PID>/<GT>/<WC>_<clip>`` (logs, gait steps).
     """
     parts = Path(path).parts
