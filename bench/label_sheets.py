@@ -19,6 +19,11 @@ heel height and toe position can be compared from tile to tile.
 
 Sheets go to --out (default /tmp/sheets), never into the repository. Needs only
 opencv and numpy.
+
+    python bench/label_sheets.py --check bench/data/real_events.tsv
+
+runs the sanity checks of bench/data/README.md on a label file (alternation of HS within
+a pass, step / stance / swing / double-support times, one TO per foot between its HS's).
 """
 
 from __future__ import annotations
@@ -128,9 +133,68 @@ def make_sheets(video: str, start: int, end: int, step: int, cols: int, rows: in
     return paths
 
 
+FPS = {"gait_normal_01.mp4": 30.22, "gait_abnormal_01_slouch_posture.mp4": 30.29,
+       "gait_abnormal_03_concriduction.mp4": 30.04, "gait_abnormal_06_no_arm_swing.mp4": 29.98}
+
+
+def check(events_tsv: str) -> int:
+    """Print the sanity checks of bench/data/README.md for a label file; return #problems."""
+    import csv
+    rows = list(csv.DictReader(open(events_tsv), delimiter="\t"))
+    passes_tsv = Path(events_tsv).with_name("real_passes.tsv")
+    passes = list(csv.DictReader(open(passes_tsv), delimiter="\t")) if passes_tsv.exists() else []
+    bad = 0
+    for video in dict.fromkeys(r["video"] for r in rows):
+        fps = FPS.get(video, 30.0)
+        ev = sorted((int(r["frame"]), r["event"], r["foot"]) for r in rows if r["video"] == video)
+        wins = [(int(p["first_frame"]), int(p["last_frame"]), p["pass"]) for p in passes if p["video"] == video]
+        print(f"\n## {video}: {sum(e[1] == 'HS' for e in ev)} HS, {sum(e[1] == 'TO' for e in ev)} TO")
+        for lo, hi, name in wins or [(0, 10**9, "1")]:
+            pe = [e for e in ev if lo - 10 <= e[0] <= hi + 10]
+            hs = [e for e in pe if e[1] == "HS"]
+            steps, stance, swing, ds, notes = [], [], [], [], []
+            for a, b in zip(hs, hs[1:]):
+                if a[2] == b[2]:
+                    notes.append(f"HS {a[2]} {a[0]} -> HS {b[2]} {b[0]}: same foot (a contralateral HS is hidden)")
+                else:
+                    steps.append((b[0] - a[0]) / fps)
+            for f in "LR":
+                fe = [e for e in pe if e[2] == f]
+                for a, b in zip(fe, fe[1:]):
+                    if a[1] == b[1]:
+                        notes.append(f"{f}: {a[1]} {a[0]} followed by {b[1]} {b[0]} (an event of this foot is hidden)")
+                    elif a[1] == "HS":
+                        stance.append((b[0] - a[0]) / fps)
+                    else:
+                        swing.append((b[0] - a[0]) / fps)
+            for t, e, f in hs:  # double support after this HS: until the other foot's next TO
+                nxt = [x for x in pe if x[2] != f and x[1] == "TO" and x[0] > t - 1]
+                prev_hs_other = [x for x in hs if x[2] != f and x[0] < t]
+                if nxt and (not prev_hs_other or nxt[0][0] > prev_hs_other[-1][0]):
+                    other_next_hs = [x for x in hs if x[2] != f and x[0] > t]
+                    if not other_next_hs or nxt[0][0] < other_next_hs[0][0]:
+                        ds.append((nxt[0][0] - t) / fps)
+            fmt = lambda v: ", ".join(f"{x:.2f}" for x in v) or "-"
+            problems = [x for x in steps if not 0.4 <= x <= 0.9] + [x for x in ds if x <= 0]
+            problems += [x for x in stance if not 0.4 <= x <= 1.3] + [x for x in swing if not 0.2 <= x <= 0.7]
+            bad += len(problems)
+            print(f"pass {name} ({lo}-{hi}): step s [{fmt(steps)}]; stance s [{fmt(stance)}]; "
+                  f"swing s [{fmt(swing)}]; double support s [{fmt(ds)}]")
+            alt = sum(a[2] != b[2] for a, b in zip(hs, hs[1:]))
+            print(f"  HS alternate L/R: {alt} of {max(len(hs) - 1, 0)} consecutive pairs; "
+                  f"HS/TO alternate per foot: {'yes' if not any(': ' in n and 'followed' in n for n in notes) else 'no'}")
+            for n in notes:
+                print("  note:", n)
+            if problems:
+                print("  OUT OF RANGE:", fmt(problems))
+    print(f"\n{bad} value(s) out of range (step 0.4-0.9 s, stance 0.4-1.3 s, swing 0.2-0.7 s, double support > 0)")
+    return bad
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video")
+    ap.add_argument("video", nargs="?")
+    ap.add_argument("--check", metavar="EVENTS_TSV", help="run the sanity checks on a label file and exit")
     ap.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     ap.add_argument("--end", type=int, default=10**9, help="last frame, inclusive")
     ap.add_argument("--step", type=int, default=1, help="every n-th frame")
@@ -144,6 +208,10 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="text added to the sheet file names")
     ap.add_argument("--out", default="/tmp/sheets")
     a = ap.parse_args()
+    if a.check:
+        raise SystemExit(1 if check(a.check) else 0)
+    if not a.video:
+        ap.error("a video is needed (or --check)")
     box = None
     if a.x:
         y = a.y or (400, 540)
