@@ -9,7 +9,9 @@ frames sampled across the whole video, the person is the part of each frame that
 from it, and the crop is placed around the lowest part of that foreground (the feet).
 By default one crop box is used for every tile of a sheet (the union of the feet boxes
 over the sheet's frames), so a foot that rests on the floor stays at the same place in
-every tile; pass --x/--y to give the box by hand instead. Every tile carries a pixel grid
+every tile. This automatic placement is rough (exposure changes, shadows and furniture
+confuse it); pass --x/--y to give the box by hand, as was done for every sheet behind
+bench/data/real_events.tsv. Every tile carries a pixel grid
 in source-frame coordinates (thin lines every --grid px, labelled every 5th line) so the
 heel height and toe position can be compared from tile to tile.
 
@@ -54,18 +56,26 @@ def median_background(frames: list[np.ndarray], n: int = 31) -> np.ndarray:
 
 
 def feet_box(frame: np.ndarray, bg: np.ndarray, thresh: int = 40, band: int = 110):
-    """(x0, y0, x1, y1) of the lowest `band` px of the foreground, or None."""
+    """(x0, y0, x1, y1) of the lowest `band` px of the largest foreground blob, or None.
+
+    Rough: exposure changes and shadows also differ from the median background, so only
+    the largest connected blob of the lower half is kept (the legs, normally).
+    """
     d = cv2.absdiff(frame, bg).max(axis=2)
     m = (d > thresh).astype(np.uint8)
     m[: frame.shape[0] // 2] = 0  # feet are in the lower half in these side views
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    ys, xs = np.nonzero(m)
-    if len(ys) < 200:
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m)
+    if n < 2:
         return None
-    ybot = int(np.percentile(ys, 99.5))
-    sel = ys > ybot - band
-    xs_b = xs[sel]
-    return int(np.percentile(xs_b, 1)), ybot - band, int(np.percentile(xs_b, 99)), ybot
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[k, cv2.CC_STAT_AREA] < 300:
+        return None
+    ys, xs = np.nonzero(lab == k)
+    ybot = int(ys.max())
+    xs_b = xs[ys > ybot - band]
+    return int(xs_b.min()), max(0, ybot - band), int(xs_b.max()), ybot
 
 
 def draw_grid(tile: np.ndarray, x0: int, y0: int, zoom: float, grid: int) -> None:
