@@ -80,7 +80,7 @@ def feet_box(frame: np.ndarray, bg: np.ndarray, thresh: int = 40, band: int = 11
 
 def draw_grid(tile: np.ndarray, x0: int, y0: int, zoom: float, grid: int) -> None:
     h, w = tile.shape[:2]
-    for k, (lo, size, axis) in enumerate(((x0, w, 0), (y0, h, 1))):
+    for lo, size, axis in ((x0, w, 0), (y0, h, 1)):
         first = (lo // grid + 1) * grid
         for v in range(first, lo + int(size / zoom) + 1, grid):
             p = int(round((v - lo) * zoom))
@@ -191,8 +191,9 @@ def check(events_tsv: str) -> int:
             print(f"pass {name} ({lo}-{hi}): step s [{fmt(steps)}]; stance s [{fmt(stance)}]; "
                   f"swing s [{fmt(swing)}]; double support s [{fmt(ds)}]")
             alt = sum(a[2] != b[2] for a, b in zip(hs, hs[1:]))
+            per_foot = "no" if any("followed" in n for n in notes) else "yes"
             print(f"  HS alternate L/R: {alt} of {max(len(hs) - 1, 0)} consecutive pairs; "
-                  f"HS/TO alternate per foot: {'yes' if not any(': ' in n and 'followed' in n for n in notes) else 'no'}")
+                  f"HS/TO alternate per foot: {per_foot}")
             for n in notes:
                 print("  note:", n)
             if problems:
