@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..healthgait.naming import ClipId
+from ..healthgait.naming import ESTIMATION_CSV, ClipId
 from ..healthgait.writers import atomic_path
 from .calibration import body_height_px, make_calibration
 from .events import ankle_distance_peaks, pass_of_frame, zeni_events
 from .io import PoseSeries
 from .overrides import apply_overrides
-from .params import MEAN_KEYS, ankle_distance_steps, summarize, zeni_steps
+from .params import MEAN_KEYS, ankle_distance_steps, foot_summary, summarize, zeni_steps
+from .quality import quality_record
 from .preprocess import PrepConfig, Prepared, prepare
 
 METHODS = ("zeni", "ankle-distance")
@@ -106,9 +107,25 @@ def analyze_clip(
     n_steps = int(np.isfinite(steps["step_time_s"]).sum())
     means = summarize(steps, prep)
     sds = {k: _nanstd(steps[c]) for k, c in MEAN_KEYS.items()}
+    gaps = _gaps(steps)
+    if gaps:
+        frames = ", ".join(f"{g['hs_frame']:.0f}" for g in gaps)
+        warnings.append(
+            f"{len(gaps)} interval(s) span a missed contact and were skipped, not counted as steps "
+            f"(HS frames {frames}; see the steps table's 'skipped' column)"
+        )
+    feet = foot_summary(steps)
+    quality, refused = quality_record(steps, means, prep, calib, n_steps, gaps, len(edited_frames))
     if n_steps < MIN_STEPS:
         warnings.append(f"fewer than {MIN_STEPS} steps found ({n_steps}); parameters are NaN")
         means = {k: float("nan") for k in means}
+        quality["refused"] = {k: f"steps: {n_steps} < {MIN_STEPS}" for k in quality["computed"]}
+    else:
+        for k, why in refused.items():
+            if np.isfinite(means.get(k, np.nan)):
+                warnings.append(f"{k} refused (left empty in {ESTIMATION_CSV}): {why}")
+            means[k] = float("nan")
+    warnings += quality["flags"]
     passes = []
     f0 = int(prep.series.frames[0]) if prep.series.n else 0
     for p in prep.passes:
@@ -135,6 +152,8 @@ def analyze_clip(
         "passes": passes,
         "means": means,
         "sd": sds,
+        **feet,
+        "quality": quality,
         "calibration": calib.describe(),
         "keypoints": {("left" if s == "l" else "right"): v for s, v in prep.used.items()},
         "preprocessing": asdict(prep_cfg),
@@ -144,6 +163,14 @@ def analyze_clip(
         "events": [_jsonable(e) for e in events],
     }
     return ClipResult(steps, summary, events, prep)
+
+
+def _gaps(steps: pd.DataFrame) -> list[dict]:
+    """Rows of the steps table with a value skipped because it spans a missed contact."""
+    out = []
+    for _, r in steps[steps["skipped"].astype(str) != ""].iterrows():
+        out.append({"pass": int(r["pass"]), "foot": r["foot"], "hs_frame": float(r["hs_frame"]), "skipped": r["skipped"]})
+    return out
 
 
 def _nanstd(x) -> float:
