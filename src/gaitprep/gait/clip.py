@@ -195,11 +195,19 @@ def _jsonable(o):
     return o
 
 
+def steps_csv_path(steps_path) -> Path:
+    """The CSV copy of the steps table beside its parquet: ``X.parquet`` -> ``X.csv``."""
+    return Path(steps_path).with_suffix(".csv")
+
+
 def write_outputs(res: ClipResult, steps_path=None, summary_path=None, qc_path=None, title: str = "") -> None:
-    """Write the steps parquet, the summary JSON (NaN as null) and the QC PNG, each atomically."""
+    """Write the steps parquet and its CSV copy (:func:`steps_csv_path`; empty cells for NaN,
+    times 4 and lengths 2 decimals), the summary JSON (NaN as null) and the QC PNG, each atomically."""
     if steps_path:
         with atomic_path(steps_path) as tmp:
             res.steps.to_parquet(tmp, engine="pyarrow", index=False)
+        with atomic_path(steps_csv_path(steps_path)) as tmp:
+            res.steps.to_csv(tmp, index=False, float_format="%.4f", na_rep="")
     if summary_path:
         with atomic_path(summary_path) as tmp:
             Path(tmp).write_text(json.dumps(_jsonable(res.summary), indent=1))
