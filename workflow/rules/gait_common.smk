@@ -32,7 +32,9 @@ def _measures_users():
             continue
         c = gait_calibration_for(key)
         if c.get("method", "height") == "height" and c.get("height_cm") is None and c.get("participants_measures"):
-            users.setdefault(str(c["participants_measures"]), set()).add(c.get("participant") or ClipId.from_key(key).participant)
+            users.setdefault(str(c["participants_measures"]), set()).add(
+                c.get("participant") or ClipId.from_key(key).participant
+            )
     return users
 
 
@@ -49,7 +51,9 @@ def check_gait_measures():
         rows = read_measures(csv, pids)
         missing = sorted(set(pids) - set(rows))
         if missing:
-            raise CalibrationError(f"height calibration: participant(s) {', '.join(missing)} not in {csv} (needed for their gait clips)")
+            raise CalibrationError(
+                f"height calibration: participant(s) {', '.join(missing)} not in {csv} (needed for their gait clips)"
+            )
         out[csv] = rows
     return out
 
@@ -64,7 +68,13 @@ def gait_measures_row(w):
     csv = c.get("participants_measures")
     if c.get("method", "height") != "height" or c.get("height_cm") is not None or not csv:
         return ""
-    row = GAIT_MEASURES.get(str(csv), {}).get(c.get("participant") or w.pid)
+    pid = c.get("participant") or w.pid
+    rows = GAIT_MEASURES.get(str(csv))
+    if rows is None or pid not in rows:  # not checked at DAG build (gait not among the modalities)
+        from gaitprep.gait.calibration import read_measures
+
+        rows = read_measures(csv, [pid])
+    row = rows.get(pid)
     return f"{csv}:{row['line']}:{row['row']}" if row else ""
 
 
