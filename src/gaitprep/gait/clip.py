@@ -98,7 +98,9 @@ def analyze_clip(
     if method == "zeni":
         events = zeni_events(prep, refine=refine)
         if overrides is not None:
-            events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f))
+            times = getattr(prep, "times", None)  # real frame timestamps (s) when the preprocessing has them
+            time_of = (lambda f: float(np.interp(f, prep.series.frames, times))) if times is not None else None
+            events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f), time_of)
             warnings += notes
         steps = zeni_steps(events, prep, calib, clip_key, edited_frames, lengths)
     else:

@@ -55,6 +55,7 @@ def apply_overrides(
     clip_key: str,
     fps: float = 1.0,
     pass_of: Optional[Callable[[float], Optional[int]]] = None,
+    time_of: Optional[Callable[[float], float]] = None,
 ) -> tuple[list[dict], list[float], list[str]]:
     """Apply the overrides of one clip to its events.
 
@@ -65,6 +66,8 @@ def apply_overrides(
         fps: to set the added events' ``time``.
         pass_of: maps a frame to its pass index (added events outside every pass are
             kept with ``pass=None`` and so ignored by the parameters).
+        time_of: maps a (fractional) frame to its real time in s, for the added events'
+            ``t`` (when None, ``t`` is left out and ``frame / fps`` is used).
 
     Returns:
         ``(events, edited_frames, notes)``: the new sorted list (added events carry
@@ -91,9 +94,10 @@ def apply_overrides(
             evs.remove(best)
             edited.append(frame)
         else:
-            evs.append(
-                {"foot": foot, "event": kind, "frame": frame, "time": frame / fps,
-                 "pass": pass_of(frame) if pass_of else None, "edited": True}
-            )  # fmt: skip
+            ev = {"foot": foot, "event": kind, "frame": frame, "time": frame / fps,
+                  "pass": pass_of(frame) if pass_of else None, "edited": True}  # fmt: skip
+            if time_of is not None:
+                ev["t"] = float(time_of(frame))
+            evs.append(ev)
             edited.append(frame)
     return sorted(evs, key=lambda e: e["frame"]), edited, notes

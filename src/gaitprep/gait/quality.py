@@ -44,12 +44,14 @@ PLAUSIBLE = {
         "50 % at fast speeds and rises to 70-80 % on the sound side of hemiparetic gait",
     ),
     "walk_ratio_over_height": (
-        0.20, 0.55, "(step length / stature) per 100 steps/min",
+        0.10, 0.55, "(step length / stature) per 100 steps/min",
         "the walk ratio (step length / cadence) is nearly constant across walking speeds in adults (Sekiya & "
         "Nagasaki 1998, Gait Posture 7:225-227), about 0.0065 m per step/min, i.e. ~0.37 in these units for "
-        "a 1.7 m adult; a wrong frame-rate header halves or doubles the cadence (the step length, measured "
-        "in space, does not change) and so doubles or halves this ratio: the bounds catch both for any "
-        "clip whose true ratio lies in 0.28-0.40 (typical adult walking), and are gaitprep's choice",
+        "a 1.7 m adult, and lower in shuffling gait (~0.19 on the shared circumduction video). A frame-rate "
+        "header at half the true rate halves the cadence (the step length, measured in space, does not "
+        "change) and doubles this ratio: the upper bound catches it for any true ratio above 0.28 (typical "
+        "adult walking); a header at twice the rate is caught by the cadence range when the true cadence "
+        "exceeds 80. The lower bound only rejects a stride far shorter than any walk. gaitprep's bounds",
     ),
     "body_height_fraction": (
         0.15, 1.0, "of the frame height",
