@@ -96,7 +96,7 @@ def test_per_foot_symmetry_and_cv_on_a_symmetric_walker():
         assert abs(s["per_foot"][foot]["step_time_s"] - 60 / 110) < 0.01
     assert abs(s["symmetry_index_pct"]["step_length_cm"]) < 1.0
     assert 1.0 <= s["symmetry_ratio"]["step_time_s"] < 1.02
-    assert s["cv_pct"]["stride_time_s"] < 1.0 and s["n"]["stride_time_s"] >= 3
+    assert s["cv_pct"]["stride_time_s"] < 1.0 and s["n_values"]["stride_time_s"] >= 3
     assert json.loads(json.dumps(s["cv_pct"], allow_nan=True))
 
 

@@ -216,4 +216,6 @@ def write_outputs(res: ClipResult, steps_path=None, summary_path=None, qc_path=N
     if qc_path:
         from .qc import plot_clip
 
-        plot_clip(res.prep, res.events, qc_path, title or res.summary.get("clip", ""), res.summary.get("method", "zeni"))
+        refused = sorted((res.summary.get("quality") or {}).get("refused") or {})
+        note = f"refused (left empty in the estimation table): {', '.join(refused)}; see the summary's quality record" if refused else ""
+        plot_clip(res.prep, res.events, qc_path, title or res.summary.get("clip", ""), res.summary.get("method", "zeni"), note)

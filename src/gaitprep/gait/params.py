@@ -444,13 +444,13 @@ def foot_summary(steps: pd.DataFrame) -> dict:
     """Per-foot means, symmetry and variability of the steps table.
 
     Returns ``{"per_foot": {"left": {key: mean}, "right": {...}}, "symmetry_index_pct":
-    {key: SI}, "symmetry_ratio": {key: ratio}, "cv_pct": {key: CV}, "n": {key: finite
-    values}}``, keys :data:`PER_FOOT_KEYS` for the per-foot parts and :data:`MEAN_KEYS`
+    {key: SI}, "symmetry_ratio": {key: ratio}, "cv_pct": {key: CV}, "n_values": {key:
+    finite values}}``, keys :data:`PER_FOOT_KEYS` for the per-foot parts and :data:`MEAN_KEYS`
     for CV and n. A row's foot is the foot of its heel strike: the *left step* is the step
     that ends at a left HS (left foot in front); left stance/swing are the left foot's;
     left single support is the time only the left foot is on the ground.
     """
-    out = {"per_foot": {}, "symmetry_index_pct": {}, "symmetry_ratio": {}, "cv_pct": {}, "n": {}}
+    out = {"per_foot": {}, "symmetry_index_pct": {}, "symmetry_ratio": {}, "cv_pct": {}, "n_values": {}}
     for foot in ("left", "right"):
         g = steps[steps["foot"] == foot]
         out["per_foot"][foot] = {k: _nanmean(g[k]) for k in PER_FOOT_KEYS}
@@ -460,5 +460,5 @@ def foot_summary(steps: pd.DataFrame) -> dict:
         out["symmetry_ratio"][k] = symmetry_ratio(r, l_)
     for k, c in MEAN_KEYS.items():
         out["cv_pct"][k] = coefficient_of_variation(steps[c])
-        out["n"][k] = int(np.isfinite(np.asarray(steps[c], float)).sum())
+        out["n_values"][k] = int(np.isfinite(np.asarray(steps[c], float)).sum())
     return out
