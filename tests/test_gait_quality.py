@@ -111,6 +111,29 @@ def test_limping_walk_still_gets_numbers():
     assert not q["gaps_skipped"]
 
 
+def test_quality_record_reads_the_preprocessing_diagnostics(monkeypatch):
+    """The interface of the event/preprocessing side: ``prep.diagnostics`` with
+    ``leg_swap_rate``, ``rejected_events`` and ``pose_coverage`` goes into the record; a
+    high swap rate is a flag, little pose refuses the clip."""
+    from gaitprep.gait import clip as clip_mod
+    from gaitprep.gait.preprocess import prepare
+
+    rejected = [{"frame": 50, "kind": "HS", "foot": "left", "reason": "spurious"}]
+
+    def with_diagnostics(series, fps, cfg):
+        p = prepare(series, fps, cfg)
+        p.diagnostics = {"leg_swap_rate": 0.4, "rejected_events": rejected, "pose_coverage": {0: 0.5}}
+        return p
+
+    monkeypatch.setattr(clip_mod, "prepare", with_diagnostics)
+    res, _ = run(DEMO)
+    q = res.summary["quality"]
+    assert q["leg_swap_rate"] == 0.4 and q["events_rejected"] == rejected
+    assert q["pose_coverage"] == [{"index": 0, "share": 0.5}] and q["checks"]["pose_coverage"]["ok"] is False
+    assert any("leg labels swapped in 40 %" in f for f in q["flags"])
+    assert "pose_coverage" in q["refused"]["cadence_steps_per_min"] and np.isnan(res.summary["means"]["step_length_cm"])
+
+
 def test_a_tiny_body_refuses_everything():
     res, p = run(dict(DEMO, px_per_cm=0.5), calibration={"method": "px_per_cm", "px_per_cm": 0.5})
     q = res.summary["quality"]

@@ -239,7 +239,8 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
 
     cov = pose_coverage(prep)
     if cov:
-        share = float(np.average([c["share"] for c in cov], weights=[max(p.stop - p.start, 1) for p in prep.passes][: len(cov)] or None))
+        w = [max(p.stop - p.start, 1) for p in prep.passes] if len(prep.passes) == len(cov) else None
+        share = float(np.average([c["share"] for c in cov], weights=w))
         ok = share >= MIN_POSE_COVERAGE
         checks["pose_coverage"] = {"value": share, "min": MIN_POSE_COVERAGE, "ok": ok}
         if not ok:
