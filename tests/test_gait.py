@@ -234,7 +234,7 @@ def test_cli_gait_clip_and_aggregate(tmp_path):
     assert (out / "qc.png").stat().st_size > 10_000
     r = subprocess.run(cmd[:8] + ["--summary", str(out / "t.json")], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "--fps or --provenance" in r.stderr
-    r = subprocess.run(cmd[:8] + ["--fps", "30", "--summary", str(out / "t.json")], capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd[:8] + ["--fps", "30", "--width", "960", "--height", "540", "--summary", str(out / "t.json")], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "participants_measures" in r.stderr  # default height calibration, no CSV given
     r = subprocess.run([sys.executable, "-m", "gaitprep", "gait-aggregate", "--summaries", str(out / "s.summary.json"),
                         "--out", str(out / "est.csv")], capture_output=True, text=True, env=env)  # fmt: skip

@@ -37,6 +37,7 @@ def test_pipeline_accuracy_on_synthetic_walkers(synth_pipeline):
         assert c["n_steps"] >= 4, res.summary["warnings"]
         assert c["clip"]["cadence_steps_per_min"] <= 2.0
         assert c["clip"]["speed_m_per_s"] <= 0.05
+        assert not res.summary["quality"]["refused"] and not res.summary["quality"]["gaps_skipped"]
         for k in ("HS_frames", "TO_frames", "step_length_cm", "single_support_s", "double_support_s"):
             pooled.setdefault(k, []).extend(c[k])
     assert np.mean(pooled["HS_frames"]) <= 1.0
@@ -88,3 +89,5 @@ def test_real_videos_steps_passes_cadence(real_pose, name):
     if len(passes) == 2:
         assert [q["direction"] for q in passes] == ["left-to-right", "right-to-left"]
     assert 70 <= res.summary["means"]["cadence_steps_per_min"] <= 140
+    # nothing refused on these walks, the circumduction one included (docs/gait_quality.md)
+    assert not res.summary["quality"]["refused"], res.summary["quality"]["refused"]

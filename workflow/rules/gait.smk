@@ -12,6 +12,7 @@ rule gait_clip:
         overrides=gait_overrides,
     output:
         steps=f"{OUT}/gait_steps/{{pid}}/{{gt}}/{{stem}}.parquet",
+        steps_csv=f"{OUT}/gait_steps/{{pid}}/{{gt}}/{{stem}}.csv",
         summary=f"{OUT}/gait_steps/{{pid}}/{{gt}}/{{stem}}.summary.json",
         qc=f"{OUT}/qc/gait/{{pid}}/{{gt}}/{{stem}}.png",
     log:
@@ -24,11 +25,15 @@ rule gait_clip:
         runtime=res("gait", "runtime"),
     params:
         calibration=gait_calibration,
+        # the participant's measures row: an edited Height reruns the clip (tracked, not passed)
+        measures_row=gait_measures_row,
+        # never leave an estimation table computed from older summaries beside a rerun clip
+        aggregate=f"{OUT}/gait_parameters_estimation.csv",
         method=config.get("gait", {}).get("method", "zeni"),
         lengths=config.get("gait", {}).get("lengths", "contacts"),
         overrides=lambda w, input: (f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else ""),
     shell:
-        "python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+        "rm -f {params.aggregate:q}; python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
 
 rule gait_aggregate:

@@ -5,7 +5,9 @@ FGS, ``Step`` (cm), ``Stride`` (cm), ``Cadence`` (steps/min), ``MonoSP`` (s, sin
 support), ``BiSP`` (s, one double-support period), ``Speed`` (m/s). Each value is the
 mean over that participant's clips of that gait type of the clip means, NaN clip values
 skipped; 3 decimals; an empty cell where a participant has no clip (or no finite value)
-of that gait type.
+of that gait type. A clip mean refused by the quality record (docs/gait_quality.md) is
+null in the summary's ``means`` and so skipped like a NaN; its reason is in the summary's
+``quality.refused``.
 """
 
 from __future__ import annotations

@@ -126,28 +126,100 @@ def body_height_px(series, passes, min_frames: int = 5) -> Optional[float]:
     return float(np.median(vals))
 
 
-def participant_height(csv_path: str | Path, participant: str) -> float:
-    """Stature (cm) of ``participant`` from a ``participants_measures.csv`` (columns ID, Height).
+#: plausible stature (cm); outside, the Height cell is an error (a stature in metres, 1.72, is the usual cause)
+HEIGHT_RANGE_CM = (50.0, 250.0)
+
+
+def _sniff_delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def read_measures(csv_path: str | Path, participants=None) -> dict:
+    """Parse and check the ``ID`` and ``Height`` columns of a ``participants_measures.csv``.
+
+    The delimiter (comma, semicolon or tab) is taken from the header line. Checked, for the
+    rows of ``participants`` (an iterable of IDs; all rows when None): the row has as many
+    fields as the header (a decimal comma in a comma-separated file adds one), the ID is
+    not repeated anywhere in the file, and ``Height`` parses as a number (a decimal comma,
+    ``172,5``, does not) within :data:`HEIGHT_RANGE_CM`.
+
+    Returns:
+        ``{ID: {"height_cm": float, "line": int, "row": str}}`` for the checked rows
+        (``line`` is the 1-based line number in the file, ``row`` its text).
 
     Raises:
-        CalibrationError: the file is missing, lacks the columns, or has no positive
-            height for the participant.
+        CalibrationError: the file is missing, lacks the columns, or any check fails;
+            the message names the file and, for every problem, the line and the value.
     """
-    import pandas as pd
+    import csv
 
     p = Path(csv_path)
     if not p.is_file():
         raise CalibrationError(f"height calibration: participants_measures file {p} not found")
-    df = pd.read_csv(p, sep=None, engine="python")
-    if "ID" not in df.columns or "Height" not in df.columns:
-        raise CalibrationError(f"height calibration: {p} has no ID and Height columns (has {list(df.columns)})")
-    row = df[df["ID"].astype(str).str.strip() == participant]
-    if row.empty:
-        raise CalibrationError(f"height calibration: participant {participant} not in {p}")
-    h = pd.to_numeric(row["Height"], errors="coerce").iloc[0]
-    if not (np.isfinite(h) and h > 0):
-        raise CalibrationError(f"height calibration: participant {participant} has no valid Height in {p}")
-    return float(h)
+    text = p.read_text(encoding="utf-8-sig", errors="replace")
+    lines = text.splitlines()
+    if not lines:
+        raise CalibrationError(f"height calibration: {p} is empty")
+    delim = _sniff_delimiter(lines[0])
+    rows = list(csv.reader(lines, delimiter=delim))
+    header = [h.strip() for h in rows[0]]
+    if "ID" not in header or "Height" not in header:
+        raise CalibrationError(f"height calibration: {p} has no ID and Height columns (has {header})")
+    i_id, i_h = header.index("ID"), header.index("Height")
+    want = None if participants is None else {str(x) for x in participants}
+    seen: dict = {}
+    for n, r in enumerate(rows[1:], start=2):
+        if not r or not "".join(r).strip():
+            continue
+        pid = r[i_id].strip() if len(r) > i_id else ""
+        seen.setdefault(pid, []).append(n)
+    problems, out = [], {}
+    for n, r in enumerate(rows[1:], start=2):
+        if not r or not "".join(r).strip():
+            continue
+        pid = r[i_id].strip() if len(r) > i_id else ""
+        if want is not None and pid not in want:
+            continue
+        where = f"{p} line {n}"
+        if len(seen.get(pid, [])) > 1:
+            if seen[pid][0] == n:
+                problems.append(f"{where}: participant {pid} appears on lines {', '.join(map(str, seen[pid]))} (duplicate ID: which height is right?)")
+            continue
+        if len(r) != len(header):
+            hint = " (a decimal comma in a comma-separated file? write 172.5)" if delim == "," and len(r) > len(header) else ""
+            problems.append(f"{where}: {len(r)} fields where the header has {len(header)}{hint}: {delim.join(r)!r}")
+            continue
+        cell = r[i_h].strip()
+        try:
+            h = float(cell)
+        except ValueError:
+            hint = " (a decimal comma? write 172.5)" if "," in cell else ""
+            problems.append(f"{where}: Height of {pid} is not a number: {cell!r}{hint}")
+            continue
+        lo, hi = HEIGHT_RANGE_CM
+        if not (np.isfinite(h) and lo <= h <= hi):
+            hint = " (looks like metres: give the stature in cm, e.g. 172)" if 0.5 <= h <= 2.5 else ""
+            problems.append(f"{where}: Height of {pid} is {cell}, outside {lo:g}-{hi:g} cm{hint}")
+            continue
+        out[pid] = {"height_cm": h, "line": n, "row": delim.join(r)}
+    if problems:
+        raise CalibrationError("participants_measures: " + "; ".join(problems))
+    return out
+
+
+def participant_height(csv_path: str | Path, participant: str) -> float:
+    """Stature (cm) of ``participant`` from a ``participants_measures.csv`` (columns ID, Height),
+    checked by :func:`read_measures`.
+
+    Raises:
+        CalibrationError: the file is missing, lacks the columns, has no row for the
+            participant, or the row fails a check of :func:`read_measures`.
+    """
+    rows = read_measures(csv_path, [participant])
+    if participant not in rows:
+        raise CalibrationError(f"height calibration: participant {participant} not in {csv_path}")
+    return float(rows[participant]["height_cm"])
 
 
 def parse_calibration_config(cfg) -> dict:
@@ -208,7 +280,14 @@ def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Op
         return Calibration("sensor_bars", homography=H, info={"walkway_length_m": L, "sensor_bars": where})
     # height
     if cfg.get("height_cm") is not None:
-        stature = float(cfg["height_cm"])
+        try:
+            stature = float(cfg["height_cm"])
+        except (TypeError, ValueError):
+            raise CalibrationError(f"height calibration: height_cm must be a number, not {cfg['height_cm']!r}") from None
+        lo, hi = HEIGHT_RANGE_CM
+        if not (lo <= stature <= hi):
+            hint = " (looks like metres: give the stature in cm)" if 0.5 <= stature <= 2.5 else ""
+            raise CalibrationError(f"height calibration: height_cm {stature:g} is outside {lo:g}-{hi:g} cm{hint}")
         origin = "height_cm"
     else:
         csv = cfg.get("participants_measures")

@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..healthgait.naming import ClipId
+from ..healthgait.naming import ESTIMATION_CSV, ClipId
 from ..healthgait.writers import atomic_path
 from .calibration import body_height_px, make_calibration
 from .events import ankle_distance_peaks, pass_of_frame, zeni_events
 from .io import PoseSeries
 from .overrides import apply_overrides
-from .params import MEAN_KEYS, ankle_distance_steps, summarize, zeni_steps
+from .params import MEAN_KEYS, ankle_distance_steps, foot_summary, summarize, zeni_steps
+from .quality import quality_record
 from .preprocess import PrepConfig, Prepared, prepare
 
 METHODS = ("zeni", "ankle-distance")
@@ -97,7 +98,9 @@ def analyze_clip(
     if method == "zeni":
         events = zeni_events(prep, refine=refine)
         if overrides is not None:
-            events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f))
+            times = getattr(prep, "times", None)  # real frame timestamps (s) when the preprocessing has them
+            time_of = (lambda f: float(np.interp(f, prep.series.frames, times))) if times is not None else None
+            events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f), time_of)
             warnings += notes
         steps = zeni_steps(events, prep, calib, clip_key, edited_frames, lengths)
     else:
@@ -106,9 +109,25 @@ def analyze_clip(
     n_steps = int(np.isfinite(steps["step_time_s"]).sum())
     means = summarize(steps, prep)
     sds = {k: _nanstd(steps[c]) for k, c in MEAN_KEYS.items()}
+    gaps = _gaps(steps)
+    if gaps:
+        frames = ", ".join(f"{g['hs_frame']:.0f}" for g in gaps)
+        warnings.append(
+            f"{len(gaps)} interval(s) span a missed contact and were skipped, not counted as steps "
+            f"(HS frames {frames}; see the steps table's 'skipped' column)"
+        )
+    feet = foot_summary(steps)
+    quality, refused = quality_record(steps, means, prep, calib, n_steps, gaps, len(edited_frames))
     if n_steps < MIN_STEPS:
         warnings.append(f"fewer than {MIN_STEPS} steps found ({n_steps}); parameters are NaN")
         means = {k: float("nan") for k in means}
+        quality["refused"] = {k: f"steps: {n_steps} < {MIN_STEPS}" for k in quality["computed"]}
+    else:
+        for k, why in refused.items():
+            if np.isfinite(means.get(k, np.nan)):
+                warnings.append(f"{k} refused (left empty in {ESTIMATION_CSV}): {why}")
+            means[k] = float("nan")
+    warnings += quality["flags"]
     passes = []
     f0 = int(prep.series.frames[0]) if prep.series.n else 0
     for p in prep.passes:
@@ -135,6 +154,8 @@ def analyze_clip(
         "passes": passes,
         "means": means,
         "sd": sds,
+        **feet,
+        "quality": quality,
         "calibration": calib.describe(),
         "keypoints": {("left" if s == "l" else "right"): v for s, v in prep.used.items()},
         "preprocessing": asdict(prep_cfg),
@@ -144,6 +165,14 @@ def analyze_clip(
         "events": [_jsonable(e) for e in events],
     }
     return ClipResult(steps, summary, events, prep)
+
+
+def _gaps(steps: pd.DataFrame) -> list[dict]:
+    """Rows of the steps table with a value skipped because it spans a missed contact."""
+    out = []
+    for _, r in steps[steps["skipped"].astype(str) != ""].iterrows():
+        out.append({"pass": int(r["pass"]), "foot": r["foot"], "hs_frame": float(r["hs_frame"]), "skipped": r["skipped"]})
+    return out
 
 
 def _nanstd(x) -> float:
@@ -168,15 +197,25 @@ def _jsonable(o):
     return o
 
 
+def steps_csv_path(steps_path) -> Path:
+    """The CSV copy of the steps table beside its parquet: ``X.parquet`` -> ``X.csv``."""
+    return Path(steps_path).with_suffix(".csv")
+
+
 def write_outputs(res: ClipResult, steps_path=None, summary_path=None, qc_path=None, title: str = "") -> None:
-    """Write the steps parquet, the summary JSON (NaN as null) and the QC PNG, each atomically."""
+    """Write the steps parquet and its CSV copy (:func:`steps_csv_path`; empty cells for NaN,
+    times 4 and lengths 2 decimals), the summary JSON (NaN as null) and the QC PNG, each atomically."""
     if steps_path:
         with atomic_path(steps_path) as tmp:
             res.steps.to_parquet(tmp, engine="pyarrow", index=False)
+        with atomic_path(steps_csv_path(steps_path)) as tmp:
+            res.steps.to_csv(tmp, index=False, float_format="%.4f", na_rep="")
     if summary_path:
         with atomic_path(summary_path) as tmp:
             Path(tmp).write_text(json.dumps(_jsonable(res.summary), indent=1))
     if qc_path:
         from .qc import plot_clip
 
-        plot_clip(res.prep, res.events, qc_path, title or res.summary.get("clip", ""), res.summary.get("method", "zeni"))
+        refused = sorted((res.summary.get("quality") or {}).get("refused") or {})
+        note = f"refused (left empty in the estimation table): {', '.join(refused)}; see the summary's quality record" if refused else ""
+        plot_clip(res.prep, res.events, qc_path, title or res.summary.get("clip", ""), res.summary.get("method", "zeni"), note)

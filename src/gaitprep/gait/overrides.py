@@ -3,7 +3,7 @@
 Columns: ``clip`` (key ``PA000/UGS/NW-WJ_1``), ``foot`` (``left``/``right``), ``event``
 (``HS``/``TO``), ``frame`` (source frame index), ``action`` (``add``/``remove``).
 ``remove`` deletes the detected event of that foot and kind nearest to ``frame`` (within
-:data:`REMOVE_TOLERANCE` frames); ``add`` inserts one at ``frame``.
+:data:`REMOVE_TOLERANCE_S` s, 3 frames at 30 fps); ``add`` inserts one at ``frame``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import InputError
 
 OVERRIDE_COLUMNS = ("clip", "foot", "event", "frame", "action")
-REMOVE_TOLERANCE = 3.0
+REMOVE_TOLERANCE_S = 0.1
 
 
 def read_overrides(path: str | Path) -> pd.DataFrame:
@@ -53,8 +53,9 @@ def apply_overrides(
     events: list[dict],
     overrides_df: Optional[pd.DataFrame],
     clip_key: str,
-    fps: float = 1.0,
+    fps: Optional[float] = None,
     pass_of: Optional[Callable[[float], Optional[int]]] = None,
+    time_of: Optional[Callable[[float], float]] = None,
 ) -> tuple[list[dict], list[float], list[str]]:
     """Apply the overrides of one clip to its events.
 
@@ -62,9 +63,12 @@ def apply_overrides(
         events: event dicts (:mod:`gaitprep.gait.events`).
         overrides_df: the TSV as read by :func:`read_overrides` (rows of other clips are ignored).
         clip_key: ``PA000/UGS/NW-WJ_1``.
-        fps: to set the added events' ``time``.
+        fps: frames per second, for the added events' ``time`` and the removal tolerance
+            (:data:`REMOVE_TOLERANCE_S`; 3 frames when None).
         pass_of: maps a frame to its pass index (added events outside every pass are
             kept with ``pass=None`` and so ignored by the parameters).
+        time_of: maps a (fractional) frame to its real time in s, for the added events'
+            ``t`` (when None, ``t`` is left out and ``frame / fps`` is used).
 
     Returns:
         ``(events, edited_frames, notes)``: the new sorted list (added events carry
@@ -85,15 +89,16 @@ def apply_overrides(
                 notes.append(f"override remove {foot} {kind} at {frame:g}: no such event")
                 continue
             best = min(cands, key=lambda e: abs(e["frame"] - frame))
-            if abs(best["frame"] - frame) > REMOVE_TOLERANCE:
+            if abs(best["frame"] - frame) > (REMOVE_TOLERANCE_S * fps if fps else 3.0):
                 notes.append(f"override remove {foot} {kind} at {frame:g}: nearest event is at {best['frame']:.1f}, not removed")
                 continue
             evs.remove(best)
             edited.append(frame)
         else:
-            evs.append(
-                {"foot": foot, "event": kind, "frame": frame, "time": frame / fps,
-                 "pass": pass_of(frame) if pass_of else None, "edited": True}
-            )  # fmt: skip
+            ev = {"foot": foot, "event": kind, "frame": frame, "time": frame / fps if fps else None,
+                  "pass": pass_of(frame) if pass_of else None, "edited": True}  # fmt: skip
+            if time_of is not None:
+                ev["t"] = float(time_of(frame))
+            evs.append(ev)
             edited.append(frame)
     return sorted(evs, key=lambda e: e["frame"]), edited, notes

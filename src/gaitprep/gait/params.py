@@ -27,7 +27,10 @@ an interval; stance, swing and support times, which pair an HS with a TO, use th
 refined events.
 
 A value whose events are missing (pass boundaries, dropped frames) is NaN; nothing is
-extrapolated. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
+extrapolated. **A gap is not a step**: an interval that spans a missed (or deleted)
+contact is skipped, with the reason in the table's ``skipped`` column and in the clip
+summary (:func:`gap_rules`). All times come from the events' ``t`` (s, the frame's real
+timestamp, :func:`event_t`), so a variable frame rate is timed correctly. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
 stride times do not suffer from a timing bias that differs between the near and the far
 foot, which makes consecutive step times alternate), or 60 / mean step time when no
 stride is complete. Speed (m/s) of a pass = the sum
@@ -49,7 +52,7 @@ from .events import position_at, side_of
 
 STEP_COLUMNS = [
     "clip", "pass", "foot", "hs_frame", "hs_time", "to_frame", "to_time", "step_time_s", "stride_time_s",
-    "stance_s", "swing_s", "single_support_s", "double_support_s", "step_length_cm", "stride_length_cm", "edited",
+    "stance_s", "swing_s", "single_support_s", "double_support_s", "step_length_cm", "stride_length_cm", "edited", "skipped",
 ]  # fmt: skip
 #: summary keys (means) and the step-table column each is the mean of
 MEAN_KEYS = {
@@ -63,6 +66,59 @@ MEAN_KEYS = {
     "double_support_s": "double_support_s",
 }
 MAX_STEP_S = 2.0
+#: a step (contralateral HS to HS) at least this fraction of the clip's median stride time
+#: spans a missed contact (see :func:`gap_rules`)
+STEP_GAP_FRACTION = 0.8
+#: a stride (HS to the same foot's next HS) longer than this many median strides spans a missed contact
+STRIDE_GAP_FACTOR = 1.5
+
+
+def event_t(e: dict, fps: float) -> float:
+    """Time (s) of an event: its ``t`` (from the frame's real timestamp, set by the event
+    detector) when present, else ``frame / fps``."""
+    t = e.get("t")
+    if t is not None and np.isfinite(float(t)):
+        return float(t)
+    return float(e["frame"]) / fps
+
+
+def extremum_t(e: dict, fps: float) -> float:
+    """Time (s) of an event's unrefined Zeni extremum (``extremum_t``, else ``t`` shifted by
+    the refinement's frame offset, else ``extremum_frame / fps``); the event's own time
+    when it has no extremum (manually added)."""
+    if e.get("extremum_t") is not None:
+        return float(e["extremum_t"])
+    if "extremum_frame" not in e:
+        return event_t(e, fps)
+    return event_t(e, fps) + (float(e["extremum_frame"]) - float(e["frame"])) / fps
+
+
+def gap_rules() -> str:
+    """The rules by which an interval spanning a missed contact is skipped (also in docs/gait_quality.md).
+
+    1. *Step* (previous contralateral HS to this HS): skipped when there is no
+       contralateral HS since this foot's previous HS (the other foot's contact is
+       missing), or when it lasts at least :data:`STEP_GAP_FRACTION` (0.8) x the clip's
+       median stride time. A step is by definition shorter than the stride that contains
+       it (step L + step R = stride); a step as long as a stride means a contact of each
+       foot is missing. 0.8 leaves room for a step-time asymmetry ratio (long/short step)
+       up to 4, far beyond the 1.0-1.6 reported after stroke (Patterson et al. 2010,
+       *Gait Posture* 31:241-246), so limping gait is not refused.
+    2. *Stride* (this foot's previous HS to this HS): skipped when more than one
+       contralateral HS lies in between (this foot's contact in the middle is missing),
+       or when it lasts more than :data:`STRIDE_GAP_FACTOR` (1.5) x the clip's median
+       stride: one missed contact makes it about 2 strides, while the stride-time
+       coefficient of variation of healthy and of most pathological walks is 2-10 %
+       (Hausdorff 2005, *J NeuroEng Rehabil* 2:19), so a 50 % excess is not variability.
+    3. *Swing, single support*: skipped when the stride they lie in is skipped (they end
+       at an HS after the gap); *stance, swing, single and double support* are skipped
+       when longer than the clip's median stride (no phase lasts a whole cycle).
+
+    The median stride is taken over strides with exactly one contralateral HS inside
+    (clean ones), else over all candidate strides; with no stride at all only
+    :data:`MAX_STEP_S` applies.
+    """
+    return gap_rules.__doc__
 
 
 #: the contact position of a heel is its median position over this time after the HS
@@ -185,6 +241,9 @@ def zeni_steps(
             next_same = _first(hs_all, lambda x: x["foot"] == f and x["frame"] > t)
             lo = prev_same["frame"] if prev_same else t - MAX_STEP_S * fps
             prev_other = _last(hs_all, lambda x: x["foot"] == other and lo < x["frame"] < t)
+            # contralateral HS inside the stride that ends here / the one that starts here
+            n_between = sum(1 for x in hs_all if x["foot"] == other and prev_same is not None and prev_same["frame"] < x["frame"] < t)
+            n_between_next = sum(1 for x in hs_all if x["foot"] == other and next_same is not None and t < x["frame"] < next_same["frame"])
             hi = next_same["frame"] if next_same else t + 2 * MAX_STEP_S * fps
             to_same = _first(to_all, lambda x: x["foot"] == f and t < x["frame"] < hi)
             next_other = _first(hs_all, lambda x: x["foot"] == other and x["frame"] > t)
@@ -192,12 +251,12 @@ def zeni_steps(
             to_other = _first(to_all, lambda x: x["foot"] == other and t < x["frame"] < hi_o)
 
             def dt(a, b):
-                return (b["frame"] - a["frame"]) / fps if (a is not None and b is not None) else np.nan
+                return event_t(b, fps) - event_t(a, fps) if (a is not None and b is not None) else np.nan
 
             def dt_x(a, b):  # between the Zeni extrema when both have one (see module docstring)
                 if a is None or b is None:
                     return np.nan
-                return (b.get("extremum_frame", b["frame"]) - a.get("extremum_frame", a["frame"])) / fps
+                return extremum_t(b, fps) - extremum_t(a, fps)
 
             step_time = dt_x(prev_other, e)
             stride_time = dt_x(prev_same, e)
@@ -224,14 +283,52 @@ def zeni_steps(
             edited = bool(e.get("edited")) or any(span_lo <= x <= span_hi for x in edited_frames)
             rows.append(
                 {
-                    "clip": clip, "pass": p.index, "foot": f, "hs_frame": t, "hs_time": t / fps,
-                    "to_frame": to_same["frame"] if to_same else np.nan, "to_time": to_same["frame"] / fps if to_same else np.nan,
+                    "clip": clip, "pass": p.index, "foot": f, "hs_frame": t, "hs_time": event_t(e, fps),
+                    "to_frame": to_same["frame"] if to_same else np.nan, "to_time": event_t(to_same, fps) if to_same else np.nan,
                     "step_time_s": step_time, "stride_time_s": stride_time, "stance_s": stance, "swing_s": swing,
                     "single_support_s": ss, "double_support_s": ds, "step_length_cm": step_len, "stride_length_cm": stride_len,
-                    "edited": edited,
+                    "edited": edited, "skipped": "",
+                    "_n_between": n_between, "_n_between_next": n_between_next,
+                    "_no_other_since_prev": prev_same is not None and prev_other is None,
                 }
             )  # fmt: skip
+    _skip_gaps(rows)
     return _table(rows)
+
+
+def _skip_gaps(rows: list[dict]) -> None:
+    """Apply :func:`gap_rules` in place: NaN the values that span a missed contact and say
+    which and why in ``skipped`` (``"; "``-joined ``"<value>: <reason>"``)."""
+    strides = np.array([r["stride_time_s"] for r in rows], float)
+    clean = np.array([r["_n_between"] == 1 for r in rows], bool)
+    ok = np.isfinite(strides)
+    base = strides[ok & clean] if (ok & clean).any() else strides[ok]
+    med = float(np.median(base)) if len(base) else np.nan
+    # the stride that *starts* at each HS (for swing / single support, which end at the next HS)
+    for r in rows:
+        notes = []
+
+        def skip(cols, why):
+            for c in cols:
+                if np.isfinite(r[c]):
+                    r[c] = np.nan
+                    notes.append(f"{c}: {why}")
+
+        if np.isfinite(med) and np.isfinite(r["step_time_s"]) and r["step_time_s"] >= STEP_GAP_FRACTION * med:
+            skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s >= {STEP_GAP_FRACTION} x median stride {med:.2f} s (missed contacts)")
+        if r["_n_between"] >= 2:
+            skip(["stride_time_s", "stride_length_cm"], f"{r['_n_between']} contralateral contacts inside the stride (a contact of this foot is missing)")
+        elif np.isfinite(med) and np.isfinite(r["stride_time_s"]) and r["stride_time_s"] > STRIDE_GAP_FACTOR * med:
+            skip(["stride_time_s", "stride_length_cm"], f"stride of {r['stride_time_s']:.2f} s > {STRIDE_GAP_FACTOR} x median {med:.2f} s (missed contact)")
+        if r["_n_between_next"] >= 2:
+            skip(["swing_s"], "the stride it lies in misses a contact of this foot")
+        if np.isfinite(med):
+            for c in ("stance_s", "swing_s", "single_support_s", "double_support_s"):
+                if np.isfinite(r[c]) and r[c] > med:
+                    skip([c], f"{r[c]:.2f} s > median stride {med:.2f} s (missed contact)")
+        if r["_no_other_since_prev"]:
+            notes.append("step_time_s: no contralateral contact since this foot's previous contact (a contact is missing)")
+        r["skipped"] = "; ".join(notes)
 
 
 def ankle_distance_steps(peaks: list[dict], prep, calib, clip: str = "") -> pd.DataFrame:
@@ -258,22 +355,22 @@ def ankle_distance_steps(peaks: list[dict], prep, calib, clip: str = "") -> pd.D
                 stride_len = d * (floor_x(prep, calib, rear, e["frame"], "ankle") - floor_x(prep, calib, rear, prev["frame"], "ankle"))
             rows.append(
                 {
-                    "clip": clip, "pass": p.index, "foot": e["foot"], "hs_frame": e["frame"], "hs_time": e["frame"] / fps,
+                    "clip": clip, "pass": p.index, "foot": e["foot"], "hs_frame": e["frame"], "hs_time": event_t(e, fps),
                     "to_frame": np.nan, "to_time": np.nan,
-                    "step_time_s": (e["frame"] - prev["frame"]) / fps if prev else np.nan,
-                    "stride_time_s": (e["frame"] - prev2["frame"]) / fps if prev2 else np.nan,
+                    "step_time_s": event_t(e, fps) - event_t(prev, fps) if prev else np.nan,
+                    "stride_time_s": event_t(e, fps) - event_t(prev2, fps) if prev2 else np.nan,
                     "stance_s": np.nan, "swing_s": np.nan, "single_support_s": np.nan, "double_support_s": np.nan,
                     "step_length_cm": e["distance_cm"] if calib is not None and (calib.px_per_cm or calib.homography is not None) else np.nan,
-                    "stride_length_cm": stride_len, "edited": bool(e.get("edited")),
+                    "stride_length_cm": stride_len, "edited": bool(e.get("edited")), "skipped": "",
                 }
             )  # fmt: skip
     return _table(rows)
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    df = pd.DataFrame([{c: r.get(c) for c in STEP_COLUMNS} for r in rows], columns=STEP_COLUMNS)
     for c in STEP_COLUMNS:
-        if c in ("clip", "foot"):
+        if c in ("clip", "foot", "skipped"):
             df[c] = df[c].astype(str)
         elif c == "edited":
             df[c] = df[c].astype(bool)
@@ -306,4 +403,62 @@ def summarize(steps: pd.DataFrame, prep) -> dict:
             num += float(g.loc[ok, "step_length_cm"].sum())
             den += float(g.loc[ok, "step_time_s"].sum())
     out["speed_m_per_s"] = num / den / 100.0 if den > 0 else float("nan")
+    return out
+
+
+#: parameters reported per foot, with their symmetry index and ratio (summary ``per_foot``)
+PER_FOOT_KEYS = ("step_length_cm", "step_time_s", "stance_s", "swing_s", "single_support_s", "double_support_s")
+#: fewest values for a coefficient of variation
+MIN_CV_N = 3
+
+
+def symmetry_index(right: float, left: float) -> float:
+    """Symmetry index (%) of Robinson, Herzog & Nigg (1987, *J Manipulative Physiol Ther*
+    10:172-176): ``SI = 100 x (X_R - X_L) / (0.5 x (X_R + X_L))``; 0 = symmetric, positive
+    when the right value is larger. NaN when either is missing or their sum is 0."""
+    if not (np.isfinite(right) and np.isfinite(left)) or right + left == 0:
+        return float("nan")
+    return float(100.0 * (right - left) / (0.5 * (right + left)))
+
+
+def symmetry_ratio(right: float, left: float) -> float:
+    """Symmetry ratio ``max(X_R, X_L) / min(X_R, X_L)`` (>= 1; 1 = symmetric), the form
+    recommended by Patterson et al. (2010, *Gait Posture* 31:241-246). NaN when undefined."""
+    if not (np.isfinite(right) and np.isfinite(left)) or min(right, left) <= 0:
+        return float("nan")
+    return float(max(right, left) / min(right, left))
+
+
+def coefficient_of_variation(x) -> float:
+    """CV (%) = 100 x SD (ddof=1) / mean over the finite values, the variability measure of
+    Hausdorff (2005, *J NeuroEng Rehabil* 2:19, e.g. stride-time CV). NaN with fewer than
+    :data:`MIN_CV_N` values or a zero mean."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if len(x) < MIN_CV_N or x.mean() == 0:
+        return float("nan")
+    return float(100.0 * x.std(ddof=1) / abs(x.mean()))
+
+
+def foot_summary(steps: pd.DataFrame) -> dict:
+    """Per-foot means, symmetry and variability of the steps table.
+
+    Returns ``{"per_foot": {"left": {key: mean}, "right": {...}}, "symmetry_index_pct":
+    {key: SI}, "symmetry_ratio": {key: ratio}, "cv_pct": {key: CV}, "n_values": {key:
+    finite values}}``, keys :data:`PER_FOOT_KEYS` for the per-foot parts and :data:`MEAN_KEYS`
+    for CV and n. A row's foot is the foot of its heel strike: the *left step* is the step
+    that ends at a left HS (left foot in front); left stance/swing are the left foot's;
+    left single support is the time only the left foot is on the ground.
+    """
+    out = {"per_foot": {}, "symmetry_index_pct": {}, "symmetry_ratio": {}, "cv_pct": {}, "n_values": {}}
+    for foot in ("left", "right"):
+        g = steps[steps["foot"] == foot]
+        out["per_foot"][foot] = {k: _nanmean(g[k]) for k in PER_FOOT_KEYS}
+    for k in PER_FOOT_KEYS:
+        r, l_ = out["per_foot"]["right"][k], out["per_foot"]["left"][k]
+        out["symmetry_index_pct"][k] = symmetry_index(r, l_)
+        out["symmetry_ratio"][k] = symmetry_ratio(r, l_)
+    for k, c in MEAN_KEYS.items():
+        out["cv_pct"][k] = coefficient_of_variation(steps[c])
+        out["n_values"][k] = int(np.isfinite(np.asarray(steps[c], float)).sum())
     return out

@@ -7,11 +7,14 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_clip(prep, events: list[dict], out: str | Path, title: str = "", method: str = "zeni") -> None:
+def plot_clip(prep, events: list[dict], out: str | Path, title: str = "", method: str = "zeni", note: str = "") -> None:
     """Write a PNG: per foot, the heel (HS signal) and toe (TO signal) position relative to
     the pelvis (px, along the walking direction of each pass, forward positive) against
     the source frame index; HS marked with triangles, TO with circles (ankle-distance
     method: peaks on the top panel); passes shaded. Bottom: pelvis x (px).
+
+    ``note``: a line printed in red under the title (e.g. the values the quality record
+    refused, docs/gait_quality.md).
 
     Uses matplotlib's Agg backend (no display needed). Writes atomically.
     """
@@ -51,7 +54,9 @@ def plot_clip(prep, events: list[dict], out: str | Path, title: str = "", method
             ax.axvspan(f[p.start], f[p.stop - 1], color="tab:green" if p.direction > 0 else "tab:purple", alpha=0.12)
     fig.suptitle(f"{title}  [{method}]", fontsize=13, fontweight="bold")
     axes[0].set_title("HS: triangles, TO: circles (orange: edited by hand); shaded: passes (green L->R, purple R->L)", fontsize=10)
-    fig.tight_layout()
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", color="tab:red", fontsize=9, wrap=True)
+    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
     tmp = out.with_name(out.name + ".tmp-qc.png")
     fig.savefig(tmp, dpi=80)
     plt.close(fig)

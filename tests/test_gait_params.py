@@ -1,0 +1,141 @@
+"""Gait aggregates that survive a missed contact, per-foot means, symmetry, CV, timing from
+event ``t`` and the steps CSV (issue 12 item 4), on exact synthetic keypoints (fast)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gaitprep.gait.clip import analyze_clip, steps_csv_path, write_outputs
+from gaitprep.gait.io import series_from_records
+from gaitprep.gait.params import coefficient_of_variation, event_t, symmetry_index, symmetry_ratio, zeni_steps
+from gaitprep.synth import WalkerParams, walker_keypoints, walker_truth
+
+CLIP = "PA000/UGS/NW-WoJ_1"
+#: the default config's demo walker (exact keypoints)
+DEMO = dict(direction="right_to_left", cadence=110, step_length_cm=65, seed=0)
+L2R = dict(direction="left_to_right", cadence=100, step_length_cm=60, seed=1)
+
+
+def run(cfg, overrides=None, fps=None):
+    p = WalkerParams(**cfg)
+    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+    res = analyze_clip(s, fps or p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm}, overrides=overrides)
+    return res, p
+
+
+def remove(foot, frame):
+    return pd.DataFrame([{"clip": CLIP, "foot": foot, "event": "HS", "frame": float(round(frame)), "action": "remove"}])
+
+
+@pytest.mark.parametrize("cfg", [DEMO, L2R], ids=["r2l", "l2r"])
+def test_a_deleted_heel_strike_is_not_a_step(cfg):
+    """Deleting any one inner heel strike leaves the means at the truth (before: cadence
+    110 -> 73.3 and stride 130 -> 194.5 cm on the demo walker) and says what was skipped."""
+    ref, p = run(cfg)
+    truth = walker_truth(p)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    assert len(hs) >= 5
+    for victim in hs[1:-1]:
+        res, _ = run(cfg, remove(victim["foot"], victim["frame"]))
+        m = res.summary["means"]
+        assert abs(m["cadence_steps_per_min"] - truth["cadence_steps_per_min"]) < 0.5, victim
+        assert abs(m["stride_length_cm"] - 2 * p.step_length_cm) < 1.0, victim
+        assert abs(m["step_length_cm"] - p.step_length_cm) < 1.0, victim
+        assert abs(m["speed_m_per_s"] - ref.summary["means"]["speed_m_per_s"]) < 0.01
+        skipped = res.steps[res.steps["skipped"] != ""]
+        assert len(skipped) >= 1 and res.summary["quality"]["gaps_skipped"]
+        assert any("missed contact" in w and "not counted as steps" in w for w in res.summary["warnings"]), res.summary["warnings"]
+        # the skipped values are NaN in the table
+        for _, r in skipped.iterrows():
+            for part in r["skipped"].split("; "):
+                col = part.split(":")[0]
+                assert np.isnan(r[col]), (col, r)
+
+
+def test_two_missing_contacts_in_a_row_are_skipped_by_duration():
+    """Both feet's contacts missing (an occlusion) on a 14-contact walk: the 3-step
+    interval and the 2-stride strides are caught by their duration against the median stride."""
+    cfg = dict(L2R, px_per_cm=1.0)
+    ref, p = run(cfg)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    ov = pd.concat([remove(hs[3]["foot"], hs[3]["frame"]), remove(hs[4]["foot"], hs[4]["frame"])])
+    res, _ = run(cfg, ov)
+    m = res.summary["means"]
+    assert abs(m["cadence_steps_per_min"] - 100) < 0.5 and abs(m["stride_length_cm"] - 120) < 1.0
+    assert res.steps["step_time_s"].max() < 0.7  # no 3-step "step"
+    assert res.steps["skipped"].str.contains("median stride").any()
+    assert not res.summary["quality"]["refused"]
+
+
+def test_ambiguous_gaps_are_refused_not_written():
+    """On a short walk with two of six contacts gone every stride spans the gap, so no
+    duration rule can see it; the spectral cadence (100) disagrees with the events' (50)
+    and every CSV parameter is refused, with the reason."""
+    ref, p = run(L2R)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    ov = pd.concat([remove(hs[2]["foot"], hs[2]["frame"]), remove(hs[3]["foot"], hs[3]["frame"])])
+    res, _ = run(L2R, ov)
+    q = res.summary["quality"]
+    assert abs(q["spectral_cadence"]["cadence_steps_per_min"] - 100) < 2
+    assert abs(q["computed"]["cadence_steps_per_min"] - 50) < 1
+    for k in ("cadence_steps_per_min", "step_length_cm", "stride_length_cm", "speed_m_per_s", "single_support_s", "double_support_s"):
+        assert np.isnan(res.summary["means"][k]) and k in q["refused"], k
+    assert "inter-foot distance" in q["refused"]["cadence_steps_per_min"]
+    assert any("cadence_steps_per_min refused" in w for w in res.summary["warnings"])
+
+
+def test_per_foot_symmetry_and_cv_on_a_symmetric_walker():
+    res, p = run(DEMO)
+    s = res.summary
+    for foot in ("left", "right"):
+        assert abs(s["per_foot"][foot]["step_length_cm"] - 65) < 0.5
+        assert abs(s["per_foot"][foot]["step_time_s"] - 60 / 110) < 0.01
+    assert abs(s["symmetry_index_pct"]["step_length_cm"]) < 1.0
+    assert 1.0 <= s["symmetry_ratio"]["step_time_s"] < 1.02
+    assert s["cv_pct"]["stride_time_s"] < 1.0 and s["n_values"]["stride_time_s"] >= 3
+    assert json.loads(json.dumps(s["cv_pct"], allow_nan=True))
+
+
+def test_symmetry_and_cv_formulas():
+    assert symmetry_index(60.0, 40.0) == pytest.approx(40.0)  # 100 * 20 / 50
+    assert symmetry_index(40.0, 60.0) == pytest.approx(-40.0)
+    assert np.isnan(symmetry_index(np.nan, 1.0))
+    assert symmetry_ratio(0.4, 0.6) == pytest.approx(1.5)
+    assert coefficient_of_variation([1.0, 1.1, 0.9]) == pytest.approx(10.0)
+    assert np.isnan(coefficient_of_variation([1.0, 1.1]))  # too few values
+
+
+def test_times_come_from_event_t():
+    """Durations use each event's ``t`` (real timestamps) when the event detector gives it:
+    stretching every t by 2 doubles every duration; without ``t``, frame / fps is used."""
+    ref, p = run(DEMO)
+    assert event_t({"frame": 30.0}, 30.0) == 1.0 and event_t({"frame": 30.0, "t": 2.5}, 30.0) == 2.5
+    stretched = []
+    for e in ref.events:
+        e = dict(e, t=2 * e["frame"] / p.fps)
+        if "extremum_frame" in e:
+            e["extremum_t"] = 2 * e["extremum_frame"] / p.fps
+        stretched.append(e)
+    a = zeni_steps(ref.events, ref.prep, None, CLIP)
+    b = zeni_steps(stretched, ref.prep, None, CLIP)
+    for c in ("step_time_s", "stride_time_s", "stance_s", "swing_s"):
+        ok = np.isfinite(a[c])
+        assert ok.any() and np.allclose(b[c][ok], 2 * a[c][ok]), c
+    assert np.allclose(b["hs_time"], 2 * a["hs_time"])
+
+
+def test_steps_csv_beside_parquet(tmp_path):
+    res, _ = run(DEMO)
+    pq = tmp_path / "gait_steps" / "PA000" / "UGS" / "NW-WoJ_1.parquet"
+    write_outputs(res, pq, tmp_path / "s.json")
+    csv = steps_csv_path(pq)
+    assert csv == pq.with_suffix(".csv") and csv.is_file()
+    a, b = pd.read_parquet(pq), pd.read_csv(csv, keep_default_na=True)
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    assert np.allclose(a["step_length_cm"], b["step_length_cm"], atol=1e-3, equal_nan=True)
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert {"per_foot", "symmetry_index_pct", "symmetry_ratio", "cv_pct", "quality"} <= set(s)
