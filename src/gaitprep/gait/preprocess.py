@@ -55,7 +55,8 @@ class PrepConfig:
         spike_frac: a leg keypoint farther than this fraction of the leg length from the
             running median (``spike_window`` frames) of its pelvis-relative trajectory is a
             glitch of the pose model; it is dropped and interpolated. 0 disables.
-        spike_window: frames of that running median (odd).
+        spike_window_s: duration (s) of that running median (rounded to an odd number
+            of frames, at least 3; 0.17 s = 5 frames at 30 fps).
     """
 
     min_score: float = 0.3
@@ -68,7 +69,7 @@ class PrepConfig:
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
     spike_frac: float = 0.15
-    spike_window: int = 5
+    spike_window_s: float = 0.17
 
 
 @dataclass
@@ -102,6 +103,15 @@ class Prepared:
             ankle) used for heel strike, the toe (or ankle) used for toe-off.
         n_swaps_fixed: frames whose leg labels were swapped back.
         warnings: human-readable notes about the data.
+        t: ``(T,)`` float64 s, time of each frame of ``series`` (the clip's frame
+            timestamps when known, else ``frames / fps``; see ``time_source``).
+        time_source: ``"timestamps"`` or ``"fps"`` (:attr:`PoseSeries.time_source`).
+        labelled: the masked series before the left/right swap correction (the pose
+            model's own leg labels), from which the event code measures the swap rate.
+        diagnostics: per-clip numbers for the quality record, filled by
+            :func:`prepare` (``pose_coverage``: per pass, share of its frames with both
+            feet and the pelvis usable) and by :func:`gaitprep.gait.events.zeni_events`
+            (``leg_swap_rate``, ``rejected_events``...; see there).
     """
 
     series: PoseSeries
@@ -113,6 +123,10 @@ class Prepared:
     used: dict
     n_swaps_fixed: int = 0
     warnings: list[str] = field(default_factory=list)
+    t: Optional[np.ndarray] = None
+    time_source: Optional[str] = None
+    labelled: Optional[PoseSeries] = None
+    diagnostics: dict = field(default_factory=dict)
 
 
 def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarray]:
@@ -362,13 +376,39 @@ def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig) -> tuple[list
     return passes, warnings
 
 
+def odd_frames(seconds: float, fps: float, minimum: int = 3) -> int:
+    """An odd number of frames (>= ``minimum``) closest to ``seconds`` at ``fps``."""
+    n = max(minimum, int(round(seconds * fps)))
+    return n if n % 2 else n + 1
+
+
 def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prepared:
-    """Run the whole cleaning chain on one clip's pose (see the module docstring)."""
+    """Run the whole cleaning chain on one clip's pose (see the module docstring).
+
+    ``fps`` (> 0) is the clip's nominal rate, used for the filter and for thresholds
+    given in seconds; frame times come from ``s.t`` (the clip's timestamps, see
+    :func:`gaitprep.gait.io.attach_times`) or, when it is None, ``frames / fps`` (with
+    a warning). A variable frame rate (timestamps whose intervals differ by more than
+    2 %) is noted in the warnings; the event code then works on a uniform time grid.
+    """
     cfg = cfg or PrepConfig()
     warnings: list[str] = []
+    if s.t is None:
+        from .io import attach_times
+
+        s = attach_times(s.copy(), None, fps)
+        warnings.append(f"no frame timestamps in the pose provenance: frames are timed as frame / {fps:g} fps")
+    elif len(s.t) > 2:
+        dt = np.diff(s.t)
+        if dt.min() < 0.98 * np.median(dt) or dt.max() > 1.02 * np.median(dt):
+            warnings.append(
+                "variable frame rate: frame intervals %.1f..%.1f ms (median %.1f ms); events are timed from the timestamps"
+                % (1000 * dt.min(), 1000 * dt.max(), 1000 * np.median(dt))
+            )
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
-    masked, n_spk = remove_spikes(masked, cfg.spike_frac, cfg.spike_window)
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, odd_frames(cfg.spike_window_s, fps))
+    labelled = masked.copy()
     if n_spk:
         warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
@@ -408,4 +448,8 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
             "ankle": ankle,
         }
         used[side] = {"hs": "heel" if heel_ok else "ankle", "to": "big_toe" if toe_ok else "ankle"}
-    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings)
+    diagnostics = {
+        "pose_coverage": [float(np.mean(feet_ok[p.start : p.stop] & np.isfinite(pelvis[p.start : p.stop, 0]) & usable[p.start : p.stop])) for p in passes],
+        "time_source": s.time_source,
+    }  # fmt: skip
+    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings, s.t.copy(), s.time_source, labelled, diagnostics)
