@@ -233,6 +233,7 @@ def run_real(labels_dir: Path, cache: Path, cases_dir: Path | None = None) -> li
         else:
             raise SystemExit(f"{video}: run this script once with gaitprep >= label-free events and --cases to store the real truth")
         s = series_from_records(recs, video, info["width"], info["height"])
+        s.extra["backend"] = "blazepose"  # as read from the pose provenance (read_provenance_backend)
         s = _attach(s, timing, fps)
         res = analyze_clip(s, fps, "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
         t_rng = [(tfun(a), tfun(b)) for a, b in rng]
@@ -240,6 +241,7 @@ def run_real(labels_dir: Path, cache: Path, cases_dir: Path | None = None) -> li
         for k in ("step_length_cm", "stride_length_cm", "speed_m_per_s"):
             r["params"][k] = None  # no stature / static camera: not scored on the real videos
         r["label"] = video
+        r["fps"] = fps
         r["split"] = "tuning" if video in TUNING_VIDEOS else "reporting"
         r["diagnostics"] = _diag(res)
         rows.append(r)
@@ -285,10 +287,14 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/gaitprep_real_pose", help="BlazePose cache of the real videos")
     ap.add_argument("--per-clip", action="store_true", help="also print one line per clip")
     ap.add_argument("--json", default=None, help="write all per-clip scores here")
+    ap.add_argument("--tune", action="store_true", help="print the BlazePose timing offsets (s) that zero the mean error on the real TUNING videos (computed without offsets)")
     a = ap.parse_args()
     import gaitprep
 
     print(f"gaitprep from {Path(gaitprep.__file__).parent}")
+    if a.tune:
+        tune(Path(a.labels), Path(a.cache))
+        return
     allrows = {}
     for name in [x for x in a.sets.split(",") if x]:
         rows = run_synth(name, Path(a.cases) if a.cases else None)
@@ -315,6 +321,24 @@ def main() -> None:
         _per_clip(rows, a.per_clip)
     if a.json:
         Path(a.json).write_text(json.dumps(allrows, indent=1, default=float))
+
+
+def tune(labels: Path, cache: Path) -> None:
+    """Mean signed error (s) per kind on the real tuning videos with no offset applied: the
+    values of ``EVENT_OFFSET_S["blazepose"]`` are minus these (rounded to 1 ms)."""
+    import gaitprep.gait.clip as clip_mod
+    import gaitprep.gait.events as ev_mod
+
+    orig = ev_mod.zeni_events
+    clip_mod.zeni_events = lambda prep, refine=True: orig(prep, refine=refine, offsets={"HS": 0.0, "TO": 0.0})
+    try:
+        rows = [r for r in run_real(labels, cache) if r["split"] == "tuning"]
+    finally:
+        clip_mod.zeni_events = orig
+    print(f"tuning videos: {', '.join(r['label'] for r in rows)}")
+    for k in ("HS", "TO"):
+        e = [x / r["fps"] for r in rows for x in r[k]["errors"]]
+        print(f"{k}: n={len(e)} mean error {np.mean(e) * 1000:+.1f} ms, median {np.median(e) * 1000:+.1f} ms -> offset {-np.mean(e):+.3f} s")
 
 
 def _per_clip(rows, show):

@@ -365,10 +365,17 @@ def pass_of_frame(prep: Prepared, frame: float) -> Optional[int]:
 MIN_STEP_SPACING_S = 0.25
 #: model-label votes are taken over this time either side of an event (s)
 VOTE_WINDOW_S = 0.1
-#: systematic timing correction (s) added to every refined event, per kind. Calibrated
-#: on the tuning split only (docs/gait.md, "Accuracy"): synthetic seed set A and the real
-#: videos gait_normal_01 and gait_abnormal_03_concriduction; reported on the others.
-EVENT_OFFSET_S = {"HS": 0.0, "TO": 0.0}
+#: ground-speed threshold of the label-free refinement per kind (fraction of the walking
+#: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
+LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
+#: systematic timing correction (s) added to every refined event, per pose backend
+#: (``series.extra["backend"]``, from the pose provenance) and kind: what that pose
+#: model's keypoints do at a real foot contact that exact keypoints do not (measured
+#: against hand labels of real video). Calibrated on the real tuning videos only
+#: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
+#: diagnostics).
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.037, "TO": 0.011}}
+TUNING_NOTE = "offsets: real tuning videos gait_normal_01, gait_abnormal_03_concriduction (bench/gait_accuracy.py --tune)"
 
 
 def _uniform(t: np.ndarray) -> bool:
@@ -584,7 +591,7 @@ def _dominant_step_hz(sep: np.ndarray, fs: float) -> float:
 
 
 def zeni_events(
-    prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA, offsets: Optional[dict] = None, label_free: bool = True
+    prep: Prepared, refine: bool = True, alpha=None, offsets: Optional[dict] = None, label_free: bool = True
 ) -> list[dict]:
     """HS/TO events of every pass, independent of the pose model's left/right labels.
 
@@ -599,7 +606,10 @@ def zeni_events(
     too close to a stronger one, a second TO between two heel strikes). Feet: heel
     strikes alternate, so a pass has two possible assignments (:func:`_assign_feet`,
     which keeps the alternation across a missed event); the one the pose model's own
-    labels (before any swap correction) agree with in most event windows is chosen.
+    labels (before any swap correction) agree with in most frames of the pass is
+    chosen (:func:`_swap_rate`: which heel is in front between two crossings of the
+    feet), so labels swapped in fewer than half of the frames cannot move an event
+    to the wrong foot.
     All thresholds are in seconds; a variable frame rate is handled on a uniform grid.
 
     ``label_free=False`` runs :func:`zeni_events_labelled` (the per-labelled-leg
@@ -623,12 +633,16 @@ def zeni_events(
     rate, x 60 = cadence), ``event_method``.
     """
     if not label_free:
-        ev = zeni_events_labelled(prep, refine, alpha)
+        ev = zeni_events_labelled(prep, refine, REFINE_ALPHA if alpha is None or isinstance(alpha, dict) else alpha)
         for e in ev:
             e["t"] = e["time"]
         prep.diagnostics.update(event_method="zeni-labelled")
         return ev
-    offsets = dict(EVENT_OFFSET_S if offsets is None else offsets)
+    backend = (prep.series.extra or {}).get("backend")
+    if offsets is None:
+        offsets = dict(EVENT_OFFSET_S.get(backend, {"HS": 0.0, "TO": 0.0}))
+    if alpha is None or not isinstance(alpha, dict):
+        alpha = dict(LABEL_FREE_ALPHA) if alpha is None else {"HS": float(alpha), "TO": float(alpha)}
     labels = prep.labelled if prep.labelled is not None else prep.raw
     events: list[dict] = []
     rejected: list[dict] = []
@@ -650,7 +664,7 @@ def zeni_events(
             for pos in signal_peaks(y, fs, spacing_s=MIN_STEP_SPACING_S):
                 value = _interp(y, pos)
                 x_frame = _grid_to_frame(prep, p, env, pos)
-                rpos = refine_event(yy, pos, v, kind, fs, alpha) if refine else pos
+                rpos = refine_event(yy, pos, v, kind, fs, alpha[kind]) if refine else pos
                 frame = _grid_to_frame(prep, p, env, rpos)
                 t = _time(prep, frame) + (offsets.get(kind, 0.0) if refine else 0.0)
                 if refine and offsets.get(kind, 0.0):
@@ -696,13 +710,21 @@ def zeni_events(
         allev = hs + to
         for e in allev:
             e["_vote"] = _label_vote(prep, p, e, labels)
-        score0 = sum(e["_vote"] * (1 if e["_k"] % 2 == 0 else -1) for e in allev)
-        parity = 0 if score0 >= 0 else 1
+        # the parity the model's labels agree with in most judged frames of the pass;
+        # without judged frames, in most event windows
+        for e in allev:
+            e["foot"] = "left" if e["_k"] % 2 == 0 else "right"
+        bad, tot = _swap_rate(prep, p, hs, labels)
+        if tot:
+            parity = 0 if bad <= tot - bad else 1
+            bad = min(bad, tot - bad)
+        else:
+            parity = 0 if sum(e["_vote"] * (1 if e["_k"] % 2 == 0 else -1) for e in allev) >= 0 else 1
         for e in allev:
             e["foot"] = "left" if (e["_k"] + parity) % 2 == 0 else "right"
             e["label_agreement"] = round(e["_vote"] if e["foot"] == "left" else -e["_vote"], 3)
             agree.append(e["label_agreement"])
-        swaps.append(_swap_rate(prep, p, hs, labels))
+        swaps.append((bad, tot))
         freq.append(_dominant_step_hz(env["sep"], fs))
         for e in allev:
             for k in ("_value", "_vote", "_k"):
@@ -721,6 +743,8 @@ def zeni_events(
         foot_label_agreement=float(np.mean(agree)) if agree else float("nan"),
         step_frequency_hz_per_pass=freq,
         event_offsets_s=offsets if refine else {"HS": 0.0, "TO": 0.0},
+        event_alpha=alpha if refine else None,
+        pose_backend=backend,
     )
     return sorted(events, key=lambda e: e["frame"])
 

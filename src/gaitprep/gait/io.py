@@ -165,8 +165,9 @@ def read_provenance_timing(path: str | Path) -> Optional[dict]:
 
     Format (written by the video reader/runner): ``"timing": {"frames": [int, ...],
     "t_s": [float, ...], "header_fps": float, ...}``: the presentation timestamp (s) of
-    each listed source frame. Older provenance records have no ``timing``: None, and
-    the gait code times frames as ``frame / fps`` (and says so in its warnings).
+    each listed source frame. Older provenance records have no ``timing`` or one
+    without ``frames``/``t_s`` (the runner's wall-clock ``wall_s``/``load_s``): None,
+    and the gait code times frames as ``frame / fps`` (and says so in its warnings).
 
     Raises:
         InputError: the file is missing or not JSON, or ``timing`` is present but
@@ -176,9 +177,19 @@ def read_provenance_timing(path: str | Path) -> Optional[dict]:
     path = Path(path)
     data = read_json_file(path, "provenance JSON not found")
     timing = data.get("timing") if isinstance(data, dict) else None
-    if timing is None:
+    if not isinstance(timing, dict) or ("frames" not in timing and "t_s" not in timing):
         return None
     return check_timing(timing, str(path))
+
+
+def read_provenance_backend(path: str | Path) -> Optional[str]:
+    """The pose backend named in a pose job's provenance JSON (``"backend"``, e.g.
+    ``"blazepose"``), or None. The event detector applies the timing correction
+    calibrated for that backend (:data:`gaitprep.gait.events.EVENT_OFFSET_S`); set it as
+    ``series.extra["backend"]``. Raises InputError when the file is missing or not JSON."""
+    data = read_json_file(Path(path), "provenance JSON not found")
+    b = data.get("backend") if isinstance(data, dict) else None
+    return str(b) if isinstance(b, str) and b else None
 
 
 def check_timing(timing, source: str = "<timing>") -> dict:

@@ -65,7 +65,7 @@ class PrepConfig:
     filter_order: int = 4
     border_px: float = 5.0
     border_frac: float = 0.1
-    min_pass_s: float = 1.0
+    min_pass_s: float = 0.6
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
     spike_frac: float = 0.15

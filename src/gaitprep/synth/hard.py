@@ -172,6 +172,7 @@ def case_keypoints(cp: CaseParams) -> tuple[list[dict], dict]:
         a = int(rng.integers(0, max(1, n - ln)))
         swapped[a : a + ln] = True
     drop_run = 0
+    dropped = np.zeros(n, bool)
     recs = []
     for i, t in enumerate(hc.times):
         b = wk.image_body(float(hc.tau(t)))
@@ -197,8 +198,10 @@ def case_keypoints(cp: CaseParams) -> tuple[list[dict], dict]:
             if drop_run > 0:
                 drop_run -= 1
                 joints = {}
+                dropped[i] = True
         recs.append({"frame": i, "joints": joints or None})
-    timing = {"frames": list(range(n)), "t_s": [float(x) for x in hc.times], "header_fps": fps}
+    timing = {"frames": list(range(n)), "t_s": [float(x) for x in hc.times], "header_fps": fps, "dropped": [int(i) for i in np.flatnonzero(dropped)],
+              "swapped": [int(i) for i in np.flatnonzero(swapped)]}  # fmt: skip
     return recs, timing
 
 
@@ -288,10 +291,26 @@ def case_truth(cp: CaseParams, margin_frac: float = 0.1, around_s: float = 0.25)
     return out
 
 
-def make_case(cp: CaseParams) -> tuple[list[dict], dict, dict]:
-    """``(records, timing, truth)`` of a case (:func:`case_keypoints`, :func:`case_truth`)."""
+def make_case(cp: CaseParams, around_s: float = 0.25, max_drop_run_s: float = 0.1) -> tuple[list[dict], dict, dict]:
+    """``(records, timing, truth)`` of a case (:func:`case_keypoints`, :func:`case_truth`).
+
+    An event is also not ``eligible`` when the detections dropped near the frame edges
+    leave a gap longer than ``max_drop_run_s`` within ``around_s`` of it (no detector can
+    see it); the participant means are recomputed over the remaining eligible events.
+    """
     recs, timing = case_keypoints(cp)
-    return recs, timing, case_truth(cp)
+    truth = case_truth(cp, around_s=around_s)
+    t = np.asarray(timing["t_s"])
+    drop = np.zeros(len(t), bool)
+    drop[timing["dropped"]] = True
+    from ..gait.preprocess import runs
+
+    gaps = [(t[a], t[min(b, len(t) - 1)]) for a, b in runs(drop) if t[min(b, len(t) - 1)] - t[max(a - 1, 0)] > max_drop_run_s]
+    for e in truth["events"]:
+        if e["eligible"] and any(a - around_s <= e["time"] <= b + around_s for a, b in gaps):
+            e["eligible"] = False
+    truth.update(params_from_events(truth["events"], lambda e: e["eligible"]))
+    return recs, timing, truth
 
 
 def case_summary(cp: CaseParams) -> str:
