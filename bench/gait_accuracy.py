@@ -41,13 +41,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "src") not in sys.path and not any("gaitprep" in p for p in sys.path):
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH chooses the gaitprep to score (e.g. another checkout)
     sys.path.insert(0, str(REPO / "src"))
 
 from gaitprep.gait.clip import analyze_clip  # noqa: E402

@@ -397,6 +397,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         from .io import attach_times
 
         s = attach_times(s.copy(), None, fps)
+    if s.time_source != "timestamps":
         warnings.append(f"no frame timestamps in the pose provenance: frames are timed as frame / {fps:g} fps")
     elif len(s.t) > 2:
         dt = np.diff(s.t)

@@ -206,8 +206,11 @@ def case_keypoints(cp: CaseParams) -> tuple[list[dict], dict]:
 
 
 def params_from_events(events: list[dict], hs_ok) -> dict:
-    """Participant means from exact events (definitions of :mod:`gaitprep.gait.params`),
-    over heel strikes ``e`` with ``hs_ok(e)``; times in s."""
+    """Participant means from true events (definitions of :mod:`gaitprep.gait.params`),
+    over heel strikes ``e`` with ``hs_ok(e)``; events are dicts with ``foot``, ``event``,
+    ``time`` (s). An interval is used only when the events around it come in gait-cycle
+    order (none missing in between), so hand labels that skip an occluded event give
+    no wrong interval. Returns the means (s) and ``cadence_steps_per_min``."""
     hs = [e for e in events if e["event"] == "HS"]
     to = [e for e in events if e["event"] == "TO"]
     acc: dict = {k: [] for k in ("step_time_s", "stride_time_s", "stance_s", "swing_s", "double_support_s", "single_support_s")}
@@ -224,18 +227,19 @@ def params_from_events(events: list[dict], hs_ok) -> dict:
         f, o, t = e["foot"], ("right" if e["foot"] == "left" else "left"), e["time"]
         po, ps = prv(hs, o, t), prv(hs, f, t)
         ts, ns, to_o, no = nxt(to, f, t), nxt(hs, f, t), nxt(to, o, t), nxt(hs, o, t)
-        if po:
+        # an interval counts only when no event between its ends is missing (hand labels
+        # may skip occluded events): the events must come in the order of a gait cycle
+        if po and (ps is None or ps["time"] < po["time"]):
             acc["step_time_s"].append(t - po["time"])
-        if ps:
+        if ps and po and ps["time"] < po["time"]:
             acc["stride_time_s"].append(t - ps["time"])
-        if ts:
+        if ts and (ns is None or ts["time"] < ns["time"]) and (no is None or no["time"] < ts["time"]):
             acc["stance_s"].append(ts["time"] - t)
             if ns:
                 acc["swing_s"].append(ns["time"] - ts["time"])
-        if to_o:
+        if to_o and no and to_o["time"] < no["time"] and (ts is None or to_o["time"] < ts["time"]):
             acc["double_support_s"].append(to_o["time"] - t)
-            if no:
-                acc["single_support_s"].append(no["time"] - to_o["time"])
+            acc["single_support_s"].append(no["time"] - to_o["time"])
     out = {k: float(np.mean(v)) if v else float("nan") for k, v in acc.items()}
     out["cadence_steps_per_min"] = 120.0 / out["stride_time_s"] if np.isfinite(out["stride_time_s"]) else float("nan")
     return out
