@@ -602,8 +602,13 @@ def zeni_events(
     ``refine`` (default), each event then moves to the instant that foot point's
     ground speed crosses ``alpha`` x the walking speed (:func:`refine_event`; Zeni's
     extremum is early for HS and late for TO), plus the constant ``offsets`` (s, per
-    kind; default :data:`EVENT_OFFSET_S`). Implausible extrema are rejected (too weak,
-    too close to a stronger one, a second TO between two heel strikes). Feet: heel
+    kind; default: :data:`EVENT_OFFSET_S` of the pose backend in
+    ``prep.series.extra["backend"]``). Implausible extrema are rejected: one closer
+    than :data:`MIN_INTERVAL_FRAC` x the median interval to a stronger one, one far less
+    extreme (:data:`EXTENT_TOLERANCE` x the signal range) than the other events of the
+    same foot (alternate events: a glitch or a swing cut off by the view; comparing
+    within a foot keeps the short steps of a limping leg), a second TO between two
+    heel strikes. Feet: heel
     strikes alternate, so a pass has two possible assignments (:func:`_assign_feet`,
     which keeps the alternation across a missed event); the one the pose model's own
     labels (before any swap correction) agree with in most frames of the pass is
@@ -652,11 +657,10 @@ def zeni_events(
         env = envelope_signals(prep, p)
         fs = 1.0 / env["dt"]
         lead, trail = env["lead"], env["trail"]
-        v = float("nan")
-        if refine:
-            m = np.fmin(np.gradient(lead), np.gradient(trail))
-            m = m[np.isfinite(m)]
-            v = float(-np.median(m)) if len(m) else float("nan")
+        m = np.fmin(np.gradient(lead), np.gradient(trail)) if len(lead) > 1 else np.array([])
+        m = m[np.isfinite(m)]
+        v_rest = float(-np.median(m)) if len(m) else float("nan")  # walking speed, px per grid sample
+        v = v_rest if refine else float("nan")
         rng_all = np.concatenate([lead[np.isfinite(lead)], trail[np.isfinite(trail)]])
         rng = float(np.percentile(rng_all, 95) - np.percentile(rng_all, 5)) if len(rng_all) else 0.0
         pev = []
@@ -670,16 +674,10 @@ def zeni_events(
                 if refine and offsets.get(kind, 0.0):
                     frame = _frame_of_time(prep, t)
                 pev.append({"foot": None, "event": kind, "frame": frame, "t": t, "time": t, "pass": p.index,
-                            "edited": False, "extremum_frame": x_frame, "_value": value})  # fmt: skip
+                            "edited": False, "extremum_frame": x_frame, "_value": value, "_gpos": rpos})  # fmt: skip
         kept = []
         for kind in ("HS", "TO"):
             ev = sorted([e for e in pev if e["event"] == kind], key=lambda e: e["t"])
-            if len(ev) >= 3:  # far less extreme than the pass's others: glitch / cut-off swing
-                thr = float(np.median([e["_value"] for e in ev])) - EXTENT_TOLERANCE * rng
-                for e in ev:
-                    if e["_value"] < thr:
-                        _reject(rejected, e, f"{kind} extremum {e['_value']:.0f} px is far below the pass's typical {thr + EXTENT_TOLERANCE * rng:.0f} px (glitch or swing cut off)")
-                ev = [e for e in ev if e["_value"] >= thr]
             changed = True
             while changed and len(ev) >= 3:
                 changed = False
@@ -691,6 +689,16 @@ def zeni_events(
                     _reject(rejected, drop, f"{kind} {gaps[i]:.2f} s after/before a stronger one (< {MIN_INTERVAL_FRAC} x the median interval)")
                     ev = [e for e in ev if e is not drop]
                     changed = True
+            # far less extreme than the other events of its foot: a glitch or a swing cut
+            # off by the view. Compared with every other event of the pass (alternate
+            # ones: the same foot), so that a limping leg's short steps are kept.
+            bad = []
+            for i, e in enumerate(ev):
+                same = [x["_value"] for j, x in enumerate(ev) if j != i and (j - i) % 2 == 0]
+                if same and e["_value"] < float(np.median(same)) - EXTENT_TOLERANCE * rng:
+                    bad.append(e)
+                    _reject(rejected, e, f"{kind} extremum {e['_value']:.0f} px is far below the {float(np.median(same)):.0f} px of the same foot's other {kind} (glitch or swing cut off)")
+            ev = [e for e in ev if not any(e is x for x in bad)]
             kept.append(ev)
         hs, to = kept
         # at most one TO between two consecutive heel strikes
@@ -727,7 +735,7 @@ def zeni_events(
         swaps.append((bad, tot))
         freq.append(_dominant_step_hz(env["sep"], fs))
         for e in allev:
-            for k in ("_value", "_vote", "_k"):
+            for k in ("_value", "_vote", "_k", "_gpos"):
                 e.pop(k, None)
         events += allev
     for r in rejected:
