@@ -31,9 +31,11 @@ events with the same definitions).
     PYTHONPATH=src python bench/gait_accuracy.py [--labels bench/data] [--sets A,B] [--real]
         [--cases DIR] [--cache DIR] [--json OUT]
 
-``--cases DIR`` stores the generated synthetic cases (JSON) so that another checkout of
-gaitprep (e.g. the main branch, ``PYTHONPATH=/path/to/main/src``) can be scored on the
-very same inputs: the scoring uses only ``analyze_clip`` and ``series_from_records``.
+``--cases DIR`` stores the generated synthetic cases (JSON). Another checkout of gaitprep
+(e.g. the main branch: ``PYTHONPATH=/path/to/main/src python bench/gait_accuracy.py``)
+is scored on the very same inputs: the scoring calls only its ``analyze_clip`` and
+``series_from_records`` (and ``attach_times`` when it has it); the synthetic cases and
+the truth come from this checkout's :mod:`gaitprep.synth.hard`.
 """
 
 from __future__ import annotations
@@ -68,6 +70,21 @@ PARAMS = {
 }
 
 
+def _hard():
+    """:mod:`gaitprep.synth.hard` of this checkout, also when the gaitprep being scored (an
+    older checkout on PYTHONPATH) has none: loaded from this file's repository."""
+    try:
+        from gaitprep.synth import hard
+    except ImportError:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("gaitprep.synth.hard", REPO / "src" / "gaitprep" / "synth" / "hard.py")
+        hard = importlib.util.module_from_spec(spec)
+        sys.modules["gaitprep.synth.hard"] = hard
+        spec.loader.exec_module(hard)
+    return hard
+
+
 def _attach(series, timing, fps):
     try:
         from gaitprep.gait.io import attach_times
@@ -96,7 +113,8 @@ def match_events(det: list[dict], truth: list[dict], kind: str, fps: float, in_s
     spurious = [a for i, a in enumerate(d) if i not in used_d and in_scope(a["_t"])]
     errs = [(a["_t"] - b["time"]) * fps for a, b in found]
     foot_ok = sum(1 for a, b in found if a["foot"] == b["foot"])
-    return {"n_true": len(elig), "found": len(found), "spurious": len(spurious), "errors": errs, "foot_ok": foot_ok}
+    return {"n_true": len(elig), "found": len(found), "spurious": len(spurious), "errors": errs, "foot_ok": foot_ok,
+            "_matched_truth": [b for _, b in matched]}  # fmt: skip
 
 
 def score_clip(res, truth_events: list[dict], truth_means: dict, fps: float, in_scope) -> dict:
@@ -105,6 +123,11 @@ def score_clip(res, truth_events: list[dict], truth_means: dict, fps: float, in_
         t = e.get("t", e.get("time", e["frame"] / fps))
         det.append(dict(e, _t=float(t)))
     out = {k: match_events(det, truth_events, k, fps, in_scope) for k in ("HS", "TO")}
+    # the truth means over the steps the clip shows: eligible heel strikes and any other
+    # true heel strike the detector found (the summary's means include those steps too)
+    seen = {id(b) for k in ("HS", "TO") for b in out[k].pop("_matched_truth")}
+    shown = [e for e in truth_events if e["eligible"] or id(e) in seen]
+    truth_means = dict(truth_means) | _hard().params_from_events(shown, lambda e: True)
     m = res.summary["means"]
     out["params"] = {}
     for k in PARAMS:
@@ -123,8 +146,8 @@ def synth_cases(name: str, cases_dir: Path | None) -> list[dict]:
     path = cases_dir / f"synth_{name}.json" if cases_dir else None
     if path and path.exists():
         return json.loads(path.read_text())
-    from gaitprep.synth.hard import case_summary, make_case, seed_set
-
+    hard = _hard()
+    case_summary, make_case, seed_set = hard.case_summary, hard.make_case, hard.seed_set
     out = []
     for cp in seed_set(name):
         recs, timing, truth = make_case(cp)
@@ -203,15 +226,7 @@ def real_pose(video: str, cache: Path) -> tuple[list, dict]:
     return recs, info
 
 
-def run_real(labels_dir: Path, cache: Path, cases_dir: Path | None = None) -> list[dict]:
-    try:
-        from gaitprep.synth.hard import params_from_events
-    except ImportError:  # an older gaitprep: the truth means were stored by a run of this checkout
-        params_from_events = None
-    stored = {}
-    truth_path = cases_dir / "real_truth.json" if cases_dir else None
-    if truth_path and truth_path.exists():
-        stored = json.loads(truth_path.read_text())
+def run_real(labels_dir: Path, cache: Path) -> list[dict]:
     labels, passes = read_labels(labels_dir)
     rows = []
     for video in sorted(passes):
@@ -226,13 +241,7 @@ def run_real(labels_dir: Path, cache: Path, cases_dir: Path | None = None) -> li
             inside = any(a <= e["frame"] <= b for a, b in rng)
             ev.append(dict(e, time=tfun(e["frame"]), eligible=inside))
         ev.sort(key=lambda e: e["time"])
-        if params_from_events is not None:
-            means = params_from_events(ev, lambda e: e["eligible"])
-            stored[video] = means
-        elif video in stored:
-            means = stored[video]
-        else:
-            raise SystemExit(f"{video}: run this script once with gaitprep >= label-free events and --cases to store the real truth")
+        means = _hard().params_from_events([e for e in ev if e["eligible"]], lambda e: True)
         s = series_from_records(recs, video, info["width"], info["height"])
         s.extra["backend"] = "blazepose"  # as read from the pose provenance (read_provenance_backend)
         s = _attach(s, timing, fps)
@@ -246,9 +255,6 @@ def run_real(labels_dir: Path, cache: Path, cases_dir: Path | None = None) -> li
         r["split"] = "tuning" if video in TUNING_VIDEOS else "reporting"
         r["diagnostics"] = _diag(res)
         rows.append(r)
-    if truth_path:
-        truth_path.parent.mkdir(parents=True, exist_ok=True)
-        truth_path.write_text(json.dumps(stored))
     return rows
 
 
@@ -307,7 +313,7 @@ def main() -> None:
         print("\n".join(param_table(rows)))
         _per_clip(rows, a.per_clip)
     if not a.no_real:
-        rows = run_real(Path(a.labels), Path(a.cache), Path(a.cases) if a.cases else None)
+        rows = run_real(Path(a.labels), Path(a.cache))
         allrows["real"] = rows
         for split in ("tuning", "reporting", "all"):
             if a.split not in ("all", split):

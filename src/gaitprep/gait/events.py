@@ -413,10 +413,12 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     forward positive), per frame: ``lead`` = the larger of the two heel positions (the
     ankle where there is no heel), ``trail`` = the smaller of the two big-toe positions.
     Neither depends on which leg the pose model calls left: a label swap exchanges
-    the two values, not their maximum or minimum. Computed from the masked, unfiltered
-    keypoints (``prep.raw``, or ``series``), then gaps up to ``max_gap`` interpolated and
-    low-passed like :func:`gaitprep.gait.preprocess.prepare` (6 Hz zero-phase
-    Butterworth), on a uniform time grid.
+    the two values, not their maximum or minimum. Computed from the masked keypoints
+    as the pose model gave them (``prep.labelled``, or ``series``), then glitches
+    removed from these label-free signals (the rule of
+    :func:`gaitprep.gait.preprocess.remove_spikes`: a swap is no glitch here), gaps up to
+    ``max_gap`` interpolated and low-passed like :func:`gaitprep.gait.preprocess.prepare`
+    (6 Hz zero-phase Butterworth), on a uniform time grid.
 
     Returns ``{"lead", "trail", "sep" (lead - trail of the heels, the inter-foot
     distance), "tg" (grid times, s), "dt" (s), "uniform" (bool: the grid is the pass's
@@ -424,8 +426,9 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     """
     from .preprocess import PrepConfig, interpolate_gaps, lowpass
 
-    cfg = PrepConfig()
-    series = prep.raw if series is None else series
+    cfg = prep.cfg or PrepConfig()
+    if series is None:
+        series = prep.labelled if prep.labelled is not None else prep.raw
     sl = slice(p.start, p.stop)
     pel = prep.pelvis[sl, 0]
     t = prep.t[sl] if prep.t is not None else prep.series.frames[sl] / prep.fps
@@ -444,13 +447,52 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
         "trail": np.minimum(toe["l"], toe["r"]),
         "sep": np.abs(heel["l"] - heel["r"]),
     }
+    from .preprocess import leg_length_px, odd_frames
+
+    leg = leg_length_px(series)
     out = {}
     for k, y in raw.items():
+        if cfg.spike_frac > 0 and np.isfinite(leg):
+            y = _despike(y, cfg.spike_frac * leg, odd_frames(cfg.spike_window_s, 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else prep.fps))
         if not uniform:
             y = _to_grid(y, t, tg)
         out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
+        out[f"{k}_measured"] = np.isfinite(y)
     out.update(tg=np.asarray(tg, float), dt=dt, uniform=uniform)
     return out
+
+
+#: an event within this time (s) of a pose gap of at least GAP_REJECT_S is not trusted:
+#: its extremum may be the end of an interpolated stretch, not of the motion
+GAP_NEAR_S = 0.05
+GAP_REJECT_S = 0.1
+
+
+def _near_gap(measured: np.ndarray, pos: float, fs: float) -> float:
+    """Length (s) of the longest unmeasured run within :data:`GAP_NEAR_S` of grid position
+    ``pos`` (0 when none)."""
+    from .preprocess import runs
+
+    w = max(1, int(round(GAP_NEAR_S * fs)))
+    lo, hi = int(np.floor(pos)) - w, int(np.ceil(pos)) + w
+    longest = 0
+    for a, b in runs(~measured):
+        if a <= hi and b - 1 >= lo:
+            longest = max(longest, b - a)
+    return longest / fs
+
+
+def _despike(y: np.ndarray, thr: float, window: int, passes: int = 2) -> np.ndarray:
+    """NaN where ``y`` departs from its centred running median (``window`` samples) by more
+    than ``thr``: :func:`gaitprep.gait.preprocess.remove_spikes` on a label-free signal."""
+    import pandas as pd
+
+    y = np.asarray(y, float).copy()
+    for _ in range(passes):
+        med = pd.Series(y).rolling(window, center=True, min_periods=3).median().to_numpy()
+        bad = np.isfinite(y) & np.isfinite(med) & (np.abs(y - med) > thr)
+        y[bad] = np.nan
+    return y
 
 
 def _grid_to_frame(prep: Prepared, p: Pass, env: dict, pos: float) -> float:
@@ -531,49 +573,99 @@ def _label_vote(prep: Prepared, p: Pass, e: dict, series) -> float:
     return float(np.mean(np.sign(d))) if len(d) else 0.0
 
 
-def _swap_rate(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[int, int]:
-    """``(frames whose model labels put the wrong heel in front, frames judged)`` in a pass.
+def _leading_foot(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[np.ndarray, np.ndarray]:
+    """Which foot's heel is in front in each frame of a pass, from the assigned heel strikes.
 
     Between two crossings of the feet (the minima of the inter-foot distance between
-    consecutive heel strikes) the heel in front is the one that struck in between.
-    Frames where the heels are less than 0.25 x their typical separation at heel
-    strike apart are not judged (the order is ambiguous there), nor frames in a gap of
-    more than 1.5 step times between detected heel strikes.
+    consecutive heel strikes) the heel in front is the one that struck in between;
+    before the first (after the last) detected heel strike the same holds for the
+    strike one step time earlier (later), of the other foot. Frames in a gap of more
+    than 1.5 step times between detected heel strikes get no answer.
+
+    Returns ``(want, d)``, ``(n,)`` over the pass frames: ``want`` +1 where the left
+    heel should lead, -1 where the right one, 0 unknown; ``d`` the labelled left minus
+    right heel position along the walking direction (px) in ``series``.
     """
-    if len(hs) < 2:
-        return 0, 0
+    n = p.stop - p.start
     sl = slice(p.start, p.stop)
     f0 = int(prep.series.frames[0])
-    yl = p.direction * _point(series, "l", "hs")[sl]
-    yr = p.direction * _point(series, "r", "hs")[sl]
-    d = yl - yr
+    d = p.direction * (_point(series, "l", "hs")[sl] - _point(series, "r", "hs")[sl])
+    want = np.zeros(n)
+    if len(hs) < 2:
+        return want, d
     ad = np.abs(d)
     idx = [int(round(e["frame"] - f0)) - p.start for e in hs]
-    seps = [ad[i] for i in idx if 0 <= i < len(ad) and np.isfinite(ad[i])]
-    if not seps:
-        return 0, 0
-    thr = 0.25 * float(np.median(seps))
     th = np.array([e["t"] for e in hs])
     step = float(np.median(np.diff(th)))
-    cross = []
-    for a, b, ea, eb in zip(idx, idx[1:], hs, hs[1:]):
-        seg = ad[max(a, 0) : max(b, 0)]
-        if eb["t"] - ea["t"] > 1.5 * step or not np.isfinite(seg).any():
-            cross.append(None)
+    step_fr = max(1, int(round(float(np.median(np.diff(idx))))))
+    sign = [1.0 if e["foot"] == "left" else -1.0 for e in hs]
+    seps = [ad[i] for i in idx if 0 <= i < n and np.isfinite(ad[i])]
+    sep = float(np.median(seps)) if seps else np.inf
+    # virtual strikes one step before the first and after the last
+    idx = [idx[0] - step_fr] + idx + [idx[-1] + step_fr]
+    sign = [-sign[0]] + sign + [-sign[-1]]
+    times = [th[0] - step] + list(th) + [th[-1] + step]
+    cross: list = []
+    for j in range(len(idx) - 1):
+        a, b = idx[j], idx[j + 1]
+        lo, hi = max(a, 0), min(max(b, 0), n)
+        seg = ad[lo:hi]
+        if times[j + 1] - times[j] > 1.5 * step or hi <= lo or not np.isfinite(seg).any() or np.nanmin(seg) > 0.5 * sep:
+            cross.append(None)  # no crossing of the feet seen (gap, or outside the data)
         else:
-            cross.append(max(a, 0) + int(np.nanargmin(seg)))
-    bad = tot = 0
-    for j, e in enumerate(hs):
-        lo = cross[j - 1] if j >= 1 else idx[j]
-        hi = cross[j] if j < len(cross) else idx[j] + 1
+            cross.append(lo + int(np.nanargmin(seg)))
+    for j in range(1, len(idx) - 1):
+        lo, hi = cross[j - 1], cross[j]
         if lo is None or hi is None:
             continue
-        seg = d[max(lo, 0) : max(hi, 0)]
-        seg = seg[np.isfinite(seg) & (np.abs(seg) > thr)]
-        want = 1.0 if e["foot"] == "left" else -1.0
-        tot += len(seg)
-        bad += int((np.sign(seg) != want).sum())
-    return bad, tot
+        want[max(lo, 0) : min(max(hi, 0), n)] = sign[j]
+    # the virtual strikes' own segments (pass edges), when their crossing is known
+    if cross[0] is not None:
+        want[: max(cross[0], 0)] = sign[0]
+    if cross[-1] is not None:
+        want[min(cross[-1], n) :] = sign[-1]
+    return want, d
+
+
+def _swap_rate(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[int, int]:
+    """``(frames whose labels in ``series`` put the wrong heel in front, frames judged)`` in
+    a pass (:func:`_leading_foot`). Frames where the heels are less than 0.25 x their
+    typical separation at heel strike apart are not judged (the order is ambiguous)."""
+    want, d = _leading_foot(prep, p, hs, series)
+    thr = _sep_threshold(prep, p, hs, d)
+    ok = (want != 0) & np.isfinite(d) & (np.abs(d) > thr)
+    return int((np.sign(d[ok]) != want[ok]).sum()), int(ok.sum())
+
+
+def _sep_threshold(prep: Prepared, p: Pass, hs: list[dict], d: np.ndarray) -> float:
+    f0 = int(prep.series.frames[0])
+    idx = [int(round(e["frame"] - f0)) - p.start for e in hs]
+    seps = [abs(d[i]) for i in idx if 0 <= i < len(d) and np.isfinite(d[i])]
+    return 0.25 * float(np.median(seps)) if seps else np.inf
+
+
+def label_swaps(prep: Prepared, events: list[dict], series=None) -> np.ndarray:
+    """``(T,)`` bool over the series frames: True where the leg labels of ``series``
+    (default ``prep.raw``, the keypoints the parameters read) contradict the feet of the
+    label-free ``events`` (:func:`_leading_foot`). Ambiguous frames (heels close
+    together) take the state of the nearest judged frame of the same pass; frames
+    outside passes are False."""
+    series = prep.raw if series is None else series
+    out = np.zeros(prep.series.n, bool)
+    for p in prep.passes:
+        hs = sorted([e for e in events if e["pass"] == p.index and e["event"] == "HS"], key=lambda e: e["frame"])
+        want, d = _leading_foot(prep, p, hs, series)
+        thr = _sep_threshold(prep, p, hs, d)
+        ok = (want != 0) & np.isfinite(d) & (np.abs(d) > thr)
+        if not ok.any():
+            continue
+        wrong = np.sign(d) != want
+        judged = np.flatnonzero(ok)
+        near = judged[np.clip(np.searchsorted(judged, np.arange(len(d))), 0, len(judged) - 1)]
+        prev = judged[np.clip(np.searchsorted(judged, np.arange(len(d))) - 1, 0, len(judged) - 1)]
+        pick = np.where(np.abs(prev - np.arange(len(d))) < np.abs(near - np.arange(len(d))), prev, near)
+        out[p.start : p.stop] = wrong[pick] & (want != 0)
+    return out
 
 
 def _dominant_step_hz(sep: np.ndarray, fs: float) -> float:
@@ -608,7 +700,8 @@ def zeni_events(
     extreme (:data:`EXTENT_TOLERANCE` x the signal range) than the other events of the
     same foot (alternate events: a glitch or a swing cut off by the view; comparing
     within a foot keeps the short steps of a limping leg), a second TO between two
-    heel strikes. Feet: heel
+    heel strikes, one within :data:`GAP_NEAR_S` of a pose gap of :data:`GAP_REJECT_S`
+    or more (its timing would come from the interpolation). Feet: heel
     strikes alternate, so a pass has two possible assignments (:func:`_assign_feet`,
     which keeps the alternation across a missed event); the one the pose model's own
     labels (before any swap correction) agree with in most frames of the pass is
@@ -628,7 +721,10 @@ def zeni_events(
         extremum), "label_agreement": float (+1: the model's labels agree with the
         assigned foot around the event, -1: they say the other foot)}``.
 
-    Side effect: ``prep.diagnostics`` gains ``leg_swap_rate`` (share of judged pass
+    Side effects: the leg keypoints of ``prep`` (``raw``, ``series``, ``foot_points``) are
+    relabelled where they contradict the feet found here (:func:`label_swaps`,
+    :func:`gaitprep.gait.preprocess.relabel_legs`), so that contact positions are read
+    from the right foot; ``prep.diagnostics`` gains ``n_frames_relabelled`` and ``leg_swap_rate`` (share of judged pass
     frames in which the model's labels put the wrong heel in front; NaN when no frame
     could be judged), ``leg_swap_rate_per_pass``, ``rejected_events`` (list of
     ``{frame, kind, foot, pass, reason}``), ``foot_label_agreement`` (mean
@@ -678,6 +774,15 @@ def zeni_events(
         kept = []
         for kind in ("HS", "TO"):
             ev = sorted([e for e in pev if e["event"] == kind], key=lambda e: e["t"])
+            meas = env["lead_measured" if kind == "HS" else "trail_measured"]
+            good = []
+            for e in ev:
+                g = _near_gap(meas, e["_gpos"], fs)
+                if g >= GAP_REJECT_S:
+                    _reject(rejected, e, f"{kind} next to a pose gap of {g:.2f} s (interpolated, not seen)")
+                else:
+                    good.append(e)
+            ev = good
             changed = True
             while changed and len(ev) >= 3:
                 changed = False
@@ -741,6 +846,10 @@ def zeni_events(
     for r in rejected:
         if r["foot"] is None:
             r.pop("foot")
+    # make the trajectories the parameters read agree with the label-free feet
+    from .preprocess import relabel_legs
+
+    n_relabelled = relabel_legs(prep, label_swaps(prep, events))
     bad = sum(b for b, _ in swaps)
     tot = sum(t for _, t in swaps)
     prep.diagnostics.update(
@@ -752,6 +861,7 @@ def zeni_events(
         step_frequency_hz_per_pass=freq,
         event_offsets_s=offsets if refine else {"HS": 0.0, "TO": 0.0},
         event_alpha=alpha if refine else None,
+        n_frames_relabelled=n_relabelled,
         pose_backend=backend,
     )
     return sorted(events, key=lambda e: e["frame"])

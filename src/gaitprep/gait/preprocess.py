@@ -106,12 +106,15 @@ class Prepared:
         t: ``(T,)`` float64 s, time of each frame of ``series`` (the clip's frame
             timestamps when known, else ``frames / fps``; see ``time_source``).
         time_source: ``"timestamps"`` or ``"fps"`` (:attr:`PoseSeries.time_source`).
-        labelled: the masked series before the left/right swap correction (the pose
-            model's own leg labels), from which the event code measures the swap rate.
+        labelled: the masked series before glitch removal and the left/right swap
+            correction (the pose model's own keypoints and leg labels): the label-free
+            event signals are built from it (a swap is not a glitch there) and the swap
+            rate is measured on it.
         diagnostics: per-clip numbers for the quality record, filled by
             :func:`prepare` (``pose_coverage``: per pass, share of its frames with both
             feet and the pelvis usable) and by :func:`gaitprep.gait.events.zeni_events`
             (``leg_swap_rate``, ``rejected_events``...; see there).
+        cfg: the :class:`PrepConfig` used.
     """
 
     series: PoseSeries
@@ -127,6 +130,7 @@ class Prepared:
     time_source: Optional[str] = None
     labelled: Optional[PoseSeries] = None
     diagnostics: dict = field(default_factory=dict)
+    cfg: Optional[PrepConfig] = None
 
 
 def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarray]:
@@ -408,8 +412,8 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
             )
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
-    masked, n_spk = remove_spikes(masked, cfg.spike_frac, odd_frames(cfg.spike_window_s, fps))
     labelled = masked.copy()
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, odd_frames(cfg.spike_window_s, fps))
     if n_spk:
         warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
@@ -438,6 +442,16 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     pelvis[~feet_ok] = np.nan
     passes, w = find_passes(pelvis[:, 0], fps, cfg)
     warnings += w
+    foot_points, used = _foot_points(clean)
+    diagnostics = {
+        "pose_coverage": [float(np.mean(feet_ok[p.start : p.stop] & np.isfinite(pelvis[p.start : p.stop, 0]) & usable[p.start : p.stop])) for p in passes],
+        "time_source": s.time_source,
+    }  # fmt: skip
+    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings, s.t.copy(), s.time_source, labelled, diagnostics, cfg)
+
+
+def _foot_points(clean: PoseSeries) -> tuple[dict, dict]:
+    """``(foot_points, used)`` of :class:`Prepared` from the cleaned series."""
     foot_points, used = {}, {}
     for side in SIDES:
         heel_ok = clean.has(f"{side}_heel")
@@ -449,8 +463,28 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
             "ankle": ankle,
         }
         used[side] = {"hs": "heel" if heel_ok else "ankle", "to": "big_toe" if toe_ok else "ankle"}
-    diagnostics = {
-        "pose_coverage": [float(np.mean(feet_ok[p.start : p.stop] & np.isfinite(pelvis[p.start : p.stop, 0]) & usable[p.start : p.stop])) for p in passes],
-        "time_source": s.time_source,
-    }  # fmt: skip
-    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings, s.t.copy(), s.time_source, labelled, diagnostics)
+    return foot_points, used
+
+
+def relabel_legs(prep: Prepared, swap: np.ndarray) -> int:
+    """Exchange the left/right leg keypoints (knee, ankle, heel, toes) in the frames where
+    ``swap`` (``(T,)`` bool over the series) is True, in ``prep.raw``, and rebuild the
+    filtered ``prep.series`` legs and ``prep.foot_points`` from it (same gap filling and
+    filter as :func:`prepare`), in place. The event code calls this with the frames where
+    the labels contradict its label-free feet, so that the parameters (contact positions,
+    step lengths) read the foot the events belong to. Returns the number of frames swapped."""
+    swap = np.asarray(swap, bool)
+    if not swap.any():
+        return 0
+    cfg = prep.cfg or PrepConfig()
+    max_gap = max(1, int(round(cfg.max_gap_s * prep.fps)))
+    names = [j for j in LEG_JOINTS + ("small_toe",) if f"l_{j}" in prep.raw.xy and f"r_{j}" in prep.raw.xy]
+    for j in names:
+        lk, rk = f"l_{j}", f"r_{j}"
+        L, R = prep.raw.xy[lk], prep.raw.xy[rk]
+        L[swap], R[swap] = R[swap].copy(), L[swap].copy()
+        for k in (lk, rk):
+            for c in range(2):
+                prep.series.xy[k][:, c] = lowpass(interpolate_gaps(prep.raw.xy[k][:, c], max_gap), prep.fps, cfg.cutoff_hz, cfg.filter_order)
+    prep.foot_points, prep.used = _foot_points(prep.series)
+    return int(swap.sum())

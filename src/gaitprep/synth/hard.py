@@ -253,7 +253,7 @@ def case_truth(cp: CaseParams, margin_frac: float = 0.1, around_s: float = 0.25)
     ``eligible``: hips, knees, ankles, heels and toes are inside the image by at least
     ``max(5 px, margin_frac x leg length)`` over ``around_s`` either side of the event
     and the frame rate in that window is the clip's. Participant means are over the
-    eligible heel strikes (the steps the video shows).
+    intervals between eligible events (the steps the video shows).
     """
     hc = HardCase(cp)
     wk, p = hc.walker, hc.walker.p
@@ -277,7 +277,7 @@ def case_truth(cp: CaseParams, margin_frac: float = 0.1, around_s: float = 0.25)
                 ok = False
                 break
         ev.append({"foot": e["foot"], "event": e["event"], "time": t, "frame": float(np.interp(t, hc.times, frames_idx)), "eligible": ok})
-    out = params_from_events(ev, lambda e: e["eligible"])
+    out = params_from_events([e for e in ev if e["eligible"]], lambda e: True)
     out["events"] = ev
     out["step_length_cm"] = float(p.step_length_cm)
     out["stride_length_cm"] = float(2 * p.step_length_cm)
@@ -313,7 +313,7 @@ def make_case(cp: CaseParams, around_s: float = 0.25, max_drop_run_s: float = 0.
     for e in truth["events"]:
         if e["eligible"] and any(a - around_s <= e["time"] <= b + around_s for a, b in gaps):
             e["eligible"] = False
-    truth.update(params_from_events(truth["events"], lambda e: e["eligible"]))
+    truth.update(params_from_events([e for e in truth["events"] if e["eligible"]], lambda e: True))
     return recs, timing, truth
 
 
