@@ -365,6 +365,11 @@ def pass_of_frame(prep: Prepared, frame: float) -> Optional[int]:
 MIN_STEP_SPACING_S = 0.25
 #: model-label votes are taken over this time either side of an event (s)
 VOTE_WINDOW_S = 0.1
+#: an event this many signal ranges less extreme than the same foot's other events is
+#: rejected (label-free detector; chosen on the real tuning video gait_abnormal_03, whose
+#: first toe-off after the turn is 0.51 ranges short and real, and gait_normal_01, whose
+#: heel strike behind the shoe rack is 0.60 short and not seen)
+LABEL_FREE_EXTENT_TOLERANCE = 0.55
 #: ground-speed threshold of the label-free refinement per kind (fraction of the walking
 #: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
 LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
@@ -374,7 +379,7 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: against hand labels of real video). Calibrated on the real tuning videos only
 #: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
 #: diagnostics).
-EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.037, "TO": 0.011}}
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.039, "TO": 0.005}}
 TUNING_NOTE = "offsets: real tuning videos gait_normal_01, gait_abnormal_03_concriduction (bench/gait_accuracy.py --tune)"
 
 
@@ -697,7 +702,7 @@ def zeni_events(
     kind; default: :data:`EVENT_OFFSET_S` of the pose backend in
     ``prep.series.extra["backend"]``). Implausible extrema are rejected: one closer
     than :data:`MIN_INTERVAL_FRAC` x the median interval to a stronger one, one far less
-    extreme (:data:`EXTENT_TOLERANCE` x the signal range) than the other events of the
+    extreme (:data:`LABEL_FREE_EXTENT_TOLERANCE` x the signal range) than the other events of the
     same foot (alternate events: a glitch or a swing cut off by the view; comparing
     within a foot keeps the short steps of a limping leg), a second TO between two
     heel strikes, one within :data:`GAP_NEAR_S` of a pose gap of :data:`GAP_REJECT_S`
@@ -749,6 +754,18 @@ def zeni_events(
     rejected: list[dict] = []
     swaps, freq = [], []
     agree: list[float] = []
+    # where one foot is not seen (below the frame edge, behind furniture) the label-free
+    # signals are undefined; the visible foot's own extrema (per-leg Zeni on the
+    # swap-corrected legs) stand in there (its label is not used: feet come from the
+    # alternation below)
+    single: dict = {}
+    for e in zeni_events_labelled(prep, refine, alpha["HS"]):
+        e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
+        e["time"] = e["t"]
+        if refine and offsets.get(e["event"], 0.0):
+            e["frame"] = _frame_of_time(prep, e["t"])
+        e["source"] = "single-foot"
+        single.setdefault((e["pass"], e["event"]), []).append(e)
     for p in prep.passes:
         env = envelope_signals(prep, p)
         fs = 1.0 / env["dt"]
@@ -783,6 +800,16 @@ def zeni_events(
                 else:
                     good.append(e)
             ev = good
+            for e in single.get((p.index, kind), []):
+                gpos = (e["t"] - env["tg"][0]) / env["dt"]
+                seen = _single_seen(prep, e, kind)
+                if seen and _near_gap(meas, gpos, fs) >= GAP_REJECT_S and not any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev):
+                    sd = "l" if e["foot"] == "left" else "r"
+                    rel = p.direction * (prep.foot_points[sd]["hs" if kind == "HS" else "to"][:, 0] - prep.pelvis[:, 0])
+                    val = _interp(np.nan_to_num(rel), e.get("extremum_frame", e["frame"]) - float(prep.series.frames[0]))
+                    e = dict(e, _value=val if kind == "HS" else -val, _gpos=gpos, foot=None)
+                    ev.append(e)
+            ev.sort(key=lambda e: e["t"])
             changed = True
             while changed and len(ev) >= 3:
                 changed = False
@@ -800,9 +827,9 @@ def zeni_events(
             bad = []
             for i, e in enumerate(ev):
                 same = [x["_value"] for j, x in enumerate(ev) if j != i and (j - i) % 2 == 0]
-                if same and e["_value"] < float(np.median(same)) - EXTENT_TOLERANCE * rng:
+                if same and e["_value"] < float(np.median(same)) - LABEL_FREE_EXTENT_TOLERANCE * rng:
                     bad.append(e)
-                    _reject(rejected, e, f"{kind} extremum {e['_value']:.0f} px is far below the {float(np.median(same)):.0f} px of the same foot's other {kind} (glitch or swing cut off)")
+                    _reject(rejected, e, f"{kind} extremum {e['_value']:.0f} px is far below the {float(np.median(same)):.0f} px of the same foot's other {kind} (by {(float(np.median(same)) - e['_value']) / rng:.2f} x the signal range; glitch or swing cut off)")
             ev = [e for e in ev if not any(e is x for x in bad)]
             kept.append(ev)
         hs, to = kept
@@ -865,6 +892,15 @@ def zeni_events(
         pose_backend=backend,
     )
     return sorted(events, key=lambda e: e["frame"])
+
+
+def _single_seen(prep: Prepared, e: dict, kind: str) -> bool:
+    """Whether the labelled foot point of a per-leg event was measured (not interpolated)
+    around it: no gap of :data:`GAP_REJECT_S` within :data:`GAP_NEAR_S`."""
+    side = "l" if e["foot"] == "left" else "r"
+    x = _point(prep.raw, side, "hs" if kind == "HS" else "to")
+    pos = e["frame"] - float(prep.series.frames[0])
+    return _near_gap(np.isfinite(x), pos, prep.fps) < GAP_REJECT_S
 
 
 def _frame_of_time(prep: Prepared, t: float) -> float:

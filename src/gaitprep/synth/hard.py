@@ -208,25 +208,26 @@ def case_keypoints(cp: CaseParams) -> tuple[list[dict], dict]:
 def params_from_events(events: list[dict], hs_ok) -> dict:
     """Participant means from true events (definitions of :mod:`gaitprep.gait.params`),
     over heel strikes ``e`` with ``hs_ok(e)``; events are dicts with ``foot``, ``event``,
-    ``time`` (s). An interval is used only when the events around it come in gait-cycle
+    ``time`` (s) and optionally ``pass`` (intervals never join two passes). An interval
+    is used only when the events around it come in gait-cycle
     order (none missing in between), so hand labels that skip an occluded event give
     no wrong interval. Returns the means (s) and ``cadence_steps_per_min``."""
     hs = [e for e in events if e["event"] == "HS"]
     to = [e for e in events if e["event"] == "TO"]
     acc: dict = {k: [] for k in ("step_time_s", "stride_time_s", "stance_s", "swing_s", "double_support_s", "single_support_s")}
 
-    def nxt(lst, foot, t):
-        return next((x for x in lst if x["foot"] == foot and x["time"] > t), None)
+    def nxt(lst, foot, t, ps):
+        return next((x for x in lst if x["foot"] == foot and x["time"] > t and x.get("pass") == ps), None)
 
-    def prv(lst, foot, t):
-        return next((x for x in reversed(lst) if x["foot"] == foot and x["time"] < t), None)
+    def prv(lst, foot, t, ps):
+        return next((x for x in reversed(lst) if x["foot"] == foot and x["time"] < t and x.get("pass") == ps), None)
 
     for e in hs:
         if not hs_ok(e):
             continue
-        f, o, t = e["foot"], ("right" if e["foot"] == "left" else "left"), e["time"]
-        po, ps = prv(hs, o, t), prv(hs, f, t)
-        ts, ns, to_o, no = nxt(to, f, t), nxt(hs, f, t), nxt(to, o, t), nxt(hs, o, t)
+        f, o, t, q = e["foot"], ("right" if e["foot"] == "left" else "left"), e["time"], e.get("pass")
+        po, ps = prv(hs, o, t, q), prv(hs, f, t, q)
+        ts, ns, to_o, no = nxt(to, f, t, q), nxt(hs, f, t, q), nxt(to, o, t, q), nxt(hs, o, t, q)
         # an interval counts only when no event between its ends is missing (hand labels
         # may skip occluded events): the events must come in the order of a gait cycle
         if po and (ps is None or ps["time"] < po["time"]):
