@@ -379,7 +379,7 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: against hand labels of real video). Calibrated on the real tuning videos only
 #: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
 #: diagnostics).
-EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.039, "TO": 0.005}}
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.038, "TO": 0.010}}
 TUNING_NOTE = "offsets: real tuning videos gait_normal_01, gait_abnormal_03_concriduction (bench/gait_accuracy.py --tune)"
 
 
@@ -392,12 +392,14 @@ def _uniform(t: np.ndarray) -> bool:
 
 
 def _point(series, side: str, key: str) -> np.ndarray:
-    """``(T,)`` px x of the heel (``key="hs"``) or big toe (``"to"``) of a side, the ankle where it is missing."""
+    """``(T,)`` px x of the heel (``key="hs"``) or big toe (``"to"``) of a side; the ankle
+    when the pose has no such keypoint at all (COCO-17). Where the pose has heels/toes
+    but not in a frame, NaN: an ankle standing in for one foot's toe would be compared
+    with the other foot's toe."""
     name = f"{side}_heel" if key == "hs" else f"{side}_big_toe"
-    ankle = series.xy[f"{side}_ankle"][:, 0]
     if series.has(name):
-        return np.where(np.isfinite(series.xy[name][:, 0]), series.xy[name][:, 0], ankle)
-    return ankle
+        return series.xy[name][:, 0]
+    return series.xy[f"{side}_ankle"][:, 0]
 
 
 def _to_grid(y: np.ndarray, t: np.ndarray, tg: np.ndarray) -> np.ndarray:
@@ -621,6 +623,12 @@ def _leading_foot(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[np.n
             cross.append(lo + int(np.nanargmin(seg)))
     for j in range(1, len(idx) - 1):
         lo, hi = cross[j - 1], cross[j]
+        # no crossing between the pass start (end) and the first (last) strike: that
+        # strike's foot leads over the whole stretch
+        if lo is None and j == 1 and idx[1] - step_fr <= 0:
+            lo = 0
+        if hi is None and j == len(idx) - 2 and idx[-2] + step_fr >= n:
+            hi = n
         if lo is None or hi is None:
             continue
         want[max(lo, 0) : min(max(hi, 0), n)] = sign[j]
