@@ -32,6 +32,7 @@ def test_pipeline_accuracy_on_synthetic_walkers(synth_pipeline):
     pooled: dict = {}
     for recs, truth, p in synth_pipeline:
         s = series_from_records(recs, "synth", p.width, p.height)
+        s.extra["backend"] = "blazepose"  # as the pose provenance says (read_provenance_backend)
         res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
         c = compare(res, truth)
         assert c["n_steps"] >= 4, res.summary["warnings"]
@@ -80,6 +81,7 @@ def real_pose():
 def test_real_videos_steps_passes_cadence(real_pose, name):
     recs, info = real_pose[name]
     s = series_from_records(recs, name, info["width"], info["height"])
+    s.extra["backend"] = "blazepose"  # as the pose provenance says (read_provenance_backend)
     res = analyze_clip(s, info["fps"], "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
     counts = HUMAN_COUNTS[name]
     passes = res.summary["passes"]
