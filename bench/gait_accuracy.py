@@ -79,7 +79,9 @@ def _hard():
     except ImportError:
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("gaitprep.synth.hard", REPO / "src" / "gaitprep" / "synth" / "hard.py")
+        spec = importlib.util.spec_from_file_location(
+            "gaitprep.synth.hard", REPO / "src" / "gaitprep" / "synth" / "hard.py"
+        )
         hard = importlib.util.module_from_spec(spec)
         sys.modules["gaitprep.synth.hard"] = hard
         spec.loader.exec_module(hard)
@@ -101,7 +103,9 @@ def match_events(det: list[dict], truth: list[dict], kind: str, fps: float, in_s
     spurious. Returns counts and signed errors (frames)."""
     d = [e for e in det if e["event"] == kind]
     tr = [e for e in truth if e["event"] == kind]
-    pairs = sorted(((abs(a["_t"] - b["time"]), i, j) for i, a in enumerate(d) for j, b in enumerate(tr)), key=lambda x: x[0])
+    pairs = sorted(
+        ((abs(a["_t"] - b["time"]), i, j) for i, a in enumerate(d) for j, b in enumerate(tr)), key=lambda x: x[0]
+    )
     used_d, used_t, matched = set(), set(), []
     for dist, i, j in pairs:
         if dist > MATCH_S or i in used_d or j in used_t:
@@ -198,7 +202,9 @@ def read_labels(labels_dir: Path) -> tuple[dict, dict]:
                 raise SystemExit(f"{ev_path}:{i}: bad row ({e})") from e
             if kind not in ("HS", "TO") or foot not in ("L", "R"):
                 raise SystemExit(f"{ev_path}:{i}: event must be HS|TO and foot L|R, got {kind!r} {foot!r}")
-            events.setdefault(r["video"].strip(), []).append({"event": kind, "foot": "left" if foot == "L" else "right", "frame": frame})
+            events.setdefault(r["video"].strip(), []).append(
+                {"event": kind, "foot": "left" if foot == "L" else "right", "frame": frame}
+            )
     passes: dict = {}
     with open(pa_path, newline="") as f:
         for i, r in enumerate(csv.DictReader(f, delimiter="\t"), start=2):
@@ -278,7 +284,10 @@ def run_real(labels_dir: Path, cache: Path) -> list[dict]:
 
 # ------------------------------------------------------------------ tables
 def event_table(rows: list[dict]) -> list[str]:
-    out = ["| event | true | found | found % | spurious | MAE (frames) | bias (frames) | max (frames) | foot right |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out = [
+        "| event | true | found | found % | spurious | MAE (frames) | bias (frames) | max (frames) | foot right |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for k in ("HS", "TO"):
         n = sum(r[k]["n_true"] for r in rows)
         f = sum(r[k]["found"] for r in rows)
@@ -298,13 +307,19 @@ def param_table(rows: list[dict]) -> list[str]:
         v = np.array([r["params"][k] for r in rows if r["params"].get(k) is not None], float)
         if not len(v):
             continue
-        out.append(f"| {name} | {len(v)}/{len(rows)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
+        out.append(
+            f"| {name} | {len(v)}/{len(rows)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |"
+        )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--labels", default=str(Path(__file__).resolve().parent / "data"), help="folder with real_events.tsv, real_passes.tsv")
+    ap.add_argument(
+        "--labels",
+        default=str(Path(__file__).resolve().parent / "data"),
+        help="folder with real_events.tsv, real_passes.tsv",
+    )
     ap.add_argument("--sets", default="A,B", help="synthetic seed sets, comma separated ('' for none)")
     ap.add_argument("--no-real", action="store_true", help="skip the real videos")
     ap.add_argument("--split", choices=("all", "tuning", "reporting"), default="all", help="which real videos to table")
@@ -312,7 +327,11 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/gaitprep_real_pose", help="BlazePose cache of the real videos")
     ap.add_argument("--per-clip", action="store_true", help="also print one line per clip")
     ap.add_argument("--json", default=None, help="write all per-clip scores here")
-    ap.add_argument("--tune", action="store_true", help="print the BlazePose timing offsets (s) that zero the mean error on the real TUNING videos (computed without offsets)")
+    ap.add_argument(
+        "--tune",
+        action="store_true",
+        help="print the BlazePose timing offsets (s) that zero the mean error on the real TUNING videos (computed without offsets)",
+    )
     a = ap.parse_args()
     import gaitprep
 
@@ -363,7 +382,9 @@ def tune(labels: Path, cache: Path) -> None:
     print(f"tuning videos: {', '.join(r['label'] for r in rows)}")
     for k in ("HS", "TO"):
         e = [x / r["fps"] for r in rows for x in r[k]["errors"]]
-        print(f"{k}: n={len(e)} mean error {np.mean(e) * 1000:+.1f} ms, median {np.median(e) * 1000:+.1f} ms -> offset {-np.mean(e):+.3f} s")
+        print(
+            f"{k}: n={len(e)} mean error {np.mean(e) * 1000:+.1f} ms, median {np.median(e) * 1000:+.1f} ms -> offset {-np.mean(e):+.3f} s"
+        )
 
 
 def _per_clip(rows, show):

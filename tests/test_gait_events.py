@@ -21,7 +21,9 @@ from gaitprep.synth.hard import CaseParams, make_case
 from conftest import REPO
 
 CLIP = "PA001/UGS/NW-WJ_1"
-BASE = dict(cadence=108, step_length_cm=66, double_support_fraction=0.1, height_cm=172, px_per_cm=1.6, background="plain")
+BASE = dict(
+    cadence=108, step_length_cm=66, double_support_fraction=0.1, height_cm=172, px_per_cm=1.6, background="plain"
+)
 
 
 def case(seed=5, fps=30.0, direction="left_to_right", **kw) -> CaseParams:
@@ -155,8 +157,12 @@ def test_bench_scores_real_labels_format(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     import gait_accuracy as ga
 
-    (tmp_path / "real_events.tsv").write_text("video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tHS\tR\t26\t±1\t\nv.mp4\tTO\tL\t30\t±1\tx\n")
-    (tmp_path / "real_passes.tsv").write_text("video\tpass\tfirst_frame\tlast_frame\tdirection\nv.mp4\t1\t20\t60\tleft_to_right\n")
+    (tmp_path / "real_events.tsv").write_text(
+        "video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tHS\tR\t26\t±1\t\nv.mp4\tTO\tL\t30\t±1\tx\n"
+    )
+    (tmp_path / "real_passes.tsv").write_text(
+        "video\tpass\tfirst_frame\tlast_frame\tdirection\nv.mp4\t1\t20\t60\tleft_to_right\n"
+    )
     ev, pa = ga.read_labels(tmp_path)
     assert [e["foot"] for e in ev["v.mp4"]] == ["right", "left"] and pa["v.mp4"] == [(20, 60, "left_to_right")]
     (tmp_path / "real_events.tsv").write_text("video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tXX\tR\t26\t±1\t\n")
@@ -169,7 +175,10 @@ def test_bench_synthetic_set_runs():
     """The command docs/gait.md quotes, on seed set B only (about 15 s)."""
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), "--sets", "B", "--no-real"],
-        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
     )
     assert out.returncode == 0, out.stderr
     assert "| HS |" in out.stdout and "seed set B (reporting)" in out.stdout

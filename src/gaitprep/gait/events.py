@@ -460,7 +460,8 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     out = {}
     for k, y in raw.items():
         if cfg.spike_frac > 0 and np.isfinite(leg):
-            y = _despike(y, cfg.spike_frac * leg, odd_frames(cfg.spike_window_s, 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else prep.fps))
+            rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else prep.fps
+            y = _despike(y, cfg.spike_frac * leg, odd_frames(cfg.spike_window_s, rate))
         if not uniform:
             y = _to_grid(y, t, tg)
         out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
@@ -512,7 +513,9 @@ def _grid_to_frame(prep: Prepared, p: Pass, env: dict, pos: float) -> float:
 
 
 def _reject(rejected: list, e: dict, reason: str) -> None:
-    rejected.append({"frame": round(float(e["frame"]), 3), "kind": e["event"], "foot": e.get("foot"), "pass": e["pass"], "reason": reason})
+    rejected.append(
+        {"frame": round(float(e["frame"]), 3), "kind": e["event"], "foot": e.get("foot"), "pass": e["pass"], "reason": reason}
+    )
 
 
 def _assign_feet(hs: list[dict], to: list[dict]) -> None:
@@ -811,7 +814,8 @@ def zeni_events(
             for e in single.get((p.index, kind), []):
                 gpos = (e["t"] - env["tg"][0]) / env["dt"]
                 seen = _single_seen(prep, e, kind)
-                if seen and _near_gap(meas, gpos, fs) >= GAP_REJECT_S and not any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev):
+                covered = any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev)
+                if seen and _near_gap(meas, gpos, fs) >= GAP_REJECT_S and not covered:
                     sd = "l" if e["foot"] == "left" else "r"
                     rel = p.direction * (prep.foot_points[sd]["hs" if kind == "HS" else "to"][:, 0] - prep.pelvis[:, 0])
                     val = _interp(np.nan_to_num(rel), e.get("extremum_frame", e["frame"]) - float(prep.series.frames[0]))
@@ -826,7 +830,8 @@ def zeni_events(
                 if gaps[i] < MIN_INTERVAL_FRAC * float(np.median(gaps)):
                     a, b = ev[i], ev[i + 1]
                     drop = a if a["_value"] < b["_value"] else b
-                    _reject(rejected, drop, f"{kind} {gaps[i]:.2f} s after/before a stronger one (< {MIN_INTERVAL_FRAC} x the median interval)")
+                    why = f"{kind} {gaps[i]:.2f} s after/before a stronger one (< {MIN_INTERVAL_FRAC} x the median interval)"
+                    _reject(rejected, drop, why)
                     ev = [e for e in ev if e is not drop]
                     changed = True
             # far less extreme than the other events of its foot: a glitch or a swing cut
@@ -837,7 +842,12 @@ def zeni_events(
                 same = [x["_value"] for j, x in enumerate(ev) if j != i and (j - i) % 2 == 0]
                 if same and e["_value"] < float(np.median(same)) - LABEL_FREE_EXTENT_TOLERANCE * rng:
                     bad.append(e)
-                    _reject(rejected, e, f"{kind} extremum {e['_value']:.0f} px is far below the {float(np.median(same)):.0f} px of the same foot's other {kind} (by {(float(np.median(same)) - e['_value']) / rng:.2f} x the signal range; glitch or swing cut off)")
+                    ref = float(np.median(same))
+                    why = (
+                        f"{kind} extremum {e['_value']:.0f} px is far below the {ref:.0f} px of the same foot's other {kind}"
+                        f" (by {(ref - e['_value']) / rng:.2f} x the signal range; glitch or swing cut off)"
+                    )
+                    _reject(rejected, e, why)
             ev = [e for e in ev if not any(e is x for x in bad)]
             kept.append(ev)
         hs, to = kept

@@ -443,11 +443,12 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     passes, w = find_passes(pelvis[:, 0], fps, cfg)
     warnings += w
     foot_points, used = _foot_points(clean)
-    diagnostics = {
-        "pose_coverage": [float(np.mean(feet_ok[p.start : p.stop] & np.isfinite(pelvis[p.start : p.stop, 0]) & usable[p.start : p.stop])) for p in passes],
-        "time_source": s.time_source,
-    }  # fmt: skip
-    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings, s.t.copy(), s.time_source, labelled, diagnostics, cfg)
+    have = feet_ok & np.isfinite(pelvis[:, 0]) & usable
+    diagnostics = {"pose_coverage": [float(np.mean(have[p.start : p.stop])) for p in passes], "time_source": s.time_source}
+    return Prepared(
+        clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings,
+        s.t.copy(), s.time_source, labelled, diagnostics, cfg,
+    )  # fmt: skip
 
 
 def _foot_points(clean: PoseSeries) -> tuple[dict, dict]:
@@ -485,6 +486,7 @@ def relabel_legs(prep: Prepared, swap: np.ndarray) -> int:
         L[swap], R[swap] = R[swap].copy(), L[swap].copy()
         for k in (lk, rk):
             for c in range(2):
-                prep.series.xy[k][:, c] = lowpass(interpolate_gaps(prep.raw.xy[k][:, c], max_gap), prep.fps, cfg.cutoff_hz, cfg.filter_order)
+                filled = interpolate_gaps(prep.raw.xy[k][:, c], max_gap)
+                prep.series.xy[k][:, c] = lowpass(filled, prep.fps, cfg.cutoff_hz, cfg.filter_order)
     prep.foot_points, prep.used = _foot_points(prep.series)
     return int(swap.sum())

@@ -178,7 +178,11 @@ def case_keypoints(cp: CaseParams) -> tuple[list[dict], dict]:
         b = wk.image_body(float(hc.tau(t)))
         joints = {}
         for name in HALPE26:
-            xy = np.asarray(b[name], float) + rng.normal(0, cp.noise_px, 2) if cp.noise_px else np.asarray(b[name], float)
+            xy = (
+                np.asarray(b[name], float) + rng.normal(0, cp.noise_px, 2)
+                if cp.noise_px
+                else np.asarray(b[name], float)
+            )
             if _in_image(xy, p.width, p.height):
                 joints[name] = {"x": float(xy[0]), "y": float(xy[1]), "score": 1.0}
         if swapped[i]:
@@ -214,7 +218,9 @@ def params_from_events(events: list[dict], hs_ok) -> dict:
     no wrong interval. Returns the means (s) and ``cadence_steps_per_min``."""
     hs = [e for e in events if e["event"] == "HS"]
     to = [e for e in events if e["event"] == "TO"]
-    acc: dict = {k: [] for k in ("step_time_s", "stride_time_s", "stance_s", "swing_s", "double_support_s", "single_support_s")}
+    acc: dict = {
+        k: [] for k in ("step_time_s", "stride_time_s", "stance_s", "swing_s", "double_support_s", "single_support_s")
+    }
 
     def nxt(lst, foot, t, ps):
         return next((x for x in lst if x["foot"] == foot and x["time"] > t and x.get("pass") == ps), None)
@@ -277,7 +283,15 @@ def case_truth(cp: CaseParams, margin_frac: float = 0.1, around_s: float = 0.25)
             if min(xs) < margin or max(xs) > p.width - 1 - margin:
                 ok = False
                 break
-        ev.append({"foot": e["foot"], "event": e["event"], "time": t, "frame": float(np.interp(t, hc.times, frames_idx)), "eligible": ok})
+        ev.append(
+            {
+                "foot": e["foot"],
+                "event": e["event"],
+                "time": t,
+                "frame": float(np.interp(t, hc.times, frames_idx)),
+                "eligible": ok,
+            }
+        )
     out = params_from_events([e for e in ev if e["eligible"]], lambda e: True)
     out["events"] = ev
     out["step_length_cm"] = float(p.step_length_cm)
@@ -310,7 +324,11 @@ def make_case(cp: CaseParams, around_s: float = 0.25, max_drop_run_s: float = 0.
     drop[timing["dropped"]] = True
     from ..gait.preprocess import runs
 
-    gaps = [(t[a], t[min(b, len(t) - 1)]) for a, b in runs(drop) if t[min(b, len(t) - 1)] - t[max(a - 1, 0)] > max_drop_run_s]
+    gaps = [
+        (t[a], t[min(b, len(t) - 1)])
+        for a, b in runs(drop)
+        if t[min(b, len(t) - 1)] - t[max(a - 1, 0)] > max_drop_run_s
+    ]
     for e in truth["events"]:
         if e["eligible"] and any(a - around_s <= e["time"] <= b + around_s for a, b in gaps):
             e["eligible"] = False
@@ -327,4 +345,13 @@ def case_summary(cp: CaseParams) -> str:
     )
 
 
-__all__ = ["CaseParams", "HardCase", "case_keypoints", "case_summary", "case_truth", "make_case", "random_case_params", "seed_set"]
+__all__ = [
+    "CaseParams",
+    "HardCase",
+    "case_keypoints",
+    "case_summary",
+    "case_truth",
+    "make_case",
+    "random_case_params",
+    "seed_set",
+]
