@@ -182,3 +182,20 @@ def test_bench_synthetic_set_runs():
     )
     assert out.returncode == 0, out.stderr
     assert "| HS |" in out.stdout and "seed set B (reporting)" in out.stdout
+
+
+def test_load_pose_reads_timestamps_and_backend(tmp_path):
+    """``load_pose(..., provenance=)``: the provenance's frame timestamps time the events and
+    its backend selects the timing correction (BlazePose: calibrated on hand labels)."""
+    from gaitprep.gait.events import EVENT_OFFSET_S
+    from gaitprep.gait.io import load_pose
+
+    recs, timing, truth = make_case(case(vfr=True))
+    pose, prov = tmp_path / "pose.json", tmp_path / "prov.json"
+    pose.write_text(json.dumps(recs))
+    prov.write_text(json.dumps({"backend": "blazepose", "video": {"fps": 30.0}, "timing": timing}))
+    s = load_pose(pose, truth["width"], truth["height"], provenance=prov)
+    assert s.time_source == "timestamps" and s.extra["backend"] == "blazepose"
+    res = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    assert res.prep.diagnostics["event_offsets_s"] == EVENT_OFFSET_S["blazepose"]
+    assert not any("no frame timestamps" in w for w in res.summary["warnings"])

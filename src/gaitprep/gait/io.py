@@ -128,17 +128,34 @@ def read_json_file(path: str | Path, missing: str, error=InputError):
         raise error(f"{path}: not valid JSON ({e})") from e
 
 
-def load_pose(path: str | Path, width: Optional[int] = None, height: Optional[int] = None) -> PoseSeries:
+def load_pose(
+    path: str | Path, width: Optional[int] = None, height: Optional[int] = None, provenance: Optional[str | Path] = None
+) -> PoseSeries:
     """Read a pose JSON file into a :class:`PoseSeries`.
 
+    With ``provenance`` (the pose job's provenance JSON), the frame timestamps it holds
+    (:func:`read_provenance_timing`) become ``series.t`` (``time_source ==
+    "timestamps"``) and its ``backend`` goes to ``series.extra["backend"]`` (the event
+    detector's timing correction for that pose model); without timestamps ``series.t``
+    stays None and :func:`gaitprep.gait.preprocess.prepare` times frames as frame / fps.
+
     Raises:
-        InputError: the file is missing, not JSON, or not a list of pose records.
+        InputError: the file is missing, not JSON, or not a list of pose records; the
+            provenance is missing, not JSON or has a malformed ``timing``.
     """
     path = Path(path)
     data = read_json_file(path, "pose JSON not found")
     if not isinstance(data, list):
         raise InputError(f"{path}: pose JSON must be a list of per-frame records")
-    return series_from_records(data, str(path), width, height)
+    series = series_from_records(data, str(path), width, height)
+    if provenance is not None:
+        timing = read_provenance_timing(provenance)
+        if timing is not None:
+            attach_times(series, timing, timing.get("header_fps"))
+        backend = read_provenance_backend(provenance)
+        if backend:
+            series.extra["backend"] = backend
+    return series
 
 
 def read_provenance_video(path: str | Path) -> dict:
