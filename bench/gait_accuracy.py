@@ -326,6 +326,10 @@ def main() -> None:
     ap.add_argument("--cases", default=None, help="folder to keep/reuse the generated synthetic cases")
     ap.add_argument("--cache", default="/tmp/gaitprep_real_pose", help="BlazePose cache of the real videos")
     ap.add_argument("--per-clip", action="store_true", help="also print one line per clip")
+    ap.add_argument(
+        "--rendered", action="store_true", help="also the project's rendered walkers through BlazePose (~25 s each, cached)"
+    )
+    ap.add_argument("--render-cache", default="/tmp/gaitprep_synth_cache", help="cache of the rendered walkers' pose")
     ap.add_argument("--json", default=None, help="write all per-clip scores here")
     ap.add_argument(
         "--tune",
@@ -363,8 +367,38 @@ def main() -> None:
             print()
             print("\n".join(param_table(sel)))
         _per_clip(rows, a.per_clip)
+    if a.rendered:
+        run_rendered(Path(a.render_cache))
     if a.json:
         Path(a.json).write_text(json.dumps(allrows, indent=1, default=float))
+
+
+def run_rendered(cache: Path) -> None:
+    """The project's renderer through BlazePose (:data:`gaitprep.gait.validation.CONFIGS`,
+    six walkers, cached in ``cache``): per-step HS/TO bias and MAE (frames) and MonoSP /
+    BiSP MAE (s), with and without the BlazePose timing offset."""
+    from gaitprep.gait.validation import CONFIGS, compare, event_errors, synth_blazepose
+
+    data = [synth_blazepose(c, cache) for c in CONFIGS]
+    print(f"\n## project renderer -> BlazePose, {len(data)} walkers (validation.CONFIGS), per step")
+    print("| offset | HS MAE / bias (frames) | TO MAE / bias (frames) | MonoSP MAE (s) | BiSP MAE (s) |")
+    print("| --- | --- | --- | --- | --- |")
+    for backend in ("blazepose", None):
+        hs, to, ss, ds = [], [], [], []
+        for recs, truth, p in data:
+            s = series_from_records(recs, "synth", p.width, p.height)
+            if backend:
+                s.extra["backend"] = backend
+            res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+            hs += event_errors(res.events, truth["events"], "HS")
+            to += event_errors(res.events, truth["events"], "TO")
+            c = compare(res, truth)
+            ss += c["single_support_s"]
+            ds += c["double_support_s"]
+        print(
+            f"| {'BlazePose' if backend else 'none'} | {np.mean(np.abs(hs)):.2f} / {np.mean(hs):+.2f} |"
+            f" {np.mean(np.abs(to)):.2f} / {np.mean(to):+.2f} | {np.mean(ss):.3f} | {np.mean(ds):.3f} |"
+        )
 
 
 def tune(labels: Path, cache: Path) -> None:
