@@ -735,7 +735,8 @@ def zeni_events(
         timestamps, ``prep.t`` interpolated at ``frame``), "time": float (= ``t``),
         "pass": int, "edited": False, "extremum_frame": float (the unrefined Zeni
         extremum), "label_agreement": float (+1: the model's labels agree with the
-        assigned foot around the event, -1: they say the other foot)}``.
+        assigned foot around the event, -1: they say the other foot), and
+        "source": "single-foot" on events found where only one foot was seen}``.
 
     Side effects: the leg keypoints of ``prep`` (``raw``, ``series``, ``foot_points``) are
     relabelled where they contradict the feet found here (:func:`label_swaps`,
