@@ -67,6 +67,22 @@ def signal_peaks(y: np.ndarray, fps: float, spacing_s: float = MIN_EVENT_SPACING
     return out
 
 
+def _time(prep: Prepared, frame: float) -> float:
+    """Time (s) of a fractional source frame from the clip's frame times (``prep.t``)."""
+    f = prep.series.frames.astype(float)
+    if prep.t is None or len(f) < 2:
+        return float(frame / prep.fps)
+    from .io import time_at
+
+    return time_at(prep.series if prep.series.t is not None else _with_t(prep), frame)
+
+
+def _with_t(prep: Prepared):
+    s = prep.series.copy()
+    s.t = prep.t
+    return s
+
+
 def _interp(arr: np.ndarray, pos: float) -> float:
     i = int(np.floor(pos))
     f = pos - i
@@ -166,8 +182,12 @@ def refine_event(y: np.ndarray, pos: float, v: float, kind: str, fps: float, alp
     return pos
 
 
-def zeni_events(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA) -> list[dict]:
-    """HS/TO events of every pass by Zeni's method (see the module docstring).
+def zeni_events_labelled(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA) -> list[dict]:
+    """HS/TO events per labelled leg by Zeni's method: the detector of gaitprep <= 0.x.
+
+    Kept for comparison (``bench/gait_accuracy.py``); it trusts the pose model's
+    left/right labels after the swap correction of :func:`gaitprep.gait.preprocess.fix_leg_swaps`
+    and fails where that correction does. Use :func:`zeni_events`.
 
     With ``refine`` (default) each event is then moved to the instant the heel (HS) or
     toe (TO) ground speed crosses ``alpha`` x the walking speed (:func:`refine_event`),
@@ -187,7 +207,7 @@ def zeni_events(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA
                     if refine:
                         pos = refine_event(yy, pos, v, kind, prep.fps, alpha)
                     frame = float(prep.series.frames[p.start] + pos)
-                    pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": frame / prep.fps,
+                    pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": _time(prep, frame),
                                 "pass": p.index, "edited": False, "_value": value, "extremum_frame": extremum})  # fmt: skip
         pev = _consistent_extent(pev, sig)
         pev = _drop_close_pairs(pev, "HS")
@@ -335,3 +355,574 @@ def pass_of_frame(prep: Prepared, frame: float) -> Optional[int]:
         if p.start <= pos < p.stop:
             return p.index
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# Label-free events (default)
+
+#: two events of one kind (either foot) are at least this far apart (s): the shortest
+#: step of a walk (cadence <= ~180 steps/min even when limping)
+MIN_STEP_SPACING_S = 0.25
+#: model-label votes are taken over this time either side of an event (s)
+VOTE_WINDOW_S = 0.1
+#: an event this many signal ranges less extreme than the same foot's other events is
+#: rejected (label-free detector; chosen on the real tuning video gait_abnormal_03, whose
+#: first toe-off after the turn is 0.51 ranges short and real, and gait_normal_01, whose
+#: heel strike behind the shoe rack is 0.60 short and not seen)
+LABEL_FREE_EXTENT_TOLERANCE = 0.55
+#: ground-speed threshold of the label-free refinement per kind (fraction of the walking
+#: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
+LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
+#: systematic timing correction (s) added to every refined event, per pose backend
+#: (``series.extra["backend"]``, from the pose provenance) and kind: what that pose
+#: model's keypoints do at a real foot contact that exact keypoints do not (measured
+#: against hand labels of real video). Calibrated on the real tuning videos only
+#: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
+#: diagnostics).
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.038, "TO": 0.010}}
+TUNING_NOTE = "offsets: real tuning videos gait_normal_01, gait_abnormal_03_concriduction (bench/gait_accuracy.py --tune)"
+
+
+def _uniform(t: np.ndarray) -> bool:
+    if len(t) < 3:
+        return True
+    dt = np.diff(t)
+    med = float(np.median(dt))
+    return bool(med > 0 and dt.min() >= 0.98 * med and dt.max() <= 1.02 * med)
+
+
+def _point(series, side: str, key: str) -> np.ndarray:
+    """``(T,)`` px x of the heel (``key="hs"``) or big toe (``"to"``) of a side; the ankle
+    when the pose has no such keypoint at all (COCO-17). Where the pose has heels/toes
+    but not in a frame, NaN: an ankle standing in for one foot's toe would be compared
+    with the other foot's toe."""
+    name = f"{side}_heel" if key == "hs" else f"{side}_big_toe"
+    if series.has(name):
+        return series.xy[name][:, 0]
+    return series.xy[f"{side}_ankle"][:, 0]
+
+
+def _to_grid(y: np.ndarray, t: np.ndarray, tg: np.ndarray) -> np.ndarray:
+    """Linear resampling of ``y(t)`` onto ``tg``; NaN wherever a neighbouring sample is NaN."""
+    fin = np.isfinite(y)
+    if fin.sum() < 2:
+        return np.full(len(tg), np.nan)
+    out = np.interp(tg, t[fin], y[fin])
+    ok = np.interp(tg, t, fin.astype(float)) > 1 - 1e-9
+    out[~ok] = np.nan
+    return out
+
+
+def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
+    """Label-free foot signals of a pass: the leading heel and the trailing toe.
+
+    Along the walking direction (``p.direction``) and relative to the pelvis (px,
+    forward positive), per frame: ``lead`` = the larger of the two heel positions (the
+    ankle where there is no heel), ``trail`` = the smaller of the two big-toe positions.
+    Neither depends on which leg the pose model calls left: a label swap exchanges
+    the two values, not their maximum or minimum. Computed from the masked keypoints
+    as the pose model gave them (``prep.labelled``, or ``series``), then glitches
+    removed from these label-free signals (the rule of
+    :func:`gaitprep.gait.preprocess.remove_spikes`: a swap is no glitch here), gaps up to
+    ``max_gap`` interpolated and low-passed like :func:`gaitprep.gait.preprocess.prepare`
+    (6 Hz zero-phase Butterworth), on a uniform time grid.
+
+    Returns ``{"lead", "trail", "sep" (lead - trail of the heels, the inter-foot
+    distance), "tg" (grid times, s), "dt" (s), "uniform" (bool: the grid is the pass's
+    own frames)}``; arrays ``(n,)`` float64 on the grid.
+    """
+    from .preprocess import PrepConfig, interpolate_gaps, lowpass
+
+    cfg = prep.cfg or PrepConfig()
+    if series is None:
+        series = prep.labelled if prep.labelled is not None else prep.raw
+    sl = slice(p.start, p.stop)
+    pel = prep.pelvis[sl, 0]
+    t = prep.t[sl] if prep.t is not None else prep.series.frames[sl] / prep.fps
+    uniform = _uniform(t)
+    if uniform:
+        tg, dt = t, float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / prep.fps
+    else:
+        dt = float(np.percentile(np.diff(t), 10))
+        tg = np.arange(t[0], t[-1] + 1e-9, dt)
+    fs = 1.0 / dt
+    max_gap = max(1, int(round(cfg.max_gap_s * fs)))
+    heel = {sd: p.direction * (_point(series, sd, "hs")[sl] - pel) for sd in SIDES}
+    toe = {sd: p.direction * (_point(series, sd, "to")[sl] - pel) for sd in SIDES}
+    raw = {
+        "lead": np.maximum(heel["l"], heel["r"]),
+        "trail": np.minimum(toe["l"], toe["r"]),
+        "sep": np.abs(heel["l"] - heel["r"]),
+    }
+    from .preprocess import leg_length_px, odd_frames
+
+    leg = leg_length_px(series)
+    out = {}
+    for k, y in raw.items():
+        if cfg.spike_frac > 0 and np.isfinite(leg):
+            rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else prep.fps
+            y = _despike(y, cfg.spike_frac * leg, odd_frames(cfg.spike_window_s, rate))
+        if not uniform:
+            y = _to_grid(y, t, tg)
+        out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
+        out[f"{k}_measured"] = np.isfinite(y)
+    out.update(tg=np.asarray(tg, float), dt=dt, uniform=uniform)
+    return out
+
+
+#: an event within this time (s) of a pose gap of at least GAP_REJECT_S is not trusted:
+#: its extremum may be the end of an interpolated stretch, not of the motion
+GAP_NEAR_S = 0.05
+GAP_REJECT_S = 0.1
+
+
+def _near_gap(measured: np.ndarray, pos: float, fs: float) -> float:
+    """Length (s) of the longest unmeasured run within :data:`GAP_NEAR_S` of grid position
+    ``pos`` (0 when none)."""
+    from .preprocess import runs
+
+    w = max(1, int(round(GAP_NEAR_S * fs)))
+    lo, hi = int(np.floor(pos)) - w, int(np.ceil(pos)) + w
+    longest = 0
+    for a, b in runs(~measured):
+        if a <= hi and b - 1 >= lo:
+            longest = max(longest, b - a)
+    return longest / fs
+
+
+def _despike(y: np.ndarray, thr: float, window: int, passes: int = 2) -> np.ndarray:
+    """NaN where ``y`` departs from its centred running median (``window`` samples) by more
+    than ``thr``: :func:`gaitprep.gait.preprocess.remove_spikes` on a label-free signal."""
+    import pandas as pd
+
+    y = np.asarray(y, float).copy()
+    for _ in range(passes):
+        med = pd.Series(y).rolling(window, center=True, min_periods=3).median().to_numpy()
+        bad = np.isfinite(y) & np.isfinite(med) & (np.abs(y - med) > thr)
+        y[bad] = np.nan
+    return y
+
+
+def _grid_to_frame(prep: Prepared, p: Pass, env: dict, pos: float) -> float:
+    """Fractional source frame of a fractional grid position."""
+    if env["uniform"]:
+        return float(prep.series.frames[p.start] + pos)
+    te = env["tg"][0] + pos * env["dt"]
+    sl = slice(p.start, p.stop)
+    return float(np.interp(te, prep.t[sl], prep.series.frames[sl].astype(float)))
+
+
+def _reject(rejected: list, e: dict, reason: str) -> None:
+    rejected.append(
+        {"frame": round(float(e["frame"]), 3), "kind": e["event"], "foot": e.get("foot"), "pass": e["pass"], "reason": reason}
+    )
+
+
+def _assign_feet(hs: list[dict], to: list[dict]) -> None:
+    """Give every event a step index ``_k`` (HS) / the index of the step it starts (TO):
+    consecutive heel strikes alternate feet, so the foot is the parity of ``_k`` once one
+    parity is chosen (:func:`_vote_parity`). A gap of about two step times means a heel
+    strike was not detected (occlusion): ``_k`` advances by the rounded number of steps,
+    so the feet after it stay right. A TO belongs to the foot of the next HS when that
+    one follows within 1.2 step times (TO of a foot comes ~0.6-0.8 step times before its
+    HS), else to the foot after the previous HS."""
+    if hs:
+        th = np.array([e["t"] for e in hs])
+        step = float(np.median(np.diff(th))) if len(th) > 1 else np.nan
+        k = 0
+        hs[0]["_k"] = 0
+        for a, b in zip(hs, hs[1:]):
+            k += max(1, int(round((b["t"] - a["t"]) / step))) if np.isfinite(step) else 1
+            b["_k"] = k
+    else:
+        step = np.nan
+    unk = []
+    for e in to:
+        nxt = next((h for h in hs if h["t"] > e["t"]), None)
+        prv = next((h for h in reversed(hs) if h["t"] < e["t"]), None)
+        if nxt is not None and np.isfinite(step) and nxt["t"] - e["t"] < 1.2 * step:
+            e["_k"] = nxt["_k"]
+        elif prv is not None and np.isfinite(step) and e["t"] - prv["t"] < 0.8 * step:
+            e["_k"] = prv["_k"] + 1
+        elif nxt is not None and len(hs) == 1:
+            e["_k"] = nxt["_k"]
+        else:
+            unk.append(e)
+    known = [e for e in to if "_k" in e]
+    if unk:
+        tt = np.array([e["t"] for e in to])
+        tstep = float(np.median(np.diff(tt))) if len(tt) > 1 else np.nan
+        chain, k = {}, 0
+        for i, e in enumerate(to):
+            if i:
+                k += max(1, int(round((e["t"] - to[i - 1]["t"]) / tstep))) if np.isfinite(tstep) else 1
+            chain[id(e)] = k
+        off = 0
+        if known:  # the chain's offset that agrees with most TOs placed by the heel strikes
+            votes = [(e["_k"] - chain[id(e)]) % 2 for e in known]
+            off = int(round(np.mean(votes)))
+        for e in unk:
+            e["_k"] = chain[id(e)] + off
+
+
+def _label_vote(prep: Prepared, p: Pass, e: dict, series) -> float:
+    """+1 .. -1: how strongly the pose model's labels say the event is the LEFT foot's.
+
+    For an HS, the sign of (left heel - right heel) along the walking direction in the
+    frames within :data:`VOTE_WINDOW_S` of it (the striking heel leads); for a TO the
+    sign of (right toe - left toe) (the toe leaving the floor trails). 0 without data.
+    """
+    w = max(1, int(round(VOTE_WINDOW_S * prep.fps)))
+    i = int(round(e["frame"] - prep.series.frames[0]))
+    sl = slice(max(p.start, i - w), min(p.stop, i + w + 1))
+    key = "hs" if e["event"] == "HS" else "to"
+    yl = p.direction * _point(series, "l", key)[sl]
+    yr = p.direction * _point(series, "r", key)[sl]
+    d = (yl - yr) if key == "hs" else (yr - yl)
+    d = d[np.isfinite(d)]
+    return float(np.mean(np.sign(d))) if len(d) else 0.0
+
+
+def _leading_foot(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[np.ndarray, np.ndarray]:
+    """Which foot's heel is in front in each frame of a pass, from the assigned heel strikes.
+
+    Between two crossings of the feet (the minima of the inter-foot distance between
+    consecutive heel strikes) the heel in front is the one that struck in between;
+    before the first (after the last) detected heel strike the same holds for the
+    strike one step time earlier (later), of the other foot. Frames in a gap of more
+    than 1.5 step times between detected heel strikes get no answer.
+
+    Returns ``(want, d)``, ``(n,)`` over the pass frames: ``want`` +1 where the left
+    heel should lead, -1 where the right one, 0 unknown; ``d`` the labelled left minus
+    right heel position along the walking direction (px) in ``series``.
+    """
+    n = p.stop - p.start
+    sl = slice(p.start, p.stop)
+    f0 = int(prep.series.frames[0])
+    d = p.direction * (_point(series, "l", "hs")[sl] - _point(series, "r", "hs")[sl])
+    want = np.zeros(n)
+    if len(hs) < 2:
+        return want, d
+    ad = np.abs(d)
+    idx = [int(round(e["frame"] - f0)) - p.start for e in hs]
+    th = np.array([e["t"] for e in hs])
+    step = float(np.median(np.diff(th)))
+    step_fr = max(1, int(round(float(np.median(np.diff(idx))))))
+    sign = [1.0 if e["foot"] == "left" else -1.0 for e in hs]
+    seps = [ad[i] for i in idx if 0 <= i < n and np.isfinite(ad[i])]
+    sep = float(np.median(seps)) if seps else np.inf
+    # virtual strikes one step before the first and after the last
+    idx = [idx[0] - step_fr] + idx + [idx[-1] + step_fr]
+    sign = [-sign[0]] + sign + [-sign[-1]]
+    times = [th[0] - step] + list(th) + [th[-1] + step]
+    cross: list = []
+    for j in range(len(idx) - 1):
+        a, b = idx[j], idx[j + 1]
+        lo, hi = max(a, 0), min(max(b, 0), n)
+        seg = ad[lo:hi]
+        if times[j + 1] - times[j] > 1.5 * step or hi <= lo or not np.isfinite(seg).any() or np.nanmin(seg) > 0.5 * sep:
+            cross.append(None)  # no crossing of the feet seen (gap, or outside the data)
+        else:
+            cross.append(lo + int(np.nanargmin(seg)))
+    for j in range(1, len(idx) - 1):
+        lo, hi = cross[j - 1], cross[j]
+        # no crossing between the pass start (end) and the first (last) strike: that
+        # strike's foot leads over the whole stretch
+        if lo is None and j == 1 and idx[1] - step_fr <= 0:
+            lo = 0
+        if hi is None and j == len(idx) - 2 and idx[-2] + step_fr >= n:
+            hi = n
+        if lo is None or hi is None:
+            continue
+        want[max(lo, 0) : min(max(hi, 0), n)] = sign[j]
+    # the virtual strikes' own segments (pass edges), when their crossing is known
+    if cross[0] is not None:
+        want[: max(cross[0], 0)] = sign[0]
+    if cross[-1] is not None:
+        want[min(cross[-1], n) :] = sign[-1]
+    return want, d
+
+
+def _swap_rate(prep: Prepared, p: Pass, hs: list[dict], series) -> tuple[int, int]:
+    """``(frames whose labels in ``series`` put the wrong heel in front, frames judged)`` in
+    a pass (:func:`_leading_foot`). Frames where the heels are less than 0.25 x their
+    typical separation at heel strike apart are not judged (the order is ambiguous)."""
+    want, d = _leading_foot(prep, p, hs, series)
+    thr = _sep_threshold(prep, p, hs, d)
+    ok = (want != 0) & np.isfinite(d) & (np.abs(d) > thr)
+    return int((np.sign(d[ok]) != want[ok]).sum()), int(ok.sum())
+
+
+def _sep_threshold(prep: Prepared, p: Pass, hs: list[dict], d: np.ndarray) -> float:
+    f0 = int(prep.series.frames[0])
+    idx = [int(round(e["frame"] - f0)) - p.start for e in hs]
+    seps = [abs(d[i]) for i in idx if 0 <= i < len(d) and np.isfinite(d[i])]
+    return 0.25 * float(np.median(seps)) if seps else np.inf
+
+
+def label_swaps(prep: Prepared, events: list[dict], series=None) -> np.ndarray:
+    """``(T,)`` bool over the series frames: True where the leg labels of ``series``
+    (default ``prep.raw``, the keypoints the parameters read) contradict the feet of the
+    label-free ``events`` (:func:`_leading_foot`). Ambiguous frames (heels close
+    together) take the state of the nearest judged frame of the same pass; frames
+    outside passes are False."""
+    series = prep.raw if series is None else series
+    out = np.zeros(prep.series.n, bool)
+    for p in prep.passes:
+        hs = sorted([e for e in events if e["pass"] == p.index and e["event"] == "HS"], key=lambda e: e["frame"])
+        want, d = _leading_foot(prep, p, hs, series)
+        thr = _sep_threshold(prep, p, hs, d)
+        ok = (want != 0) & np.isfinite(d) & (np.abs(d) > thr)
+        if not ok.any():
+            continue
+        wrong = np.sign(d) != want
+        judged = np.flatnonzero(ok)
+        near = judged[np.clip(np.searchsorted(judged, np.arange(len(d))), 0, len(judged) - 1)]
+        prev = judged[np.clip(np.searchsorted(judged, np.arange(len(d))) - 1, 0, len(judged) - 1)]
+        pick = np.where(np.abs(prev - np.arange(len(d))) < np.abs(near - np.arange(len(d))), prev, near)
+        out[p.start : p.stop] = wrong[pick] & (want != 0)
+    return out
+
+
+def _dominant_step_hz(sep: np.ndarray, fs: float) -> float:
+    """Dominant frequency (Hz, 0.6-4 Hz) of the inter-foot distance: the step frequency
+    (the feet are farthest apart once per step). NaN when the pass is shorter than 2 s
+    or has gaps."""
+    if len(sep) < 2 * fs or not np.isfinite(sep).all():
+        return float("nan")
+    x = sep - sep.mean()
+    n = 8 * len(x)  # zero padding: finer frequency grid
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    band = (f >= 0.6) & (f <= 4.0)
+    return float(f[band][np.argmax(spec[band])]) if band.any() else float("nan")
+
+
+def zeni_events(
+    prep: Prepared, refine: bool = True, alpha=None, offsets: Optional[dict] = None, label_free: bool = True
+) -> list[dict]:
+    """HS/TO events of every pass, independent of the pose model's left/right labels.
+
+    Method (per pass): Zeni's criterion (module docstring) applied to the label-free
+    signals of :func:`envelope_signals`: heel strikes are the maxima of the leading
+    heel's position relative to the pelvis, toe-offs the minima of the trailing toe's
+    (each step has exactly one of each, whichever leg the model calls left). With
+    ``refine`` (default), each event then moves to the instant that foot point's
+    ground speed crosses ``alpha`` x the walking speed (:func:`refine_event`; Zeni's
+    extremum is early for HS and late for TO), plus the constant ``offsets`` (s, per
+    kind; default: :data:`EVENT_OFFSET_S` of the pose backend in
+    ``prep.series.extra["backend"]``). Implausible extrema are rejected: one closer
+    than :data:`MIN_INTERVAL_FRAC` x the median interval to a stronger one, one far less
+    extreme (:data:`LABEL_FREE_EXTENT_TOLERANCE` x the signal range) than the other events of the
+    same foot (alternate events: a glitch or a swing cut off by the view; comparing
+    within a foot keeps the short steps of a limping leg), a second TO between two
+    heel strikes, one within :data:`GAP_NEAR_S` of a pose gap of :data:`GAP_REJECT_S`
+    or more (its timing would come from the interpolation). Feet: heel
+    strikes alternate, so a pass has two possible assignments (:func:`_assign_feet`,
+    which keeps the alternation across a missed event); the one the pose model's own
+    labels (before any swap correction) agree with in most frames of the pass is
+    chosen (:func:`_swap_rate`: which heel is in front between two crossings of the
+    feet), so labels swapped in fewer than half of the frames cannot move an event
+    to the wrong foot.
+    All thresholds are in seconds; a variable frame rate is handled on a uniform grid.
+
+    ``label_free=False`` runs :func:`zeni_events_labelled` (the per-labelled-leg
+    detector of earlier versions) instead.
+
+    Returns:
+        events sorted by frame, dicts ``{"foot": "left"|"right", "event": "HS"|"TO",
+        "frame": float (fractional source frame), "t": float (s, from the clip's frame
+        timestamps, ``prep.t`` interpolated at ``frame``), "time": float (= ``t``),
+        "pass": int, "edited": False, "extremum_frame": float (the unrefined Zeni
+        extremum), "label_agreement": float (+1: the model's labels agree with the
+        assigned foot around the event, -1: they say the other foot), and
+        "source": "single-foot" on events found where only one foot was seen}``.
+
+    Side effects: the leg keypoints of ``prep`` (``raw``, ``series``, ``foot_points``) are
+    relabelled where they contradict the feet found here (:func:`label_swaps`,
+    :func:`gaitprep.gait.preprocess.relabel_legs`), so that contact positions are read
+    from the right foot; ``prep.diagnostics`` gains ``n_frames_relabelled`` and ``leg_swap_rate`` (share of judged pass
+    frames in which the model's labels put the wrong heel in front; NaN when no frame
+    could be judged), ``leg_swap_rate_per_pass``, ``rejected_events`` (list of
+    ``{frame, kind, foot, pass, reason}``), ``foot_label_agreement`` (mean
+    ``label_agreement`` over events; near 0 means the feet could not be told apart by
+    the labels, near -1 is impossible by construction), ``step_frequency_hz_per_pass``
+    (the dominant frequency of the inter-foot distance: an event-independent step
+    rate, x 60 = cadence), ``event_method``.
+    """
+    if not label_free:
+        ev = zeni_events_labelled(prep, refine, REFINE_ALPHA if alpha is None or isinstance(alpha, dict) else alpha)
+        for e in ev:
+            e["t"] = e["time"]
+        prep.diagnostics.update(event_method="zeni-labelled")
+        return ev
+    backend = (prep.series.extra or {}).get("backend")
+    if offsets is None:
+        offsets = dict(EVENT_OFFSET_S.get(backend, {"HS": 0.0, "TO": 0.0}))
+    if alpha is None or not isinstance(alpha, dict):
+        alpha = dict(LABEL_FREE_ALPHA) if alpha is None else {"HS": float(alpha), "TO": float(alpha)}
+    labels = prep.labelled if prep.labelled is not None else prep.raw
+    events: list[dict] = []
+    rejected: list[dict] = []
+    swaps, freq = [], []
+    agree: list[float] = []
+    # where one foot is not seen (below the frame edge, behind furniture) the label-free
+    # signals are undefined; the visible foot's own extrema (per-leg Zeni on the
+    # swap-corrected legs) stand in there (its label is not used: feet come from the
+    # alternation below)
+    single: dict = {}
+    for e in zeni_events_labelled(prep, refine, alpha["HS"]):
+        e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
+        e["time"] = e["t"]
+        if refine and offsets.get(e["event"], 0.0):
+            e["frame"] = _frame_of_time(prep, e["t"])
+        e["source"] = "single-foot"
+        single.setdefault((e["pass"], e["event"]), []).append(e)
+    for p in prep.passes:
+        env = envelope_signals(prep, p)
+        fs = 1.0 / env["dt"]
+        lead, trail = env["lead"], env["trail"]
+        m = np.fmin(np.gradient(lead), np.gradient(trail)) if len(lead) > 1 else np.array([])
+        m = m[np.isfinite(m)]
+        v_rest = float(-np.median(m)) if len(m) else float("nan")  # walking speed, px per grid sample
+        v = v_rest if refine else float("nan")
+        rng_all = np.concatenate([lead[np.isfinite(lead)], trail[np.isfinite(trail)]])
+        rng = float(np.percentile(rng_all, 95) - np.percentile(rng_all, 5)) if len(rng_all) else 0.0
+        pev = []
+        for kind, y, yy in (("HS", lead, lead), ("TO", -trail, trail)):
+            for pos in signal_peaks(y, fs, spacing_s=MIN_STEP_SPACING_S):
+                value = _interp(y, pos)
+                x_frame = _grid_to_frame(prep, p, env, pos)
+                rpos = refine_event(yy, pos, v, kind, fs, alpha[kind]) if refine else pos
+                frame = _grid_to_frame(prep, p, env, rpos)
+                t = _time(prep, frame) + (offsets.get(kind, 0.0) if refine else 0.0)
+                if refine and offsets.get(kind, 0.0):
+                    frame = _frame_of_time(prep, t)
+                pev.append({"foot": None, "event": kind, "frame": frame, "t": t, "time": t, "pass": p.index,
+                            "edited": False, "extremum_frame": x_frame, "_value": value, "_gpos": rpos})  # fmt: skip
+        kept = []
+        for kind in ("HS", "TO"):
+            ev = sorted([e for e in pev if e["event"] == kind], key=lambda e: e["t"])
+            meas = env["lead_measured" if kind == "HS" else "trail_measured"]
+            good = []
+            for e in ev:
+                g = _near_gap(meas, e["_gpos"], fs)
+                if g >= GAP_REJECT_S:
+                    _reject(rejected, e, f"{kind} next to a pose gap of {g:.2f} s (interpolated, not seen)")
+                else:
+                    good.append(e)
+            ev = good
+            for e in single.get((p.index, kind), []):
+                gpos = (e["t"] - env["tg"][0]) / env["dt"]
+                seen = _single_seen(prep, e, kind)
+                covered = any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev)
+                if seen and _near_gap(meas, gpos, fs) >= GAP_REJECT_S and not covered:
+                    sd = "l" if e["foot"] == "left" else "r"
+                    rel = p.direction * (prep.foot_points[sd]["hs" if kind == "HS" else "to"][:, 0] - prep.pelvis[:, 0])
+                    val = _interp(np.nan_to_num(rel), e.get("extremum_frame", e["frame"]) - float(prep.series.frames[0]))
+                    e = dict(e, _value=val if kind == "HS" else -val, _gpos=gpos, foot=None)
+                    ev.append(e)
+            ev.sort(key=lambda e: e["t"])
+            changed = True
+            while changed and len(ev) >= 3:
+                changed = False
+                gaps = np.diff([e["t"] for e in ev])
+                i = int(np.argmin(gaps))
+                if gaps[i] < MIN_INTERVAL_FRAC * float(np.median(gaps)):
+                    a, b = ev[i], ev[i + 1]
+                    drop = a if a["_value"] < b["_value"] else b
+                    why = f"{kind} {gaps[i]:.2f} s after/before a stronger one (< {MIN_INTERVAL_FRAC} x the median interval)"
+                    _reject(rejected, drop, why)
+                    ev = [e for e in ev if e is not drop]
+                    changed = True
+            # far less extreme than the other events of its foot: a glitch or a swing cut
+            # off by the view. Compared with every other event of the pass (alternate
+            # ones: the same foot), so that a limping leg's short steps are kept.
+            bad = []
+            for i, e in enumerate(ev):
+                same = [x["_value"] for j, x in enumerate(ev) if j != i and (j - i) % 2 == 0]
+                if same and e["_value"] < float(np.median(same)) - LABEL_FREE_EXTENT_TOLERANCE * rng:
+                    bad.append(e)
+                    ref = float(np.median(same))
+                    why = (
+                        f"{kind} extremum {e['_value']:.0f} px is far below the {ref:.0f} px of the same foot's other {kind}"
+                        f" (by {(ref - e['_value']) / rng:.2f} x the signal range; glitch or swing cut off)"
+                    )
+                    _reject(rejected, e, why)
+            ev = [e for e in ev if not any(e is x for x in bad)]
+            kept.append(ev)
+        hs, to = kept
+        # at most one TO between two consecutive heel strikes
+        final_to = []
+        bounds = [-np.inf] + [e["t"] for e in hs] + [np.inf]
+        for a, b in zip(bounds, bounds[1:]):
+            grp = [e for e in to if a < e["t"] < b]
+            if len(grp) > 1:
+                best = max(grp, key=lambda e: e["_value"])
+                for e in grp:
+                    if e is not best:
+                        _reject(rejected, e, "second TO between two consecutive heel strikes")
+                grp = [best]
+            final_to += grp
+        to = final_to
+        _assign_feet(hs, to)
+        allev = hs + to
+        for e in allev:
+            e["_vote"] = _label_vote(prep, p, e, labels)
+        # the parity the model's labels agree with in most judged frames of the pass;
+        # without judged frames, in most event windows
+        for e in allev:
+            e["foot"] = "left" if e["_k"] % 2 == 0 else "right"
+        bad, tot = _swap_rate(prep, p, hs, labels)
+        if tot:
+            parity = 0 if bad <= tot - bad else 1
+            bad = min(bad, tot - bad)
+        else:
+            parity = 0 if sum(e["_vote"] * (1 if e["_k"] % 2 == 0 else -1) for e in allev) >= 0 else 1
+        for e in allev:
+            e["foot"] = "left" if (e["_k"] + parity) % 2 == 0 else "right"
+            e["label_agreement"] = round(e["_vote"] if e["foot"] == "left" else -e["_vote"], 3)
+            agree.append(e["label_agreement"])
+        swaps.append((bad, tot))
+        freq.append(_dominant_step_hz(env["sep"], fs))
+        for e in allev:
+            for k in ("_value", "_vote", "_k", "_gpos"):
+                e.pop(k, None)
+        events += allev
+    for r in rejected:
+        if r["foot"] is None:
+            r.pop("foot")
+    # make the trajectories the parameters read agree with the label-free feet
+    from .preprocess import relabel_legs
+
+    n_relabelled = relabel_legs(prep, label_swaps(prep, events))
+    bad = sum(b for b, _ in swaps)
+    tot = sum(t for _, t in swaps)
+    prep.diagnostics.update(
+        event_method="zeni-label-free",
+        leg_swap_rate=(bad / tot) if tot else float("nan"),
+        leg_swap_rate_per_pass=[(b / t) if t else float("nan") for b, t in swaps],
+        rejected_events=rejected,
+        foot_label_agreement=float(np.mean(agree)) if agree else float("nan"),
+        step_frequency_hz_per_pass=freq,
+        event_offsets_s=offsets if refine else {"HS": 0.0, "TO": 0.0},
+        event_alpha=alpha if refine else None,
+        n_frames_relabelled=n_relabelled,
+        pose_backend=backend,
+    )
+    return sorted(events, key=lambda e: e["frame"])
+
+
+def _single_seen(prep: Prepared, e: dict, kind: str) -> bool:
+    """Whether the labelled foot point of a per-leg event was measured (not interpolated)
+    around it: no gap of :data:`GAP_REJECT_S` within :data:`GAP_NEAR_S`."""
+    side = "l" if e["foot"] == "left" else "r"
+    x = _point(prep.raw, side, "hs" if kind == "HS" else "to")
+    pos = e["frame"] - float(prep.series.frames[0])
+    return _near_gap(np.isfinite(x), pos, prep.fps) < GAP_REJECT_S
+
+
+def _frame_of_time(prep: Prepared, t: float) -> float:
+    from .io import frame_at
+
+    return frame_at(prep.series if prep.series.t is not None else _with_t(prep), t)

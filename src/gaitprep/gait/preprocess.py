@@ -55,7 +55,8 @@ class PrepConfig:
         spike_frac: a leg keypoint farther than this fraction of the leg length from the
             running median (``spike_window`` frames) of its pelvis-relative trajectory is a
             glitch of the pose model; it is dropped and interpolated. 0 disables.
-        spike_window: frames of that running median (odd).
+        spike_window_s: duration (s) of that running median (rounded to an odd number
+            of frames, at least 3; 0.17 s = 5 frames at 30 fps).
     """
 
     min_score: float = 0.3
@@ -64,11 +65,11 @@ class PrepConfig:
     filter_order: int = 4
     border_px: float = 5.0
     border_frac: float = 0.1
-    min_pass_s: float = 1.0
+    min_pass_s: float = 0.6
     turn_speed_frac: float = 0.35
     fix_swaps: bool = True
     spike_frac: float = 0.15
-    spike_window: int = 5
+    spike_window_s: float = 0.17
 
 
 @dataclass
@@ -102,6 +103,18 @@ class Prepared:
             ankle) used for heel strike, the toe (or ankle) used for toe-off.
         n_swaps_fixed: frames whose leg labels were swapped back.
         warnings: human-readable notes about the data.
+        t: ``(T,)`` float64 s, time of each frame of ``series`` (the clip's frame
+            timestamps when known, else ``frames / fps``; see ``time_source``).
+        time_source: ``"timestamps"`` or ``"fps"`` (:attr:`PoseSeries.time_source`).
+        labelled: the masked series before glitch removal and the left/right swap
+            correction (the pose model's own keypoints and leg labels): the label-free
+            event signals are built from it (a swap is not a glitch there) and the swap
+            rate is measured on it.
+        diagnostics: per-clip numbers for the quality record, filled by
+            :func:`prepare` (``pose_coverage``: per pass, share of its frames with both
+            feet and the pelvis usable) and by :func:`gaitprep.gait.events.zeni_events`
+            (``leg_swap_rate``, ``rejected_events``...; see there).
+        cfg: the :class:`PrepConfig` used.
     """
 
     series: PoseSeries
@@ -113,6 +126,11 @@ class Prepared:
     used: dict
     n_swaps_fixed: int = 0
     warnings: list[str] = field(default_factory=list)
+    t: Optional[np.ndarray] = None
+    time_source: Optional[str] = None
+    labelled: Optional[PoseSeries] = None
+    diagnostics: dict = field(default_factory=dict)
+    cfg: Optional[PrepConfig] = None
 
 
 def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarray]:
@@ -362,13 +380,40 @@ def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig) -> tuple[list
     return passes, warnings
 
 
+def odd_frames(seconds: float, fps: float, minimum: int = 3) -> int:
+    """An odd number of frames (>= ``minimum``) closest to ``seconds`` at ``fps``."""
+    n = max(minimum, int(round(seconds * fps)))
+    return n if n % 2 else n + 1
+
+
 def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prepared:
-    """Run the whole cleaning chain on one clip's pose (see the module docstring)."""
+    """Run the whole cleaning chain on one clip's pose (see the module docstring).
+
+    ``fps`` (> 0) is the clip's nominal rate, used for the filter and for thresholds
+    given in seconds; frame times come from ``s.t`` (the clip's timestamps, see
+    :func:`gaitprep.gait.io.attach_times`) or, when it is None, ``frames / fps`` (with
+    a warning). A variable frame rate (timestamps whose intervals differ by more than
+    2 %) is noted in the warnings; the event code then works on a uniform time grid.
+    """
     cfg = cfg or PrepConfig()
     warnings: list[str] = []
+    if s.t is None:
+        from .io import attach_times
+
+        s = attach_times(s.copy(), None, fps)
+    if s.time_source != "timestamps":
+        warnings.append(f"no frame timestamps in the pose provenance: frames are timed as frame / {fps:g} fps")
+    elif len(s.t) > 2:
+        dt = np.diff(s.t)
+        if dt.min() < 0.98 * np.median(dt) or dt.max() > 1.02 * np.median(dt):
+            warnings.append(
+                "variable frame rate: frame intervals %.1f..%.1f ms (median %.1f ms); events are timed from the timestamps"
+                % (1000 * dt.min(), 1000 * dt.max(), 1000 * np.median(dt))
+            )
     masked, usable = mask_unusable(s, cfg)
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
-    masked, n_spk = remove_spikes(masked, cfg.spike_frac, cfg.spike_window)
+    labelled = masked.copy()
+    masked, n_spk = remove_spikes(masked, cfg.spike_frac, odd_frames(cfg.spike_window_s, fps))
     if n_spk:
         warnings.append(f"{n_spk} leg keypoint sample(s) dropped as glitches and interpolated")
     n_sw = 0
@@ -397,6 +442,17 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     pelvis[~feet_ok] = np.nan
     passes, w = find_passes(pelvis[:, 0], fps, cfg)
     warnings += w
+    foot_points, used = _foot_points(clean)
+    have = feet_ok & np.isfinite(pelvis[:, 0]) & usable
+    diagnostics = {"pose_coverage": [float(np.mean(have[p.start : p.stop])) for p in passes], "time_source": s.time_source}
+    return Prepared(
+        clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings,
+        s.t.copy(), s.time_source, labelled, diagnostics, cfg,
+    )  # fmt: skip
+
+
+def _foot_points(clean: PoseSeries) -> tuple[dict, dict]:
+    """``(foot_points, used)`` of :class:`Prepared` from the cleaned series."""
     foot_points, used = {}, {}
     for side in SIDES:
         heel_ok = clean.has(f"{side}_heel")
@@ -408,4 +464,29 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
             "ankle": ankle,
         }
         used[side] = {"hs": "heel" if heel_ok else "ankle", "to": "big_toe" if toe_ok else "ankle"}
-    return Prepared(clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings)
+    return foot_points, used
+
+
+def relabel_legs(prep: Prepared, swap: np.ndarray) -> int:
+    """Exchange the left/right leg keypoints (knee, ankle, heel, toes) in the frames where
+    ``swap`` (``(T,)`` bool over the series) is True, in ``prep.raw``, and rebuild the
+    filtered ``prep.series`` legs and ``prep.foot_points`` from it (same gap filling and
+    filter as :func:`prepare`), in place. The event code calls this with the frames where
+    the labels contradict its label-free feet, so that the parameters (contact positions,
+    step lengths) read the foot the events belong to. Returns the number of frames swapped."""
+    swap = np.asarray(swap, bool)
+    if not swap.any():
+        return 0
+    cfg = prep.cfg or PrepConfig()
+    max_gap = max(1, int(round(cfg.max_gap_s * prep.fps)))
+    names = [j for j in LEG_JOINTS + ("small_toe",) if f"l_{j}" in prep.raw.xy and f"r_{j}" in prep.raw.xy]
+    for j in names:
+        lk, rk = f"l_{j}", f"r_{j}"
+        L, R = prep.raw.xy[lk], prep.raw.xy[rk]
+        L[swap], R[swap] = R[swap].copy(), L[swap].copy()
+        for k in (lk, rk):
+            for c in range(2):
+                filled = interpolate_gaps(prep.raw.xy[k][:, c], max_gap)
+                prep.series.xy[k][:, c] = lowpass(filled, prep.fps, cfg.cutoff_hz, cfg.filter_order)
+    prep.foot_points, prep.used = _foot_points(prep.series)
+    return int(swap.sum())

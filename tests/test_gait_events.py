@@ -1,0 +1,201 @@
+"""Label-free gait events on hard synthetic cases (exact keypoints, no rendering; fast).
+
+Leg-label swaps in runs, any frame rate, variable frame rate with timestamps, limping
+gait, the diagnostics the quality record reads, and the provenance timing reader.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gaitprep.errors import InputError
+from gaitprep.gait.clip import analyze_clip
+from gaitprep.gait.io import attach_times, read_provenance_timing, series_from_records
+from gaitprep.synth.hard import CaseParams, make_case
+
+from conftest import REPO
+
+CLIP = "PA001/UGS/NW-WJ_1"
+BASE = dict(
+    cadence=108, step_length_cm=66, double_support_fraction=0.1, height_cm=172, px_per_cm=1.6, background="plain"
+)
+
+
+def case(seed=5, fps=30.0, direction="left_to_right", **kw) -> CaseParams:
+    return CaseParams(walker=dict(BASE, fps=fps, direction=direction, seed=seed), seed=seed, **kw)
+
+
+def run(cp: CaseParams, timestamps: bool = True):
+    recs, timing, truth = make_case(cp)
+    s = series_from_records(recs, "synth", truth["width"], truth["height"])
+    s = attach_times(s, timing if timestamps else None, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    return res, truth
+
+
+def match(res, truth, kind, tol_s=0.12):
+    """(errors in frames of found eligible events, n eligible, spurious detections)."""
+    det = [e for e in res.events if e["event"] == kind]
+    tr = [e for e in truth["events"] if e["event"] == kind]
+    errs, used = [], set()
+    for t in tr:
+        best = min(det, key=lambda e: abs(e["t"] - t["time"]), default=None)
+        if best is not None and abs(best["t"] - t["time"]) <= tol_s:
+            used.add(id(best))
+            if t["eligible"]:
+                errs.append((best["t"] - t["time"]) * truth["fps"])
+    n = sum(t["eligible"] for t in tr)
+    spurious = [e for e in det if id(e) not in used]
+    return errs, n, spurious
+
+
+def assert_all_found(res, truth, mae=0.6):
+    for kind in ("HS", "TO"):
+        errs, n, spurious = match(res, truth, kind)
+        assert n >= 3, (kind, n)
+        assert len(errs) == n, (kind, len(errs), n, res.summary["warnings"])
+        assert not spurious, (kind, spurious)
+        assert np.mean(np.abs(errs)) <= mae, (kind, errs)
+
+
+@pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
+def test_leg_label_swaps_do_not_move_or_invent_events(direction):
+    """25 % of the frames with the legs' labels swapped (runs of 1-9 frames): every step is
+    found, none invented, and the feet still alternate."""
+    res, truth = run(case(direction=direction, swap_frac=0.25, noise_px=0.8))
+    assert_all_found(res, truth)
+    hs = [e["foot"] for e in res.events if e["event"] == "HS"]
+    assert all(a != b for a, b in zip(hs, hs[1:]))
+    d = res.prep.diagnostics
+    assert 0.05 <= d["leg_swap_rate"] <= 0.5
+    assert d["event_method"] == "zeni-label-free"
+
+
+def test_clean_walk_has_no_swaps_and_full_coverage():
+    res, truth = run(case())
+    assert_all_found(res, truth, mae=0.4)
+    d = res.prep.diagnostics
+    assert d["leg_swap_rate"] == 0.0
+    assert d["rejected_events"] == []
+    assert all(c > 0.95 for c in d["pose_coverage"])
+    assert d["foot_label_agreement"] > 0.9
+    # the labels are right: every event carries the true foot
+    for kind in ("HS", "TO"):
+        for t in [e for e in truth["events"] if e["event"] == kind and e["eligible"]]:
+            e = min((x for x in res.events if x["event"] == kind), key=lambda x: abs(x["t"] - t["time"]))
+            assert e["foot"] == t["foot"]
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 29.97, 50.0, 60.0])
+def test_any_frame_rate(fps):
+    res, truth = run(case(fps=fps, noise_px=0.5))
+    assert_all_found(res, truth)
+    m = res.summary["means"]
+    assert abs(m["cadence_steps_per_min"] - truth["cadence_steps_per_min"]) < 1.5
+
+
+def test_variable_frame_rate_times_from_timestamps():
+    """30 fps, then 15 fps: with the timestamps every event's time is right; timed as
+    frame / fps the second half would be compressed."""
+    res, truth = run(case(vfr=True))
+    errs = []
+    for t in [e for e in truth["events"] if e["eligible"]]:
+        e = min((x for x in res.events if x["event"] == t["event"]), key=lambda x: abs(x["t"] - t["time"]))
+        errs.append(abs(e["t"] - t["time"]))
+    assert len(errs) >= 6 and max(errs) < 0.04, errs
+    assert any("variable frame rate" in w for w in res.summary["warnings"])
+    # event times are the timestamps interpolated at the fractional frame
+    e = res.events[-1]
+    assert res.prep.time_source == "timestamps"
+    assert abs(e["t"] - np.interp(e["frame"], res.prep.series.frames, res.prep.t)) < 1e-9
+
+
+def test_no_timestamps_is_said():
+    res, _ = run(case(), timestamps=False)
+    assert any("no frame timestamps" in w for w in res.summary["warnings"])
+    assert res.prep.time_source == "fps"
+
+
+def test_limping_gait_keeps_its_steps():
+    """Asymmetric (limping) gait with step-time variability: every step found."""
+    res, truth = run(case(limp=0.3, var=0.05, noise_px=0.5))
+    assert_all_found(res, truth)
+    st = res.steps["step_time_s"].dropna().to_numpy()
+    assert st.max() - st.min() > 0.08  # the asymmetry is kept, not averaged away
+
+
+def test_standing_person_gets_no_events():
+    recs, timing, truth = make_case(case())
+    still = [dict(recs[40], frame=i) for i in range(90)]
+    s = attach_times(series_from_records(still, "still", truth["width"], truth["height"]), None, 30.0)
+    res = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": 1.6})
+    assert res.events == [] and res.summary["n_steps"] == 0
+
+
+def test_provenance_timing_reader(tmp_path):
+    p = tmp_path / "prov.json"
+    p.write_text(json.dumps({"video": {"fps": 30}, "timing": {"wall_s": 3.2, "load_s": 0.1, "fps": 12.0}}))
+    assert read_provenance_timing(p) is None  # the runner's wall-clock timing, not frame times
+    p.write_text(json.dumps({"timing": {"frames": [0, 1, 2], "t_s": [0.0, 0.033, 0.1], "header_fps": 30}}))
+    tm = read_provenance_timing(p)
+    assert list(tm["frames"]) == [0, 1, 2]
+    p.write_text(json.dumps({"timing": {"frames": [0, 1, 2], "t_s": [0.0, 0.1, 0.05]}}))
+    with pytest.raises(InputError, match="prov.json.*increasing"):
+        read_provenance_timing(p)
+    p.write_text(json.dumps({"timing": {"frames": [0, 1], "t_s": [0.0]}}))
+    with pytest.raises(InputError, match="equal-length"):
+        read_provenance_timing(p)
+
+
+def test_bench_scores_real_labels_format(tmp_path):
+    """bench/gait_accuracy.py reads the label TSVs and rejects bad rows naming the line."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import gait_accuracy as ga
+
+    (tmp_path / "real_events.tsv").write_text(
+        "video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tHS\tR\t26\t±1\t\nv.mp4\tTO\tL\t30\t±1\tx\n"
+    )
+    (tmp_path / "real_passes.tsv").write_text(
+        "video\tpass\tfirst_frame\tlast_frame\tdirection\nv.mp4\t1\t20\t60\tleft_to_right\n"
+    )
+    ev, pa = ga.read_labels(tmp_path)
+    assert [e["foot"] for e in ev["v.mp4"]] == ["right", "left"] and pa["v.mp4"] == [(20, 60, "left_to_right")]
+    (tmp_path / "real_events.tsv").write_text("video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tXX\tR\t26\t±1\t\n")
+    with pytest.raises(SystemExit, match="real_events.tsv:2"):
+        ga.read_labels(tmp_path)
+
+
+@pytest.mark.slow
+def test_bench_synthetic_set_runs():
+    """The command docs/gait.md quotes, on seed set B only (about 15 s)."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), "--sets", "B", "--no-real"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| HS |" in out.stdout and "seed set B (reporting)" in out.stdout
+
+
+def test_load_pose_reads_timestamps_and_backend(tmp_path):
+    """``load_pose(..., provenance=)``: the provenance's frame timestamps time the events and
+    its backend selects the timing correction (BlazePose: calibrated on hand labels)."""
+    from gaitprep.gait.events import EVENT_OFFSET_S
+    from gaitprep.gait.io import load_pose
+
+    recs, timing, truth = make_case(case(vfr=True))
+    pose, prov = tmp_path / "pose.json", tmp_path / "prov.json"
+    pose.write_text(json.dumps(recs))
+    prov.write_text(json.dumps({"backend": "blazepose", "video": {"fps": 30.0}, "timing": timing}))
+    s = load_pose(pose, truth["width"], truth["height"], provenance=prov)
+    assert s.time_source == "timestamps" and s.extra["backend"] == "blazepose"
+    res = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    assert res.prep.diagnostics["event_offsets_s"] == EVENT_OFFSET_S["blazepose"]
+    assert not any("no frame timestamps" in w for w in res.summary["warnings"])
