@@ -116,16 +116,18 @@ def test_quality_record_reads_the_preprocessing_diagnostics(monkeypatch):
     ``leg_swap_rate``, ``rejected_events`` and ``pose_coverage`` goes into the record; a
     high swap rate is a flag, little pose refuses the clip."""
     from gaitprep.gait import clip as clip_mod
-    from gaitprep.gait.preprocess import prepare
 
     rejected = [{"frame": 50, "kind": "HS", "foot": "left", "reason": "spurious"}]
 
-    def with_diagnostics(series, fps, cfg):
-        p = prepare(series, fps, cfg)
-        p.diagnostics = {"leg_swap_rate": 0.4, "rejected_events": rejected, "pose_coverage": {0: 0.5}}
-        return p
+    real_events = clip_mod.zeni_events
 
-    monkeypatch.setattr(clip_mod, "prepare", with_diagnostics)
+    def with_diagnostics(prep, **kw):
+        # the event detector fills prep.diagnostics; overwrite what it measured with known values
+        events = real_events(prep, **kw)
+        prep.diagnostics.update({"leg_swap_rate": 0.4, "rejected_events": rejected, "pose_coverage": {0: 0.5}})
+        return events
+
+    monkeypatch.setattr(clip_mod, "zeni_events", with_diagnostics)
     res, _ = run(DEMO)
     q = res.summary["quality"]
     assert q["leg_swap_rate"] == 0.4 and q["events_rejected"] == rejected

@@ -53,7 +53,7 @@ def _cmd_clip(a) -> int:
     from .overrides import read_overrides
 
     fps, width, height = frame_info(a)
-    series = load_pose(a.pose, width, height)
+    series = load_pose(a.pose, width, height, provenance=a.provenance)
     overrides = read_overrides(a.overrides) if a.overrides else None
     res = analyze_clip(series, fps, a.clip, a.calibration, a.method, overrides, refine=not a.no_refine, lengths=a.lengths)
     write_outputs(res, a.steps, a.summary, a.qc, a.clip)

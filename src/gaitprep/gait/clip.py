@@ -98,7 +98,7 @@ def analyze_clip(
     if method == "zeni":
         events = zeni_events(prep, refine=refine)
         if overrides is not None:
-            times = getattr(prep, "times", None)  # real frame timestamps (s) when the preprocessing has them
+            times = getattr(prep, "t", None)  # frame times (s): real timestamps when the pose provenance has them
             time_of = (lambda f: float(np.interp(f, prep.series.frames, times))) if times is not None else None
             events, edited_frames, notes = apply_overrides(events, overrides, clip_key, fps, lambda f: pass_of_frame(prep, f), time_of)
             warnings += notes

@@ -88,9 +88,9 @@ MAX_LEG_SWAP_RATE = 0.3
 
 
 def _times(prep) -> np.ndarray:
-    """Seconds of each frame of the series: ``prep.times`` when the event detector provides
-    real timestamps, else ``frames / fps``."""
-    t = getattr(prep, "times", None)
+    """Seconds of each frame of the series: ``prep.t`` (the clip's frame timestamps when the pose provenance has
+    them, see :func:`gaitprep.gait.io.attach_times`), else ``frames / fps``."""
+    t = getattr(prep, "t", None)
     if t is not None and len(t) == prep.series.n:
         return np.asarray(t, float)
     return prep.series.frames.astype(float) / prep.fps
