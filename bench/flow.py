@@ -192,17 +192,23 @@ def mean_epe(a, b) -> float:
     return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1).mean())
 
 
-def opencv_tvl1(grays: list[np.ndarray], pairs: int, budget_s: Optional[float] = None) -> tuple[list[np.ndarray], float]:
-    """OpenCV DualTVL1 (default parameters) on ``grays[k] -> grays[k+1]`` for up to ``pairs``
-    pairs, stopping early (after at least one) once ``budget_s`` wall seconds are spent.
-    Returns ``(flows (H, W, 2) float32 px, seconds)``.
+def opencv_tvl1(grays: list[np.ndarray], pairs: int, budget_s: Optional[float] = None,
+                params: Optional[TVL1Params] = None) -> tuple[list[np.ndarray], float]:  # fmt: skip
+    """OpenCV DualTVL1 (``params``, default OpenCV's defaults) on ``grays[k] -> grays[k+1]``
+    for up to ``pairs`` pairs, stopping early (after at least one) once ``budget_s`` wall
+    seconds are spent. Returns ``(flows (H, W, 2) float32 px, seconds)``.
 
     Raises:
         RuntimeError: this cv2 has no ``optflow`` (opencv-contrib-python not installed).
     """
     if not hasattr(cv2, "optflow"):
         raise RuntimeError(f"cv2 {cv2.__version__} ({cv2.__file__}) has no cv2.optflow: install opencv-contrib-python<4.14")
-    tv = cv2.optflow.DualTVL1OpticalFlow_create()
+    p = params or TVL1Params()
+    tv = cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=p.tau, lambda_=p.lambda_, theta=p.theta, nscales=p.nscales, warps=p.warps, epsilon=p.epsilon,
+        innnerIterations=p.inner_iterations, outerIterations=p.outer_iterations, scaleStep=p.scale_step,
+        gamma=p.gamma, medianFiltering=p.median_filtering,
+    )  # fmt: skip
     flows, t0 = [], time.perf_counter()
     for k in range(pairs):
         flows.append(tv.calc(grays[k], grays[k + 1], None))
@@ -216,7 +222,8 @@ def opencv_tvl1(grays: list[np.ndarray], pairs: int, budget_s: Optional[float] =
 
 def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batches: list[int],
                opencv_pairs: int, repeats: int, budget_s: float, compile: bool = False,
-               reference: Optional[Path] = None, checkpoint: Optional[Callable[[dict], None]] = None) -> dict:  # fmt: skip
+               reference: Optional[Path] = None, checkpoint: Optional[Callable[[dict], None]] = None,
+               tvl1_params: Optional[dict] = None) -> dict:  # fmt: skip
     """tvl1-torch pairs/s per batch size on ``device`` and mean EPE vs OpenCV on the same frames.
 
     One warm-up call per batch size, then up to ``repeats`` timed calls (median), the peak
@@ -225,6 +232,8 @@ def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batc
     or read from ``reference``, an ``.npz`` written by ``bench/flow_parity.py --cache``
     on the same frames). Time-boxed: batch sizes still to run when ``budget_s`` is spent are
     reported as skipped. ``checkpoint(out)`` is called after each row (partial results).
+    ``tvl1_params`` overrides OpenCV's default TV-L1 parameters for both engines (the dry
+    run uses fewer scales and warps to stay short).
     """
     t_stage = time.perf_counter()
     w, h = size
@@ -232,8 +241,9 @@ def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batc
     bgr, label = read_bgr(video, start, max(nmax, opencv_pairs + 1), size)
     grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in bgr]
     stack = torch.from_numpy(np.stack(grays)).to(device).float()
-    p = TVL1Params()
-    out = {"frames": label, "size": f"{w}x{h}", "device": device, "compile": compile, "rows": [], "skipped": []}
+    p = TVL1Params(**(tvl1_params or {}))
+    out = {"frames": label, "size": f"{w}x{h}", "device": device, "compile": compile, "rows": [], "skipped": [],
+           "tvl1_params": tvl1_params or "OpenCV defaults"}  # fmt: skip
     flows_big = None
     for bs in sorted(batches):
         left = budget_s * 0.75 - (time.perf_counter() - t_stage)
@@ -258,12 +268,13 @@ def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batc
         z = np.load(reference)
         key = f"{Path(video).name}:{start}:"
         if str(z["key"]).startswith(key) and str(z["key"]).endswith(f"{w}x{h}"):
-            ref, src = list(z["flows"]), f"{reference} (key {z['key']})"
-            out["opencv_pairs_per_s"] = len(ref) / float(z["seconds"]) if "seconds" in z else None
+            ref, src = list(z["flows"]), f"{reference} (key {z['key']}; OpenCV speed not measured here)"
+        else:
+            out["reference_note"] = f"{reference}: key {z['key']} does not match {key}*:{w}x{h}; not used"
     if ref is None:
         left = budget_s - (time.perf_counter() - t_stage)
         try:
-            ref, t_cv = opencv_tvl1(grays, min(opencv_pairs, len(ours)), budget_s=max(1.0, left))
+            ref, t_cv = opencv_tvl1(grays, min(opencv_pairs, len(ours)), budget_s=max(1.0, left), params=p)
             src = f"cv2.optflow.DualTVL1 {cv2.__version__}, {cv2.getNumThreads()} threads, computed here"
             out["opencv_pairs_per_s"] = len(ref) / t_cv
         except RuntimeError as e:

@@ -54,6 +54,9 @@ STAGES = {
     "yolo": (0.36, {"torch": "torch", "ultralytics": "ultralytics"}),
     "tvl1_compile": (0.25, {"torch": "torch", "cv2": "opencv-contrib-python<4.14"}),
 }
+#: TV-L1 parameters of the dry run (both engines): fewer levels, warps and outer iterations than
+#: OpenCV's defaults (5, 5, 10), so that the iteration count, not the image size, stays small
+TINY_TVL1 = {"nscales": 2, "warps": 2, "outer_iterations": 3}
 #: seconds a stage process may take beyond its share (interpreter start, imports, CUDA context)
 STARTUP_S = 45
 
@@ -64,12 +67,13 @@ def settings(tiny: bool, device: str) -> dict:
     prec = ["fp32", "fp16"]
     if tiny:
         return {
-            "tvl1": {"size": [128, 72], "batches": [1, 2], "opencv_pairs": 2, "repeats": 1},
+            "tvl1": {"size": [128, 72], "batches": [1, 2], "opencv_pairs": 2, "repeats": 1, "tvl1_params": TINY_TVL1},
             "gmflow": {"size": [96, 64], "batch": 2, "precisions": prec, "repeats": 1},
             # fp16 YOLOv8 is an error on CPU (half: true needs CUDA): fp32 only there
             "yolo": {"sizes": ["n"], "tasks": ["seg", "pose"], "batches": [1, 2], "n_frames": 2, "imgsz": 64,
                      "precisions": prec if cuda else ["fp32"], "repeats": 2},  # fmt: skip
-            "tvl1_compile": {"size": [128, 72], "batches": [2], "opencv_pairs": 0, "repeats": 1},
+            "tvl1_compile": {"size": [128, 72], "batches": [2], "opencv_pairs": 0, "repeats": 1,
+                             "tvl1_params": TINY_TVL1},  # fmt: skip
         }
     return {
         "tvl1": {"size": [960, 540], "batches": [1, 8, 32], "opencv_pairs": 8, "repeats": 3},
@@ -123,22 +127,15 @@ def run_stage(stage: str, a: argparse.Namespace, kw: dict, budget_s: float, out_
 
 
 def child(job: dict, result: Path) -> int:
-    """The stage process: run one stage function and write its result JSON."""
-    import torch
-
+    """The stage process: run one stage function and write its result JSON (also when it
+    fails: the rows measured so far and the error)."""
     sys.path.insert(0, str(BENCH))
-    import flow
-
     stage, dev = job["stage"], job["device"]
-    if dev.startswith("cuda"):
-        torch.cuda.init()
-        torch.backends.cudnn.benchmark = False
     size = tuple(job.get("size", [960, 540]))
 
     def checkpoint(partial: dict) -> None:  # rows so far, in case the parent kills this process
         result.write_text(json.dumps({**partial, "partial": True}, indent=1, default=float))
 
-    print(f"[{stage}] {flow.machine()}; budget {job['budget_s']:.0f} s", flush=True)
     try:
         res = _run_stage_function(stage, job, dev, size, checkpoint)
     except Exception as e:  # noqa: BLE001 - reported, with the rows measured so far
@@ -155,13 +152,21 @@ def child(job: dict, result: Path) -> int:
 
 
 def _run_stage_function(stage: str, job: dict, dev: str, size: tuple, checkpoint) -> dict:
+    if stage not in ("tvl1", "tvl1_compile", "gmflow", "yolo"):
+        raise ValueError(f"unknown stage {stage}")
+    import torch
+
     import flow
+
+    if dev.startswith("cuda"):
+        torch.cuda.init()
+    print(f"[{stage}] {flow.machine()}; budget {job['budget_s']:.0f} s", flush=True)
 
     if stage in ("tvl1", "tvl1_compile"):
         res = flow.stage_tvl1(Path(job["video"]), job["start"], size, dev, job["batches"], job["opencv_pairs"],
                               job["repeats"], job["budget_s"], compile=stage == "tvl1_compile",
                               reference=Path(job["reference"]) if job["reference"] else None,
-                              checkpoint=checkpoint)  # fmt: skip
+                              checkpoint=checkpoint, tvl1_params=job.get("tvl1_params"))  # fmt: skip
     elif stage == "gmflow":
         res = flow.stage_gmflow(Path(job["video"]), job["start"], size, dev, job["batch"], job["precisions"],
                                 job["repeats"], job["budget_s"], checkpoint=checkpoint)  # fmt: skip
@@ -171,9 +176,29 @@ def _run_stage_function(stage: str, job: dict, dev: str, size: tuple, checkpoint
         res = yolo.stage_yolo(job["video"], dev, job["sizes"], job["tasks"], job["batches"], job["precisions"],
                               job["n_frames"], job["imgsz"], job["repeats"], job["budget_s"], start=job["start"],
                               checkpoint=checkpoint)  # fmt: skip
-    else:
-        raise ValueError(f"unknown stage {stage}")
     return res
+
+
+def make_reference(a: argparse.Namespace) -> int:
+    """Write OpenCV DualTVL1's flows of the tvl1 stage's frames (``--start``, its pair count
+    and size, ``--tiny`` or not) to ``a.make_reference``, keyed as ``bench/flow_parity.py
+    --cache`` keys them (``<video name>:<start>:<pairs>:<w>x<h>``)."""
+    sys.path.insert(0, str(BENCH))
+    import cv2
+    import numpy as np
+
+    import flow
+
+    kw = settings(a.tiny, "cuda")["tvl1"]
+    w, h = kw["size"]
+    n = kw["opencv_pairs"]
+    bgr, label = flow.read_bgr(a.video, a.start, n + 1, (w, h))
+    grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in bgr]
+    ref, secs = flow.opencv_tvl1(grays, n, params=flow.TVL1Params(**kw.get("tvl1_params", {})))
+    a.make_reference.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(a.make_reference, key=f"{Path(a.video).name}:{a.start}:{n}:{w}x{h}", flows=np.stack(ref), seconds=secs)
+    print(f"wrote {a.make_reference}: OpenCV DualTVL1 of {label}, {n} pairs at {w}x{h}, {n / secs:.2f} pairs/s")
+    return 0
 
 
 def fmt(v, nd=2) -> str:
@@ -208,7 +233,7 @@ def table(results: dict) -> list[str]:
                              f"{r.get('epe_reference', '')} |")  # fmt: skip
             if r.get("epe_mean_px") is not None:
                 lines.append(f"| EPE tvl1-torch vs OpenCV | {r['size']}, {r['epe_pairs']} pairs | "
-                             f"{r['epe_mean_px']:.4f} px mean | - | - | same frames ({r['frames']}) |")  # fmt: skip
+                             f"{r['epe_mean_px']:.4g} px mean | - | - | same frames ({r['frames']}) |")  # fmt: skip
             elif r.get("epe_error"):
                 lines.append(f"| EPE tvl1-torch vs OpenCV | {r['size']} | - | - | - | not measured: {r['epe_error']} |")
         for s in r.get("skipped", []):
@@ -233,12 +258,17 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", type=Path, default=None,
                     help="OpenCV flows of the same frames (.npz of bench/flow_parity.py --cache) when this "
                          "machine's cv2 has no optflow")  # fmt: skip
+    ap.add_argument("--make-reference", type=Path, default=None, metavar="NPZ",
+                    help="only compute OpenCV's flows of the tvl1 stage's frames into NPZ (on a CPU machine "
+                         "with opencv-contrib), for --reference on a machine without it")  # fmt: skip
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_result", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a._child:
         return child(json.loads(a._child), Path(a._result))
 
+    if a.make_reference:
+        return make_reference(a)
     t_all = time.perf_counter()
     if importlib.util.find_spec("torch") is None:
         print(f"bench/gpu.py: torch is not importable by {sys.executable}; run bench/gpu.sh (it installs), "

@@ -9,7 +9,9 @@
 # --stages tvl1 yolo, --reference ref.npz, --start 50):
 #   --no-install        do not create a venv or install; run with $PYTHON (default python3)
 #   --venv DIR          venv to create/use for the install (default .venv-bench)
-#   --wheels DIR        offline install: pip install --no-index --find-links DIR (no network)
+#   --wheels DIR        offline: with the install, pip install --no-index --find-links DIR;
+#                       with --no-install, pip install --no-deps --target <tmp> DIR/*.whl and
+#                       put <tmp> on PYTHONPATH (packages the machine's python3 lacks)
 #   --dry               = --device cpu --tiny (implies --no-install unless --venv is given)
 #   --device D          auto (default) | cuda | cuda:N | cpu
 #   --out DIR           results folder (default $OUT, else results/bench_gpu)
@@ -34,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --wheels) WHEELS="$2"; shift ;;
     --dry) DRY=1 ;;
     --timeout) TIMEOUT="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) ARGS+=("$1") ;;
   esac
   shift
@@ -63,15 +65,22 @@ if [[ $INSTALL == 1 ]]; then
   PYTHON="$VENV/bin/python"
 fi
 
-if ! "$PYTHON" -c "import torch" 2>/dev/null; then
-  echo "bench/gpu.sh: $PYTHON cannot import torch: install (drop --no-install) or set PYTHON=/path/to/python" >&2
-  exit 2
+if [[ $INSTALL == 0 && -n "$WHEELS" ]]; then
+  # no venv, no network: wheels carried in DIR go to a private folder on PYTHONPATH
+  SITE="$(mktemp -d)/site"
+  echo "== pip install --no-index --no-deps --target $SITE $WHEELS/*.whl" >&2
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$WHEELS"/*.whl || exit 2
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 fi
-# the optional packages: say up front what will be skipped (bench/gpu.py repeats it per stage)
-"$PYTHON" - <<'EOF' >&2
-import importlib.util
+
+# what is missing, said up front without importing anything (bench/gpu.py repeats it per stage)
+"$PYTHON" - <<'EOF' >&2 || exit 2
+import importlib.util, sys
+if importlib.util.find_spec("torch") is None:
+    sys.exit(f"bench/gpu.sh: {sys.executable} cannot import torch: drop --no-install (installs README's "
+             "command), or set PYTHON=/path/to/a/python/with/torch")
 need = {"cv2": "opencv-contrib-python<4.14 (OpenCV reference + EPE)", "ptlflow": "ptlflow==0.4.2 (GMFlow)",
-        "ultralytics": "ultralytics (YOLOv8)", "numpy": "numpy"}
+        "ultralytics": "ultralytics (YOLOv8)"}
 for mod, what in need.items():
     if importlib.util.find_spec(mod) is None:
         print(f"bench/gpu.sh: missing package {what}: its stage will be reported as skipped")
