@@ -68,7 +68,7 @@ def settings(tiny: bool, device: str) -> dict:
     if tiny:
         return {
             "tvl1": {"size": [128, 72], "batches": [1, 2], "opencv_pairs": 2, "repeats": 1, "tvl1_params": TINY_TVL1},
-            "gmflow": {"size": [96, 64], "batch": 2, "precisions": prec, "repeats": 1},
+            "gmflow": {"size": [96, 64], "batch": 1, "precisions": prec, "repeats": 1},
             # fp16 YOLOv8 is an error on CPU (half: true needs CUDA): fp32 only there
             "yolo": {"sizes": ["n"], "tasks": ["seg", "pose"], "batches": [1, 2], "n_frames": 2, "imgsz": 64,
                      "precisions": prec if cuda else ["fp32"], "repeats": 2},  # fmt: skip
