@@ -60,14 +60,19 @@ def test_no_cuda_says_how_to_dry_run(tmp_path):
     assert "torch sees no CUDA device" in p.stderr and "--dry" in p.stderr
 
 
-def test_failing_or_missing_stage_is_reported_and_others_run(tmp_path, monkeypatch):
+def _gpu():
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import gpu
     finally:
         sys.path.remove(str(REPO / "bench"))
+    return gpu
+
+
+def test_failing_or_missing_stage_is_reported_and_others_run(tmp_path, monkeypatch):
     import argparse
 
+    gpu = _gpu()
     a = argparse.Namespace(video=tmp_path / "none.mp4", start=0, device="cpu", reference=None)
     # a package the stage needs is not installed: reported before any process starts
     monkeypatch.setitem(gpu.STAGES, "needs_missing", (0.1, {"no_such_module_xyz": "no-such-package==1"}))
@@ -79,3 +84,14 @@ def test_failing_or_missing_stage_is_reported_and_others_run(tmp_path, monkeypat
     assert "unknown stage bogus" in r["error"] and (tmp_path / "bogus.log").is_file()
     lines = gpu.table({"machine": {}, "bogus": r, "total_s": 1.0})
     assert any("FAILED" in x and "unknown stage bogus" in x for x in lines)
+
+
+def test_stage_past_its_time_box_is_killed_and_reported(tmp_path, monkeypatch):
+    import argparse
+
+    gpu = _gpu()
+    monkeypatch.setattr(gpu, "STARTUP_S", 0)  # the child cannot even import torch in 0.3 s
+    a = argparse.Namespace(video=tmp_path / "none.mp4", start=0, device="cpu", reference=None)
+    r = gpu.run_stage("tvl1", a, gpu.settings(True, "cpu")["tvl1"], 0.3, tmp_path, tmp_path)
+    assert r["error"].startswith("killed after") and "time box 0 s" in r["error"]
+    assert not r.get("rows")
