@@ -154,3 +154,36 @@ def test_marker_names():
     assert [marker_name(j) for j in ("nose", "l_big_toe", "r_shoulder", "hip", "neck", "r_small_toe")] == [
         "Nose", "LBigToe", "RShoulder", "Hip", "Neck", "RSmallToe"
     ]  # fmt: skip
+
+
+def test_synthetic_walker_step_length_in_metres(tmp_path):
+    """Known truth: the synthetic walker (gaitprep synth, exact keypoints, 2 px/cm) steps 65 cm;
+    in the metre file the planted heels of consecutive heel strikes are 0.65 m apart, and Y
+    points up (nose above heels)."""
+    import math
+
+    from gaitprep.cli import main
+
+    video, pose = tmp_path / "w.mp4", tmp_path / "w_pose.json"
+    assert main(["synth", "--out", str(video), "--pose-json", str(pose), "--steps", "6", "--step-length", "65"]) == 0
+    truth = json.loads((tmp_path / "w.truth.json").read_text())
+    prov = tmp_path / "w.pose.json"
+    prov.write_text(json.dumps({"video": {"fps": truth["fps"], "width": truth["width"], "height": truth["height"]}}))
+    m = tmp_path / "w_m.trc"
+    summ = _summary(tmp_path, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    info = export_trc(pose, prov, tmp_path / "w_px.trc", m, summary=summ)
+    assert info["metres"]["px_per_cm"] == truth["px_per_cm"] == 2.0
+    _, d = read_trc(m)
+    row = {int(f): k for k, f in enumerate(d["Frame#"])}
+    hs = [e for e in truth["events"] if e["event"] == "HS"]
+    steps = []
+    for a, b in zip(hs, hs[1:]):
+        fa, fb = math.ceil(a["frame"]) + 1, math.ceil(b["frame"]) + 1  # both heels planted
+        if fb not in row:
+            break
+        xa = d[("LHeel" if a["foot"] == "left" else "RHeel") + "_X"][row[fa]]
+        xb = d[("LHeel" if b["foot"] == "left" else "RHeel") + "_X"][row[fb]]
+        steps.append(xb - xa)  # left to right: X grows
+        assert d["Nose_Y"][row[fa]] > d[("LHeel" if a["foot"] == "left" else "RHeel") + "_Y"][row[fa]]
+    assert len(steps) >= 3
+    np.testing.assert_allclose(steps, truth["step_length_cm"] / 100.0, atol=1e-4)
