@@ -95,3 +95,25 @@ def test_stage_past_its_time_box_is_killed_and_reported(tmp_path, monkeypatch):
     r = gpu.run_stage("tvl1", a, gpu.settings(True, "cpu")["tvl1"], 0.3, tmp_path, tmp_path)
     assert r["error"].startswith("killed after") and "time box 0 s" in r["error"]
     assert not r.get("rows")
+
+
+def test_without_cv2_optflow_the_tvl1_stage_runs_and_says_why_no_epe(monkeypatch):
+    """A GPU image's opencv-python-headless has no cv2.optflow: torch still measured, EPE
+    reported as not measured with the reason, never as a number."""
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "optflow"):
+        pytest.skip("this cv2 has no optflow to hide")
+    gpu = _gpu()
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import flow
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    monkeypatch.delattr(cv2, "optflow")
+    kw = gpu.settings(True, "cpu")["tvl1"]
+    r = flow.stage_tvl1(REPO / "no-such-video.mp4", 0, tuple(kw["size"]), "cpu", [1], 1, 1, 60.0,
+                        tvl1_params=kw["tvl1_params"])  # fmt: skip
+    assert r["rows"][0]["pairs_per_s"] > 0 and "synthetic walker" in r["frames"]
+    assert "epe_mean_px" not in r and "no cv2.optflow" in r["epe_error"]
+    lines = gpu.table({"tvl1": r})
+    assert any("not measured: " in x and "opencv-contrib-python" in x for x in lines)
