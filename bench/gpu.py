@@ -286,6 +286,10 @@ def main(argv=None) -> int:
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"bench/gpu.py: --device {a.device} but torch sees no CUDA device", file=sys.stderr)
         return 2
+    sys.path.insert(0, str(REPO / "src"))
+    from gaitprep.device import resolve_device
+
+    a.device = resolve_device(a.device)  # as a job resolves it: cuda -> cuda:0
     out = a.out or Path(os.environ.get("OUT") or REPO / "results" / "bench_gpu")
     out.mkdir(parents=True, exist_ok=True)
     stages = list(a.stages) + (["tvl1_compile"] if a.compile and "tvl1_compile" not in a.stages else [])
