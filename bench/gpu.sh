@@ -8,7 +8,7 @@
 # Options (anything not listed is passed to bench/gpu.py, e.g. --compile, --budget 300,
 # --stages tvl1 yolo, --reference ref.npz, --start 50):
 #   --no-install        do not create a venv or install; run with $PYTHON (default python3)
-#   --venv DIR          venv to create/use for the install (default .venv-bench)
+#   --venv DIR          venv to create/use for the install (default $TMPDIR/gaitprep-bench-venv, outside the clone)
 #   --wheels DIR        offline: with the install, pip install --no-index --find-links DIR;
 #                       with --no-install, pip install --no-deps --target <tmp> DIR/*.whl and
 #                       put <tmp> on PYTHONPATH (packages the machine's python3 lacks)
@@ -50,7 +50,7 @@ if [[ -z "${GAITPREP_SHARED:-}" && -d "$REPO/../shared" ]]; then
 fi
 
 if [[ $INSTALL == 1 ]]; then
-  VENV="${VENV:-$REPO/.venv-bench}"
+  VENV="${VENV:-${TMPDIR:-/tmp}/gaitprep-bench-venv}"
   echo "== install into $VENV (README's command)" >&2
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
