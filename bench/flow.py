@@ -1,24 +1,34 @@
-"""Throughput of the TV-L1 engines: OpenCV DualTVL1 (CPU) and gaitprep's PyTorch TV-L1 on CPU
-and, when available, CUDA; pairs per second at each frame size and batch size, one run.
+"""Throughput and accuracy of the flow engines: OpenCV DualTVL1 (CPU), gaitprep's PyTorch TV-L1
+(CPU or CUDA) and GMFlow; also the timing helpers shared by ``bench/yolo.py`` and ``bench/gpu.py``.
 
-    PYTHONPATH=src python bench/flow.py                               # all: long on CPU
+Three modes:
+
+    # pairs/s per device, frame size and batch size (one run; the original table)
     PYTHONPATH=src python bench/flow.py --sizes 480x270 --batches 1 4 --threads 1
-    PYTHONPATH=src python bench/flow.py --devices cuda --batches 1 4 16 32 --no-opencv
+    PYTHONPATH=src python bench/flow.py --devices cuda --batches 1 8 32 --no-opencv
 
-Frames: consecutive frames of a walking video (default from frame 50, the walker in
-view), converted to grey and resized with INTER_AREA. Each (device, size, batch) cell times
-one call on ``batch`` pairs after an untimed warm-up call (which, with ``--compile``, pays
-the compilation). The machine (CPU model, cores, load, GPU) is printed with the table.
+    # the CPU default: the backends as the pipeline runs them (tvl1-opencv, tvl1-torch with
+    # and without torch.compile) x threads x scale, wall and process CPU s per pair, mean EPE
+    # of each against OpenCV at full resolution
+    PYTHONPATH=src python bench/flow.py --cpu-matrix --pairs 4 --json /tmp/cpu_matrix.json
+
+Frames: consecutive frames of a walking video (default ``gait_normal_01.mp4`` from frame 50,
+the walker in view). Timed calls follow an untimed warm-up call (which, with ``--compile``,
+pays the compilation); CUDA timings use CUDA events after a synchronisation. The machine
+(CPU model, cores, load average, GPU) is printed with every table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -31,9 +41,14 @@ from gaitprep.flow.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
 from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))
+DEFAULT_VIDEO = SHARED / "data" / "videos" / "gait_normal_01.mp4"
 
 
-def machine() -> str:
+# ----------------------------------------------------------------------------- helpers
+
+
+def machine_info() -> dict:
+    """CPU model, usable cores, 1/5/15-min load average, GPU name, library versions."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in open("/proc/cpuinfo"):
@@ -43,9 +58,120 @@ def machine() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {cores} cores (load avg {load:.1f}), {gpu}; torch {torch.__version__}, OpenCV {cv2.__version__}"
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else [float("nan")] * 3
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu, "cores": cores, "load_avg": [round(x, 2) for x in load], "gpu": gpu,
+        "torch": torch.__version__, "cuda": torch.version.cuda, "opencv": cv2.__version__,
+        "python": platform.python_version(),
+    }  # fmt: skip
+
+
+def machine() -> str:
+    """:func:`machine_info` as one line."""
+    m = machine_info()
+    return (f"{m['cpu']}, {m['cores']} cores (load avg {m['load_avg'][0]:.1f}), {m['gpu'] or 'no GPU'}; "
+            f"torch {m['torch']}, OpenCV {m['opencv']}")  # fmt: skip
+
+
+def sync(device) -> None:
+    """Wait for the device's queued work (no-op on CPU)."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(torch.device(device))
+
+
+def time_call(fn: Callable[[], object], device="cpu", warmup: int = 1, repeats: int = 3,
+              budget_s: Optional[float] = None) -> dict:  # fmt: skip
+    """Time ``fn()``: ``warmup`` untimed calls, then up to ``repeats`` timed ones.
+
+    On CUDA each timed call is bracketed by CUDA events (after a ``synchronize``) and the
+    event time is used; on CPU ``time.perf_counter``. Process CPU time
+    (``time.process_time``: user + system of all the process's threads) is recorded per call
+    too. Repeats stop early once ``budget_s`` (wall, warm-up included) is spent, after at
+    least one timed call.
+
+    Returns:
+        ``{"seconds": [s per timed call], "median_s", "cpu_s": [...], "median_cpu_s",
+        "warmup_s", "result": the last call's return value}``.
+    """
+    cuda = str(device).startswith("cuda")
+    t_start = time.perf_counter()
+    out = None
+    for _ in range(warmup):
+        out = fn()
+        sync(device)
+    warm = time.perf_counter() - t_start
+    secs, cpus = [], []
+    for _ in range(max(1, repeats)):
+        c0 = time.process_time()
+        if cuda:
+            sync(device)
+            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            e0.record()
+            out = fn()
+            e1.record()
+            e1.synchronize()
+            secs.append(e0.elapsed_time(e1) / 1000.0)
+        else:
+            t0 = time.perf_counter()
+            out = fn()
+            secs.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        if budget_s is not None and time.perf_counter() - t_start > budget_s:
+            break
+    return {
+        "seconds": secs, "median_s": statistics.median(secs), "cpu_s": cpus,
+        "median_cpu_s": statistics.median(cpus), "warmup_s": warm, "result": out,
+    }  # fmt: skip
+
+
+def reset_peak(device) -> None:
+    """Reset torch's peak-memory counter of a CUDA device (no-op on CPU)."""
+    if str(device).startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+
+
+def peak_gib(device) -> Optional[float]:
+    """``torch.cuda.max_memory_allocated`` since the last :func:`reset_peak`, GiB (None on CPU)."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.max_memory_allocated(torch.device(device)) / 2**30
+    return None
+
+
+def read_bgr(path: Path, start: int, n: int, size: Optional[tuple[int, int]] = None) -> tuple[list[np.ndarray], str]:
+    """``n`` consecutive BGR ``(H, W, 3)`` uint8 frames from source frame ``start``, resized to
+    ``size = (w, h)`` with INTER_AREA when given; the clip is looped if it is too short.
+
+    When ``path`` does not exist (e.g. a GPU machine without the shared data), the frames
+    are rendered by gaitprep's synthetic walker instead (:mod:`gaitprep.synth`) and the
+    returned label says so. Returns ``(frames, label)``.
+    """
+    frames: list[np.ndarray] = []
+    path = Path(path)
+    if path.is_file():
+        label = f"{path.name} frames {start}.."
+        while len(frames) < n:
+            got = [f.image for f in VideoReader(path, start, start + n - len(frames), prefetch=0)]
+            if not got:
+                raise SystemExit(f"{path}: no frame from {start}")
+            frames += got
+            start = 0  # loop from the start of the clip
+    else:
+        from gaitprep.synth.model import WalkerParams
+        from gaitprep.synth.render import render_frames
+
+        label = f"synthetic walker (gaitprep.synth; {path} not found)"
+        while len(frames) < n:
+            for k, img in render_frames(WalkerParams()):
+                if k >= start:
+                    frames.append(img)
+                if len(frames) >= n:
+                    break
+            start = 0
+    if size is not None:
+        w, h = size
+        frames = [f if f.shape[1::-1] == (w, h) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+    return frames, label
 
 
 def read_gray(path: Path, start: int, n: int) -> list[np.ndarray]:
@@ -61,14 +187,224 @@ def parse_size(s: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+def mean_epe(a, b) -> float:
+    """Mean end-point error (px) between flows ``(..., H, W, 2)``."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1).mean())
+
+
+def opencv_tvl1(grays: list[np.ndarray], pairs: int, budget_s: Optional[float] = None,
+                params: Optional[TVL1Params] = None) -> tuple[list[np.ndarray], float]:  # fmt: skip
+    """OpenCV DualTVL1 (``params``, default OpenCV's defaults) on ``grays[k] -> grays[k+1]``
+    for up to ``pairs`` pairs, stopping early (after at least one) once ``budget_s`` wall
+    seconds are spent. Returns ``(flows (H, W, 2) float32 px, seconds)``.
+
+    Raises:
+        RuntimeError: this cv2 has no ``optflow`` (opencv-contrib-python not installed).
+    """
+    if not hasattr(cv2, "optflow"):
+        raise RuntimeError(f"cv2 {cv2.__version__} ({cv2.__file__}) has no cv2.optflow: install opencv-contrib-python<4.14")
+    p = params or TVL1Params()
+    tv = cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=p.tau, lambda_=p.lambda_, theta=p.theta, nscales=p.nscales, warps=p.warps, epsilon=p.epsilon,
+        innnerIterations=p.inner_iterations, outerIterations=p.outer_iterations, scaleStep=p.scale_step,
+        gamma=p.gamma, medianFiltering=p.median_filtering,
+    )  # fmt: skip
+    flows, t0 = [], time.perf_counter()
+    for k in range(pairs):
+        flows.append(tv.calc(grays[k], grays[k + 1], None))
+        if budget_s is not None and time.perf_counter() - t0 > budget_s:
+            break
+    return flows, time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- GPU stages (bench/gpu.py)
+
+
+def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batches: list[int],
+               opencv_pairs: int, repeats: int, budget_s: float, compile: bool = False,
+               reference: Optional[Path] = None, checkpoint: Optional[Callable[[dict], None]] = None,
+               tvl1_params: Optional[dict] = None) -> dict:  # fmt: skip
+    """tvl1-torch pairs/s per batch size on ``device`` and mean EPE vs OpenCV on the same frames.
+
+    One warm-up call per batch size, then up to ``repeats`` timed calls (median), the peak
+    GPU memory of each batch size, and the mean EPE (px, whole frame) of the largest batch's
+    flows against OpenCV DualTVL1 on its first ``opencv_pairs`` pairs (OpenCV computed here,
+    or read from ``reference``, an ``.npz`` written by ``bench/flow_parity.py --cache``
+    on the same frames). Time-boxed: batch sizes still to run when ``budget_s`` is spent are
+    reported as skipped. ``checkpoint(out)`` is called after each row (partial results).
+    ``tvl1_params`` overrides OpenCV's default TV-L1 parameters for both engines (the dry
+    run uses fewer scales and warps to stay short).
+    """
+    t_stage = time.perf_counter()
+    w, h = size
+    nmax = max(batches) + 1
+    bgr, label = read_bgr(video, start, max(nmax, opencv_pairs + 1), size)
+    grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in bgr]
+    stack = torch.from_numpy(np.stack(grays)).to(device).float()
+    p = TVL1Params(**(tvl1_params or {}))
+    out = {"frames": label, "size": f"{w}x{h}", "device": device, "compile": compile, "rows": [], "skipped": [],
+           "tvl1_params": tvl1_params or "OpenCV defaults"}  # fmt: skip
+    flows_big = None
+    for bs in sorted(batches):
+        left = budget_s * 0.75 - (time.perf_counter() - t_stage)
+        if left <= 0:
+            out["skipped"].append(f"batch {bs}: stage time box spent")
+            continue
+        reset_peak(device)
+        r = time_call(lambda: tvl1_flow(stack[:bs], stack[1 : bs + 1], p, device=device, compile=compile),
+                      device, warmup=1, repeats=repeats, budget_s=left)  # fmt: skip
+        flows_big = r.pop("result")
+        out["rows"].append({
+            "batch": bs, "pairs_per_s": bs / r["median_s"], "median_s": r["median_s"], "repeats": len(r["seconds"]),
+            "seconds": r["seconds"], "warmup_s": r["warmup_s"], "peak_gib": peak_gib(device),
+        })  # fmt: skip
+        if checkpoint:
+            checkpoint(out)
+    if flows_big is None:
+        return out
+    ours = flows_big.permute(0, 2, 3, 1).cpu().numpy()
+    ref, src = None, None
+    if reference is not None and Path(reference).is_file():
+        z = np.load(reference)
+        key = f"{Path(video).name}:{start}:"
+        if str(z["key"]).startswith(key) and str(z["key"]).endswith(f"{w}x{h}"):
+            ref, src = list(z["flows"]), f"{reference} (key {z['key']}; OpenCV speed not measured here)"
+        else:
+            out["reference_note"] = f"{reference}: key {z['key']} does not match {key}*:{w}x{h}; not used"
+    if ref is None:
+        left = budget_s - (time.perf_counter() - t_stage)
+        try:
+            ref, t_cv = opencv_tvl1(grays, min(opencv_pairs, len(ours)), budget_s=max(1.0, left), params=p)
+            src = f"cv2.optflow.DualTVL1 {cv2.__version__}, {cv2.getNumThreads()} threads, computed here"
+            out["opencv_pairs_per_s"] = len(ref) / t_cv
+        except RuntimeError as e:
+            out["epe_error"] = str(e)
+    if ref is not None:
+        k = min(len(ref), len(ours))
+        out["epe_mean_px"] = float(np.mean([mean_epe(ours[i], ref[i]) for i in range(k)]))
+        out["epe_pairs"] = k
+        out["epe_reference"] = src
+    out["stage_s"] = time.perf_counter() - t_stage
+    return out
+
+
+def stage_gmflow(video: Path, start: int, size: tuple[int, int], device: str, batch: int, precisions: list[str],
+                 repeats: int, budget_s: float, model: str = "gmflow",
+                 checkpoint: Optional[Callable[[dict], None]] = None) -> dict:  # fmt: skip
+    """GMFlow pairs/s (random weights, loaded through the ``gmflow`` backend as a user's
+    checkpoint would be) per precision, and peak GPU memory. The backend's ``run`` is timed
+    over ``batch`` pairs (one forward pass) after a warm-up pass."""
+    import tempfile
+
+    import ptlflow
+
+    from gaitprep.backends.base import Context
+    from gaitprep.backends.gmflow import GMFlowBackend
+    from gaitprep.results import Frame
+
+    t_stage = time.perf_counter()
+    bgr, label = read_bgr(video, start, batch + 1, size)
+    frames = [Frame(start + i, f) for i, f in enumerate(bgr)]
+    out = {"frames": label, "size": "x".join(map(str, size)), "device": device, "batch": batch, "model": model,
+           "weights": "random (torch.manual_seed(0))", "rows": [], "skipped": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as d:
+        torch.manual_seed(0)
+        torch.save({"state_dict": ptlflow.get_model(model).state_dict()}, Path(d) / "random.ckpt")
+        for prec in precisions:
+            left = budget_s - (time.perf_counter() - t_stage)
+            if left <= 0:
+                out["skipped"].append(f"{prec}: stage time box spent")
+                continue
+            be = GMFlowBackend({"model": model, "checkpoint": "random.ckpt", "batch_size": batch, "fp16": prec == "fp16"},
+                               Context(device=device, models_dir=d))  # fmt: skip
+            reset_peak(device)
+            r = time_call(lambda: sum(1 for _ in be.run(iter(frames))), device, 1, repeats, left)
+            assert r["result"] == batch, r["result"]
+            out["rows"].append({"precision": prec, "fp16_active": be.fp16, "pairs_per_s": batch / r["median_s"],
+                                "median_s": r["median_s"], "repeats": len(r["seconds"]), "seconds": r["seconds"],
+                                "warmup_s": r["warmup_s"], "peak_gib": peak_gib(device)})  # fmt: skip
+            if checkpoint:
+                checkpoint(out)
+            be.close()
+            del be
+    out["stage_s"] = time.perf_counter() - t_stage
+    return out
+
+
+# ----------------------------------------------------------------------------- CPU default matrix
+
+
+def cpu_matrix(a) -> int:
+    """The flow backends as the pipeline runs them, on CPU: wall and process CPU seconds per
+    pair and mean EPE against OpenCV at full resolution (the reference), per configuration."""
+    from gaitprep.backends.base import Context
+    from gaitprep.backends.tvl1_opencv import TVL1OpenCVBackend
+    from gaitprep.backends.tvl1_torch import TVL1TorchBackend
+    from gaitprep.results import Frame
+
+    bgr, label = read_bgr(a.video, a.start, a.pairs + 1)
+    frames = [Frame(a.start + i, f) for i, f in enumerate(bgr)]
+    h, w = bgr[0].shape[:2]
+    info = machine_info()
+    print(f"machine: {machine()}\nframes: {label}, {a.pairs} pairs at {w}x{h}", flush=True)
+
+    # reference: OpenCV DualTVL1 at full resolution (cv2 default threads), cached
+    key = f"{Path(a.video).name}:{a.start}:{a.pairs}:{w}x{h}"
+    if a.cache and Path(a.cache).is_file() and str(np.load(a.cache)["key"]) == key:
+        z = np.load(a.cache)
+        ref = list(z["flows"])
+        print(f"reference: OpenCV full resolution, read from {a.cache}", flush=True)
+    else:
+        grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in bgr]
+        ref, t_ref = opencv_tvl1(grays, a.pairs)
+        if a.cache:
+            np.savez(a.cache, key=key, flows=np.stack(ref), seconds=t_ref)
+        print(f"reference: OpenCV full resolution, {t_ref:.1f} s", flush=True)
+
+    configs = []
+    for engine in a.engines:
+        for th in a.thread_list:
+            for sc in a.scales:
+                configs.append((engine, th, sc))
+    rows = []
+    print(f"{'engine':<20} {'threads':>7} {'scale':>5} {'wall s/pair':>11} {'CPU s/pair':>10} {'EPE px':>7} "
+          f"{'EPE max':>7} {'load1':>5}", flush=True)  # fmt: skip
+    for engine, th, sc in configs:
+        cv2.setNumThreads(th)
+        torch.set_num_threads(th)
+        ctx = Context(device="cpu")
+        if engine == "opencv":
+            be = TVL1OpenCVBackend({"scale": sc}, ctx)
+        else:
+            be = TVL1TorchBackend({"scale": sc, "threads": th, "compile": engine == "torch-compile", "batch_size": 1}, ctx)
+        # warm-up on the first pair (pays torch.compile's compilation), then all pairs timed once
+        t0 = time.perf_counter()
+        list(be.run(iter(frames[:2])))
+        warm = time.perf_counter() - t0
+        load0 = os.getloadavg()[0]
+        c0, t0 = time.process_time(), time.perf_counter()
+        flows = [r.flow for r in be.run(iter(frames))]
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        load1 = (load0 + os.getloadavg()[0]) / 2
+        epes = [mean_epe(f, r) for f, r in zip(flows, ref)]
+        row = {"engine": engine, "threads": th, "scale": sc, "pairs": len(flows), "wall_s_per_pair": wall / len(flows),
+               "cpu_s_per_pair": cpu / len(flows), "epe_mean_px": float(np.mean(epes)), "epe_max_px": float(np.max(epes)),
+               "warmup_s": warm, "load_avg_1min": round(load1, 2)}  # fmt: skip
+        rows.append(row)
+        print(f"{engine:<20} {th:>7} {sc:>5} {row['wall_s_per_pair']:11.2f} {row['cpu_s_per_pair']:10.2f} "
+              f"{row['epe_mean_px']:7.3f} {row['epe_max_px']:7.3f} {load1:5.1f}", flush=True)  # fmt: skip
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"machine": info, "frames": label, "size": [w, h], "rows": rows}, indent=1))
+    return 0
+
+
+# ----------------------------------------------------------------------------- the throughput table
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--video", type=Path, default=SHARED / "data" / "videos" / "gait_normal_01.mp4")
+    ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     ap.add_argument("--start", type=int, default=50)
     ap.add_argument("--sizes", nargs="+", default=["960x540", "480x270"], help="WxH")
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16])
@@ -78,7 +414,19 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--cv-threads", type=int, default=-1, help="OpenCV threads (-1: OpenCV's default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the iteration")
+    ap.add_argument("--repeats", type=int, default=1, help="timed calls per cell (median)")
+    m = ap.add_argument_group("--cpu-matrix")
+    m.add_argument("--cpu-matrix", action="store_true", help="the CPU default measurement (module docstring)")
+    m.add_argument("--pairs", type=int, default=4, help="pairs per configuration")
+    m.add_argument("--engines", nargs="+", default=["opencv", "torch", "torch-compile"],
+                   choices=["opencv", "torch", "torch-compile"])  # fmt: skip
+    m.add_argument("--thread-list", nargs="+", type=int, default=[1, 2])
+    m.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0])
+    m.add_argument("--cache", type=Path, default=None, help="keep the OpenCV reference flows in this .npz")
+    m.add_argument("--json", type=Path, default=None, help="write the rows here")
     a = ap.parse_args(argv)
+    if a.cpu_matrix:
+        return cpu_matrix(a)
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.cv_threads >= 0:
@@ -92,33 +440,29 @@ def main(argv=None) -> int:
     print(f"torch CPU threads {torch.get_num_threads()}, OpenCV threads {cv2.getNumThreads()}, compile={a.compile}")
     n_max = max(a.batches + [a.opencv_pairs]) + 1
     raw = read_gray(a.video, a.start, n_max)
-    print(f"{'engine':<14} {'device':<8} {'size':<9} {'batch':>5} {'pairs':>5} {'seconds':>8} {'pairs/s':>8}", flush=True)
+    print(f"{'engine':<14} {'device':<8} {'size':<9} {'batch':>5} {'pairs':>5} {'seconds':>8} {'pairs/s':>8} {'CPU s':>7}",
+          flush=True)  # fmt: skip
     for size in a.sizes:
         w, h = parse_size(size)
         g = [cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) if x.shape[::-1] != (w, h) else x for x in raw]
         if not a.no_opencv and a.opencv_pairs > 0:
-            tv = cv2.optflow.DualTVL1OpticalFlow_create()
-            t0 = time.perf_counter()
-            for k in range(a.opencv_pairs):
-                tv.calc(g[k], g[k + 1], None)
-            dt = time.perf_counter() - t0
-            print(f"{'opencv':<14} {'cpu':<8} {size:<9} {1:>5} {a.opencv_pairs:>5} {dt:8.2f} {a.opencv_pairs / dt:8.3f}",
-                  flush=True)  # fmt: skip
+            c0 = time.process_time()
+            _, dt = opencv_tvl1(g, a.opencv_pairs)
+            cpu = time.process_time() - c0
+            print(f"{'opencv':<14} {'cpu':<8} {size:<9} {1:>5} {a.opencv_pairs:>5} {dt:8.2f} {a.opencv_pairs / dt:8.3f} "
+                  f"{cpu:7.2f}", flush=True)  # fmt: skip
         for dev in devices:
             stack = torch.from_numpy(np.stack(g)).to(dev).float()
-            # warm-up: CUDA context / kernels, or torch.compile
-            tvl1_flow(stack[:1], stack[1:2], TVL1Params(), device=dev, compile=a.compile)
-            sync(dev)
+            eng = "torch" + ("+compile" if a.compile else "")
             for bs in a.batches:
-                t0 = time.perf_counter()
-                tvl1_flow(stack[:bs], stack[1 : bs + 1], TVL1Params(), device=dev, compile=a.compile)
-                sync(dev)
-                dt = time.perf_counter() - t0
-                eng = "torch" + ("+compile" if a.compile else "")
-                print(f"{eng:<14} {dev:<8} {size:<9} {bs:>5} {bs:>5} {dt:8.2f} {bs / dt:8.3f}", flush=True)
+                reset_peak(dev)
+                r = time_call(lambda: tvl1_flow(stack[:bs], stack[1 : bs + 1], TVL1Params(), device=dev, compile=a.compile),
+                              dev, warmup=1, repeats=a.repeats)  # fmt: skip
+                dt = r["median_s"]
+                print(f"{eng:<14} {dev:<8} {size:<9} {bs:>5} {bs:>5} {dt:8.2f} {bs / dt:8.3f} {r['median_cpu_s']:7.2f}",
+                      flush=True)  # fmt: skip
                 if dev.startswith("cuda"):
-                    peak = torch.cuda.max_memory_allocated() / 2**30
-                    print(f"{'':<14} {'':<8} {'':<9} {'':>5} peak GPU memory {peak:.2f} GiB", flush=True)
+                    print(f"{'':<14} {'':<8} {'':<9} {'':>5} peak GPU memory {peak_gib(dev):.2f} GiB", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "gaitprep.healthgait.validate",
     "gaitprep.reporting.run_report",
     "gaitprep.reporting.qc",
+    "gaitprep.export.cli",
 )
 
 
