@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 SETUP = REPO / ".ci" / "slurm_setup.sh"
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
-LOCAL_PROFILE = REPO / "workflow" / "profiles" / "default"
+LOCAL_PROFILE = REPO / "workflow" / "profiles" / "workstation"
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo", "srun")
 RUN_TIMEOUT_S = 480  # one workflow run, local or on the cluster (about 1-2 min on 2 busy cores)
 CLIP = "PA000/UGS/NW-WoJ_1"
