@@ -6,20 +6,36 @@ from snakemake.logging import logger
 import shlex
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
+from gaitprep.config import load_schema, load_yaml, path_hint, prepare_config
 from gaitprep.errors import InputError
 from gaitprep.healthgait.naming import ClipId
 from gaitprep.samples import Sample, discover, load_sheet
 
-validate(config, "../schemas/config.schema.yaml")
+SCHEMA = load_schema(Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml")
+
+
+def _config_layers():
+    """The config layers, earliest first (see gaitprep.config). Run from the command line,
+    the files named by --configfile (config/config.yaml, the demo, only when none is named),
+    then --config; used as a module, the config the outer Snakefile passes."""
+    if getattr(workflow.modifier, "skip_configfile", False):  # a module given `config:`
+        return [dict(config)]
+    files = list(workflow.config_settings.configfiles or [])
+    if not files:
+        return [dict(config)]  # configfile: config/config.yaml (+ --config, merged by Snakemake)
+    return [load_yaml(f) for f in files] + [dict(workflow.config_settings.config or {})]
+
+
+CONFIG_FILES = [str(f) for f in (workflow.config_settings.configfiles or [])]
+_cfg = prepare_config(_config_layers(), SCHEMA)
+config.clear()
+config.update(_cfg)
 
 OUT = config["output_dir"].rstrip("/")
-DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
+DEMO = config["demo"].get("dir", "demo").rstrip("/")
 MODALITIES = config["modalities"]
 PY = "python -m gaitprep"
-
 
 def keep_going():
     """Whether snakemake runs with --keep-going (known once the DAG is built, not at parse time)."""
@@ -37,6 +53,9 @@ def _load_samples():
     if config.get("samples") and config.get("videos_dir"):
         raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
     samples = []
+    for key, what in (("samples", "sample sheet"), ("videos_dir", "videos folder")):
+        if config.get(key) and not Path(config[key]).exists():
+            raise InputError(f"config {key}: {what} {config[key]} does not exist{path_hint(config[key], CONFIG_FILES)}")
     if config.get("samples"):
         samples += load_sheet(config["samples"], strict_files=False)
     elif config.get("videos_dir"):
@@ -71,6 +90,28 @@ def check_bad_clips():
 
 
 DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
+
+
+def _calibration_clips():
+    """gait.calibration.clips with the enabled demo clips' own calibration added (demo
+    settings live in the demo block, so they never reach a real clip); a key that names no
+    input clip is an error."""
+    cal = config["gait"]["calibration"]
+    clips = dict(cal.get("clips") or {})
+    unknown = sorted(k for k in clips if k not in SAMPLES)
+    if unknown:
+        raise InputError(
+            "config gait.calibration.clips: no input clip "
+            + ", ".join(unknown)
+            + f" (the inputs are: {', '.join(CLIPS[:10])}{' ...' if len(CLIPS) > 10 else ''})"
+        )
+    for key, c in DEMO_CLIPS.items():
+        if c.get("calibration"):
+            clips[key] = {**c["calibration"], **clips.get(key, {})}
+    cal["clips"] = clips
+
+
+_calibration_clips()
 
 
 wildcard_constraints:
