@@ -208,6 +208,11 @@ def config_problems(cfg: Mapping, schema: dict) -> list[str]:
         else:
             if any(c in pat for c in "/_ "):
                 problems.append(f"participant_id: {pat!r} may not contain '/', '_' or spaces (IDs are folder names)")
+            if any(c in pat for c in "{}"):
+                problems.append(
+                    f"participant_id: {pat!r} may not contain '{{' or '}}' (Snakemake wildcard constraints "
+                    "cannot hold them): repeat the item instead, e.g. [0-9][0-9][0-9]+ for [0-9]{3,}"
+                )
     return problems
 
 

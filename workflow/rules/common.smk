@@ -9,7 +9,7 @@ from pathlib import Path
 from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
 from gaitprep.config import load_schema, load_yaml, path_hint, prepare_config
 from gaitprep.errors import InputError
-from gaitprep.healthgait.naming import ClipId
+from gaitprep.healthgait.naming import ClipId, set_participant_pattern
 from gaitprep.samples import Sample, discover, load_sheet
 
 SCHEMA = load_schema(Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml")
@@ -36,6 +36,8 @@ OUT = config["output_dir"].rstrip("/")
 DEMO = config["demo"].get("dir", "demo").rstrip("/")
 MODALITIES = config["modalities"]
 PY = "python -m gaitprep"
+# participant IDs: config participant_id (jobs inherit it through GAITPREP_PARTICIPANT_ID)
+set_participant_pattern(config["participant_id"])
 
 def keep_going():
     """Whether snakemake runs with --keep-going (known once the DAG is built, not at parse time)."""
@@ -115,7 +117,7 @@ _calibration_clips()
 
 
 wildcard_constraints:
-    pid=r"PA[0-9][0-9][0-9]+",
+    pid=config["participant_id"],
     gt=r"UGS|FGS",
     stem=r"(NW|FW)-(WJ|WoJ)_[12]",
     method=r"TVL1|GMFLOW",

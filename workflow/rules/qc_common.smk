@@ -8,8 +8,10 @@ QC_IMAGE_MODALITIES = [m for m in _IMAGE_MODALITIES if m in MODALITIES] or list(
 #: the manual event overrides TSV (config gait.event_overrides); None: no overrides
 EVENT_OVERRIDES = config.get("gait", {}).get("event_overrides")
 if EVENT_OVERRIDES and not Path(EVENT_OVERRIDES).is_file():
-    logger.warning(f"gait.event_overrides: {EVENT_OVERRIDES} not found; no manual event overrides")
-    EVENT_OVERRIDES = None
+    raise InputError(
+        f"config gait.event_overrides: {EVENT_OVERRIDES} does not exist{path_hint(EVENT_OVERRIDES, CONFIG_FILES)}"
+        " (set it to null for no manual event overrides)"
+    )
 
 
 def clip_overrides(w):
