@@ -118,6 +118,8 @@ def qc_failed_jobs(w):
 def qc_targets():
     """What the qc target (and the default target when "qc" is in modalities) builds."""
     out = [f"{OUT}/qc/run_summary.csv", f"{OUT}/qc/run_summary.html"]
+    if qc_gait():
+        out.append(f"{OUT}/qc/report/gait_parameters_estimation.csv")
     for key in CLIPS:
         if key in BAD_CLIPS:
             continue
