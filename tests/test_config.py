@@ -29,7 +29,9 @@ def spec_of(cmd: str) -> dict:
 
 
 def my_yaml(tmp_path, **keys):
-    cfg = {"samples": str(SAMPLES_TSV), "output_dir": str(tmp_path / "out"), **keys}
+    pm = tmp_path / "participants_measures.csv"
+    pm.write_text("ID,Height\n" + "".join(f"{p},170\n" for p in ("PA000", "PA900", "PA901", "PA902", "PA903", "S-0042")))
+    cfg = {"samples": str(SAMPLES_TSV), "output_dir": str(tmp_path / "out"), "participants_measures": str(pm), **keys}
     p = tmp_path / "my.yaml"
     p.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return p
@@ -112,13 +114,20 @@ def test_a_real_clip_named_like_the_demo_gets_no_demo_calibration(tmp_path):
     sheet.write_text(f"participant\tgait_type\twalk_class\tclip\tpath\nPA000\tUGS\tNW-WoJ\t1\t{SAMPLES_TSV.parent / video}\n")
     p = snakemake("-n", "-p", "gait", "--configfile", my_yaml(tmp_path, samples=str(sheet)), cwd=tmp_path)
     (cmd,) = [c for r, c in jobs_of(p.stdout) if r == "gait_clip"]
-    assert "--calibration '{\"method\": \"height\"}'" in cmd
+    cal = json.loads(re.search(r"--calibration '(\{.*?\})'", cmd).group(1))
+    assert cal == {"method": "height", "participants_measures": str(tmp_path / "participants_measures.csv")}
     # the demo run itself (no --configfile) calibrates its clip with the renderer's scale
     demo = tmp_path / "demo_run"
     shutil.copytree(REPO / "config", demo / "config")
     p = snakemake("-n", "-p", "gait", cwd=demo)
     (cmd,) = [c for r, c in jobs_of(p.stdout) if r == "gait_clip"]
     assert "--calibration '{\"method\": \"px_per_cm\", \"px_per_cm\": 2.0}'" in cmd
+
+
+def test_height_calibration_without_a_stature_is_a_config_error(tmp_path):
+    p = snakemake("-n", "--configfile", my_yaml(tmp_path, participants_measures=None), cwd=tmp_path, check=False)
+    msg = "config gait.calibration: 4 clip(s) use the height method but no stature is given"
+    assert p.returncode != 0 and msg in p.stdout + p.stderr
 
 
 def test_config_problems_stop_the_run_before_any_job(tmp_path):
@@ -139,11 +148,14 @@ def test_paths_tilde_and_relative_to_the_working_directory(tmp_path):
     text = (home / "proj" / "s.tsv").read_text().replace("\tvideos/", f"\t{SAMPLES_TSV.parent}/videos/")
     (home / "proj" / "s.tsv").write_text(text)
     cfg = home / "proj" / "my.yaml"
-    cfg.write_text("samples: ~/proj/s.tsv\noutput_dir: ~/healthgait\n")
+    (home / "proj" / "pm.csv").write_text("ID,Height\n" + "".join(f"PA90{i},170\n" for i in range(4)))
+    cfg.write_text("samples: ~/proj/s.tsv\noutput_dir: ~/healthgait\nparticipants_measures: ~/proj/pm.csv\n")
     p = snakemake("-n", "-p", "pose", "--configfile", cfg, cwd=tmp_path, env={"HOME": str(home)})
     assert f"--root {home}/healthgait " in p.stdout
+    p = snakemake("-n", "-p", "gait", "--configfile", cfg, cwd=tmp_path, env={"HOME": str(home)})
+    assert f'"participants_measures": "{home}/proj/pm.csv"' in p.stdout
     # relative paths are relative to the working directory; the error says where the file is
-    cfg.write_text("samples: s.tsv\n")
+    cfg.write_text("samples: s.tsv\nparticipants_measures: ~/proj/pm.csv\n")
     p = snakemake("-n", "--configfile", cfg, cwd=tmp_path, check=False)
     out = p.stdout + p.stderr
     assert p.returncode != 0 and "config samples: sample sheet s.tsv does not exist" in out

@@ -66,7 +66,7 @@ def documented_commands() -> list[tuple[str, int, str]]:
                 i += 1
                 words = shlex.split(cmd, comments=True)
                 if words:
-                    out.append((doc.name, first + start, shlex.join(words)))
+                    out.append((doc.name, first + start, " ".join(words)))
     return out
 
 
@@ -99,7 +99,9 @@ def project(tmp_path_factory):
     shutil.copytree(REPO / "config", d / "config")
     video = sorted(VIDEOS.glob("*.mp4"))[0]
     (d / "samples.tsv").write_text(f"participant\tgait_type\twalk_class\tclip\tpath\nPA001\tUGS\tNW-WoJ\t1\t{video}\n")
-    (d / "my.yaml").write_text(yaml.safe_dump({"samples": "samples.tsv", "output_dir": "results"}))
+    (d / "participants_measures.csv").write_text("ID,Height\nPA001,172\n")
+    (d / "my.yaml").write_text(yaml.safe_dump({"samples": "samples.tsv", "output_dir": "results",
+                                               "participants_measures": "participants_measures.csv"}))  # fmt: skip
     return d
 
 
@@ -110,7 +112,8 @@ def finished(tmp_path_factory):
     (d / "config").mkdir()
     walker = {"direction": "right_to_left", "seed": 0, "seconds": 2.0, "start_x": 120, "width": 480, "height": 270,
               "px_per_cm": 1.0}  # fmt: skip
-    cfg = {"demo": {"enabled": True, "clips": [{"id": "PA000/UGS/NW-WoJ_1", "walker": walker}]},
+    cal = {"method": "px_per_cm", "px_per_cm": 1.0}
+    cfg = {"demo": {"enabled": True, "clips": [{"id": "PA000/UGS/NW-WoJ_1", "walker": walker, "calibration": cal}]},
            "modalities": ["pose", "gait", "qc"]}  # fmt: skip
     (d / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     snakemake("--cores", "2", cwd=d, timeout=900)
@@ -150,7 +153,7 @@ def test_documented_commands_run(project, finished):
         if f != last_file:
             env, last_file = {}, f
         kind = _kind(cmd)
-        words = shlex.split(cmd)
+        words = cmd.split(" ")
         if kind == "export":
             env.update(w.split("=", 1) for w in words[1:])
             continue

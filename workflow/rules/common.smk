@@ -111,6 +111,23 @@ def _calibration_clips():
         if c.get("calibration"):
             clips[key] = {**c["calibration"], **clips.get(key, {})}
     cal["clips"] = clips
+    if "gait" not in MODALITIES:
+        return
+    # the height method needs a stature: say so now, not in every gait job
+    no_height = []
+    for key in CLIPS:
+        c = {**(cal.get("default") or {}), **clips.get(key, {})}
+        if c.get("method", "height") == "height" and not (
+            c.get("height_cm") or c.get("participants_measures") or config.get("participants_measures")
+        ):
+            no_height.append(key)
+    if no_height:
+        raise InputError(
+            f"config gait.calibration: {len(no_height)} clip(s) use the height method but no stature is given "
+            f"({', '.join(no_height[:5])}{' ...' if len(no_height) > 5 else ''}): set `participants_measures` "
+            "(CSV with columns ID, Height in cm), or give those clips `height_cm`, `px_per_cm` or `sensor_bars` "
+            "under gait.calibration (config/README.md)"
+        )
 
 
 _calibration_clips()
