@@ -49,13 +49,14 @@ NOT_RUN = {
 
 
 def documented_commands() -> list[tuple[str, int, str]]:
-    """(file name, line, command) of every command in a ```bash/sh/shell fence, `\\`
-    continuations joined, comments removed."""
+    """(file name, line, command) of every command in a ```bash/sh/shell fence (and every
+    snakemake/gaitprep line of an untagged fence), `\\` continuations joined, comments removed."""
     out = []
     for doc in DOCS:
         text = doc.read_text()
-        for m in re.finditer(r"^```(bash|sh|shell|console)\n(.*?)^```", text, flags=re.S | re.M):
+        for m in re.finditer(r"^```(bash|sh|shell|console|)\n(.*?)^```", text, flags=re.S | re.M):
             first = text[: m.start()].count("\n") + 2
+            untagged = not m.group(1)  # a plain fence: only its snakemake/gaitprep lines
             lines = m.group(2).split("\n")
             i = 0
             while i < len(lines):
@@ -64,6 +65,8 @@ def documented_commands() -> list[tuple[str, int, str]]:
                     i += 1
                     cmd = cmd.rstrip()[:-1] + " " + lines[i].strip()
                 i += 1
+                if untagged and not cmd.lstrip().startswith(("snakemake ", "gaitprep ", "python -m gaitprep ")):
+                    continue
                 words = shlex.split(cmd, comments=True)
                 if words:
                     out.append((doc.name, first + start, " ".join(words)))
@@ -155,7 +158,7 @@ def test_documented_commands_run(project, finished):
         kind = _kind(cmd)
         words = cmd.split(" ")
         if kind == "export":
-            env.update(w.split("=", 1) for w in words[1:])
+            env.update((k, os.path.expandvars(v)) for k, v in (w.split("=", 1) for w in words[1:]))
             continue
         if kind == "gaitprep":
             p = _run_gaitprep(words, project)
