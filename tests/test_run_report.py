@@ -180,16 +180,3 @@ def test_handlers_in_a_workflow(tmp_path, quiet):
     assert rep["status"] == "error" and rep["totals"]["jobs_failed"] == 1
     assert rep["failures"][0]["clip"] == "PA000/UGS/NW-WJ_1"
     assert (tmp_path / "res" / "pose" / "PA001" / "UGS" / "NW-WJ_1_AlphaPose.json").is_file()
-
-
-def test_summary_counts_frames_once_per_clip():
-    """One 159-frame clip through three frame modalities and flow: 159 frames, not 477."""
-    jobs = {m: {"frames": 159, "frames_skipped": []} for m in ("pose", "silhouette", "segmentation")}
-    jobs["flow.TVL1"] = {"frames": 158, "frames_skipped": []}
-    rep = {"root": "results", "failures": [], "warnings": [],
-           "totals": {"clips": 2, "clips_complete": 2, "clips_failed": 0, "jobs_done": 6, "jobs_failed": 0,
-                      "frames": 537, "frames_skipped": 0},
-           "clips": {"PA000/UGS/NW-WoJ_1": {"jobs": jobs}, "PA001/UGS/NW-WoJ_1": {"jobs": {"pose": {"frames": 60, "frames_skipped": []}}}}}  # fmt: skip
-    line = run_report.format_summary(rep).splitlines()[0]
-    assert "2 of 2 clips complete, 6 jobs done, 0 failed; 60-159 frames per clip (219 in all)" in line
-    assert line.endswith("results in results/")
