@@ -39,6 +39,7 @@ PY = "python -m gaitprep"
 # participant IDs: config participant_id (jobs inherit it through GAITPREP_PARTICIPANT_ID)
 set_participant_pattern(config["participant_id"])
 
+
 def keep_going():
     """Whether snakemake runs with --keep-going (known once the DAG is built, not at parse time)."""
     return bool(getattr(getattr(workflow, "execution_settings", None), "keep_going", False))
@@ -222,6 +223,16 @@ def job_spec(modality, method=None):
 def uses_gpu(modality, method=None):
     m = modality_cfg(modality, method)
     return int(m["backend"] in GPU_BACKENDS and m.get("device", config.get("device", "auto")) != "cpu")
+
+
+#: scheduling priority per modality (higher first): pose and gait results arrive before the
+#: long flow jobs; for the rules' `priority:` (rule_priority)
+_PRIORITY = {"synth": 50, "pose": 40, "gait": 40, "silhouette": 20, "segmentation": 20, "flow": 0}
+
+
+def rule_priority(modality):
+    """`priority:` of a modality's rules: pose and gait before silhouette/segmentation, flow last."""
+    return _PRIORITY.get(modality, 0)
 
 
 _DEFAULT_RESOURCES = {
