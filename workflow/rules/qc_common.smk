@@ -8,10 +8,13 @@ QC_IMAGE_MODALITIES = [m for m in _IMAGE_MODALITIES if m in MODALITIES] or list(
 #: the manual event overrides TSV (config gait.event_overrides); None: no overrides
 EVENT_OVERRIDES = config.get("gait", {}).get("event_overrides")
 if EVENT_OVERRIDES and not Path(EVENT_OVERRIDES).is_file():
-    raise InputError(
-        f"config gait.event_overrides: {EVENT_OVERRIDES} does not exist{path_hint(EVENT_OVERRIDES, CONFIG_FILES)}"
-        " (set it to null for no manual event overrides)"
+    # a warning, not an error: configs copied from config/config.yaml into another folder
+    # name the demo's file relative to the repository
+    logger.warning(
+        f"config gait.event_overrides: {EVENT_OVERRIDES} does not exist{path_hint(EVENT_OVERRIDES, CONFIG_FILES)};"
+        " no manual event overrides"
     )
+    EVENT_OVERRIDES = None
 
 
 def clip_overrides(w):
