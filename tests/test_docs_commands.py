@@ -176,3 +176,24 @@ def test_documented_commands_run(project, finished):
     print("ran:\n" + "\n".join(ran))
     assert not failures, "documented commands that fail:\n" + "\n".join(failures)
     assert (finished / "report.html").is_file()
+
+
+def test_cli_version_and_plain_help():
+    """`gaitprep --version` is pyproject's version; --help has no reST markup and lists the
+    user commands apart from the workflow's steps."""
+    import tomllib
+
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "gaitprep", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert run("--version").stdout.strip() == f"gaitprep {version}"
+    top = run("--help").stdout
+    users, steps = top.split("workflow steps")
+    assert "samples" in users and "validate" in users and "synth" in users and "gait-clip" not in users
+    assert "run " in steps and "gait-clip" in steps
+    for cmd in ("samples", "validate", "synth", "qc-montage", "qc-summary", "run"):
+        h = run(cmd, "--help").stdout
+        assert not re.search(r"``|:(func|mod|class|data|attr):`|::$", h, flags=re.M), f"markup in {cmd} --help:\n{h}"
