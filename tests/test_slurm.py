@@ -162,7 +162,7 @@ def _run(*args, cwd: Path, env: dict | None = None) -> tuple[str, float]:
     """Run snakemake (this repo's Snakefile) in its own session; returns (stdout + stderr, seconds).
     Past RUN_TIMEOUT_S the whole process group is killed and the test fails (the fixture's
     teardown then cancels any SLURM jobs left)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(cwd), *map(str, args)]
     e = dict(env or os.environ)
     e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
     e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")
