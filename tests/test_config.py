@@ -171,3 +171,17 @@ def test_participant_id_pattern(tmp_path):
     my = my_yaml(tmp_path, samples=str(sheet), participant_id="S-[0-9][0-9][0-9][0-9]")
     p = snakemake("-n", "-p", "pose", "--configfile", my, cwd=tmp_path)
     assert "--clip S-0042/UGS/NW-WoJ_1 " in p.stdout
+
+
+def test_yolo_recipe_over_the_demo_config_gets_no_blazepose_params(tmp_path):
+    """README's YOLOv8 recipe layered over the demo config with blazepose-mask params: the
+    silhouette block is replaced (no `mask_threshold`), the rest of the demo stays."""
+    my = tmp_path / "yolo.yaml"
+    my.write_text("silhouette: {backend: yolov8-seg, params: {weights: yolov8x-seg.pt}}\n")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    base["silhouette"] = {"backend": "blazepose-mask", "params": {"mask_threshold": 0.5}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    p = snakemake("-n", "-p", "silhouette", "--configfile", "base.yaml", my, cwd=tmp_path)
+    specs = [spec_of(c) for r, c in jobs_of(p.stdout) if r == "silhouette_clip"]
+    assert [(s["backend"], s["params"]) for s in specs] == [("yolov8-seg", {"weights": "yolov8x-seg.pt"})]
