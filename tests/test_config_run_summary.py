@@ -13,7 +13,7 @@ def test_summary_counts_frames_once_per_clip():
                       "frames": 477, "frames_skipped": 0},
            "clips": {"PA000/UGS/NW-WoJ_1": {"jobs": jobs}}}  # fmt: skip
     line = run_report.format_summary(rep).splitlines()[0]
-    assert "1 of 1 clips complete, 4 jobs done, 0 failed; 159 frames, 0 undecodable" in line
+    assert "1 of 1 clips complete, 4 modality jobs done, 0 jobs failed; 159 frames, 0 undecodable" in line
     rep["clips"]["PA001/UGS/NW-WoJ_1"] = {"jobs": {"pose": {"frames": 60, "frames_skipped": []}}}
     line = run_report.format_summary(rep).splitlines()[0]
     assert "60-159 frames per clip (219 in all)" in line and line.endswith("results in results/")

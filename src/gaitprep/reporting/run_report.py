@@ -362,12 +362,13 @@ def _frames_text(report: dict) -> str:
 
 def format_summary(report: dict) -> str:
     """A few lines for the end of the Snakemake output: where the results are, clips
-    complete, jobs done and failed, frames per clip (counted once per clip, not once per
-    modality), undecodable frames skipped; then each failure and warning."""
+    complete, modality jobs done (those that write a provenance record: pose, silhouette,
+    segmentation, flow per method) and jobs failed (any rule), frames per clip (counted once
+    per clip, not once per modality), undecodable frames skipped; then each failure and warning."""
     t = report["totals"]
     lines = [
         f"gaitprep run report ({report['root']}/{REPORT_NAME}): {t['clips_complete']} of {t['clips']} clips complete, "
-        f"{t['jobs_done']} jobs done, {t['jobs_failed']} failed; {_frames_text(report)}, "
+        f"{t['jobs_done']} modality jobs done, {t['jobs_failed']} jobs failed; {_frames_text(report)}, "
         f"{t['frames_skipped']} undecodable frames skipped; results in {report['root']}/"
     ]
     for f in report["failures"]:
