@@ -116,3 +116,18 @@ def test_participant_pattern(tmp_path, monkeypatch):
     p2 = sheet(tmp_path, [("PA001", "UGS", "NW-WJ", "1", "v.mp4")])
     with pytest.raises(InputError, match="expected an ID matching participant_id 'LAB-\\[0-9\\]\\+'"):
         load_sheet(p2)
+
+
+def test_samples_command_takes_the_participant_pattern(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    p = sheet(tmp_path, [("S-0042", "UGS", "NW-WJ", "1", "v.mp4")])
+    env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "gaitprep", "samples", "--sheet", str(p), *a], env=env,
+                                    capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run().returncode == 1
+    r = run("--participant-id", "S-[0-9]+")
+    assert r.returncode == 0 and r.stdout.startswith("S-0042/UGS/NW-WJ_1\t")

@@ -48,8 +48,11 @@ def _cmd_run(a) -> int:
 
 
 def _cmd_samples(a) -> int:
+    from .healthgait.naming import set_participant_pattern
     from .samples import discover, load_sheet
 
+    if a.participant_id:
+        set_participant_pattern(a.participant_id)
     samples = load_sheet(a.sheet) if a.sheet else discover(a.videos_dir)
     for s in samples:
         rng = "" if s.start_frame is None and s.end_frame is None else f" [{s.start_frame}, {s.end_frame})"
@@ -132,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--sheet")
     g.add_argument("--videos-dir")
+    s.add_argument("--participant-id", metavar="REGEX", help="participant-ID pattern, as config participant_id (default: PA + 3 or more digits)")
     s.set_defaults(func=_cmd_samples)
     for mod in SUBCOMMAND_MODULES:
         try:
