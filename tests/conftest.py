@@ -33,7 +33,7 @@ def write_config(path: Path, **overrides) -> Path:
 
 def snakemake(*args, cwd=REPO, check=True, timeout=3600, env=None) -> subprocess.CompletedProcess:
     """Run snakemake with this repo's Snakefile; returns the completed process (text output)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(cwd), *map(str, args)]
     e = dict(os.environ)
     e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
     e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")

@@ -543,7 +543,7 @@ def test_killed_mid_write_then_resumed(videos, tmp_path):
     a_prov = naming.provenance_path(root, clip(0), "flow", "TVL1")
     a_stamp = (a_prov.stat().st_mtime_ns, a_prov.read_text())
     write_sheet(tmp_path / "s.tsv", [row_a, row_b])
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path),
            "--configfile", str(cfg), "--cores", "1", "--keep-going"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

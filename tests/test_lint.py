@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, snakemake
 
-RULE_FILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+RULE_FILES = [REPO / "workflow" / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
 
 
 def test_snakemake_lint_clean():

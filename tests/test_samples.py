@@ -74,3 +74,60 @@ def test_discover_folder(tmp_path):
     bad.write_bytes(b"x")
     with pytest.raises(InputError, match="inconsistent with gait type 'UGS'"):
         discover(tmp_path)
+
+
+@pytest.mark.parametrize("col", ["Start_Frame", "end frame"])
+def test_unknown_column_is_an_error_naming_the_known_ones(tmp_path, col):
+    p = sheet(tmp_path, [("PA001", "UGS", "NW-WJ", "1", "v.mp4", "10")], header=HEADER.rstrip("\n") + f"\t{col}\n")
+    with pytest.raises(InputError) as e:
+        load_sheet(p)
+    msg = str(e.value)
+    assert f"unknown column(s) {col!r}" in msg and "optional: start_frame, end_frame" in msg
+
+
+def test_hash_in_file_name_and_comment_lines(tmp_path):
+    (tmp_path / "take#2.mp4").write_bytes(b"x")
+    p = tmp_path / "s.tsv"
+    p.write_text("# a comment before the header\n" + HEADER + "# a comment row\n\nPA001\tUGS\tNW-WJ\t1\ttake#2.mp4\n")
+    (s,) = load_sheet(p)
+    assert s.path == tmp_path / "take#2.mp4"
+
+
+def test_tilde_in_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    p = tmp_path / "sub" / "s.tsv"
+    p.parent.mkdir()
+    p.write_text(HEADER + "PA001\tUGS\tNW-WJ\t1\t~/v.mp4\n")
+    (s,) = load_sheet("~/sub/s.tsv")
+    assert s.path == tmp_path / "v.mp4"
+
+
+def test_participant_pattern(tmp_path, monkeypatch):
+    from gaitprep.healthgait import naming
+
+    p = sheet(tmp_path, [("LAB-17", "UGS", "NW-WJ", "1", "v.mp4")])
+    with pytest.raises(InputError, match="bad participant ID 'LAB-17' \\(expected PA followed by 3 or more digits"):
+        load_sheet(p)
+    monkeypatch.setattr(naming, "PARTICIPANT_RE", naming.PARTICIPANT_RE)  # restored after the test
+    monkeypatch.setenv(naming.PARTICIPANT_ENV, naming.DEFAULT_PARTICIPANT_PATTERN)
+    naming.set_participant_pattern(r"LAB-[0-9]+")
+    assert [s.key for s in load_sheet(p)] == ["LAB-17/UGS/NW-WJ_1"]
+    p2 = sheet(tmp_path, [("PA001", "UGS", "NW-WJ", "1", "v.mp4")])
+    with pytest.raises(InputError, match="expected an ID matching participant_id 'LAB-\\[0-9\\]\\+'"):
+        load_sheet(p2)
+
+
+def test_samples_command_takes_the_participant_pattern(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    p = sheet(tmp_path, [("S-0042", "UGS", "NW-WJ", "1", "v.mp4")])
+    env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "gaitprep", "samples", "--sheet", str(p), *a], env=env,
+                                    capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run().returncode == 1
+    r = run("--participant-id", "S-[0-9]+")
+    assert r.returncode == 0 and r.stdout.startswith("S-0042/UGS/NW-WJ_1\t")

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 SETUP = REPO / ".ci" / "slurm_setup.sh"
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
-LOCAL_PROFILE = REPO / "workflow" / "profiles" / "default"
+LOCAL_PROFILE = REPO / "workflow" / "profiles" / "workstation"
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo", "srun")
 RUN_TIMEOUT_S = 480  # one workflow run, local or on the cluster (about 1-2 min on 2 busy cores)
 CLIP = "PA000/UGS/NW-WoJ_1"
@@ -162,7 +162,7 @@ def _run(*args, cwd: Path, env: dict | None = None) -> tuple[str, float]:
     """Run snakemake (this repo's Snakefile) in its own session; returns (stdout + stderr, seconds).
     Past RUN_TIMEOUT_S the whole process group is killed and the test fails (the fixture's
     teardown then cancels any SLURM jobs left)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(cwd), *map(str, args)]
     e = dict(env or os.environ)
     e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
     e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")

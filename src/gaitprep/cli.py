@@ -1,15 +1,33 @@
-"""The ``gaitprep`` command. Subcommands: ``run`` (one clip, one modality), ``samples``
-(validate inputs), and those registered by :data:`SUBCOMMAND_MODULES` (``synth``,
-``gait-clip``, ``gait-aggregate``, ``validate``, ...)."""
+"""The ``gaitprep`` command line.
+
+Subcommands: ``samples``, ``validate``, ``synth``, ``qc-montage``, ``qc-summary`` for people
+(:data:`USER_COMMANDS`), and the workflow's own steps (``run``, ``gait-clip``, ...), which the
+Snakemake rules call and ``--help`` lists apart. Subcommands come from this module and from
+:data:`SUBCOMMAND_MODULES`. Help text is shown without reStructuredText markup.
+
+Before any subcommand runs, the C++ logs of MediaPipe/TFLite (glog, absl) are limited to
+errors and protobuf's deprecation warning is silenced, so job logs hold gaitprep's own lines.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import os
+import re
 import sys
+import warnings
 
+from . import __version__
 from .errors import GaitprepError
+
+DESCRIPTION = """\
+gaitprep: raw side-view walking videos -> the Health&Gait dataset layout (pose, silhouettes,
+part segmentation, optical flow) and gait parameters. The workflow runs with `snakemake`
+(see README.md); these commands check inputs and outputs and run single steps."""
+#: subcommands for people, in the order --help lists them; the others are workflow steps
+USER_COMMANDS = ("samples", "validate", "synth", "qc-montage", "qc-summary")
 
 #: modules exposing ``register(subparsers)``; a missing one is skipped
 SUBCOMMAND_MODULES = (
@@ -31,8 +49,11 @@ def _cmd_run(a) -> int:
 
 
 def _cmd_samples(a) -> int:
+    from .healthgait.naming import set_participant_pattern
     from .samples import discover, load_sheet
 
+    if a.participant_id:
+        set_participant_pattern(a.participant_id)
     samples = load_sheet(a.sheet) if a.sheet else discover(a.videos_dir)
     for s in samples:
         rng = "" if s.start_frame is None and s.end_frame is None else f" [{s.start_frame}, {s.end_frame})"
@@ -41,11 +62,68 @@ def _cmd_samples(a) -> int:
     return 0
 
 
+def plain(text):
+    """reStructuredText/Sphinx markup -> plain text for --help (``x`` -> x, :func:`x` -> x,
+    ``Example::`` -> ``Example:``); None stays None."""
+    if not text:
+        return text
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"(?<=\S)::$", ":", text, flags=re.M)
+    return re.sub(r"^::$\n?", "", text, flags=re.M)
+
+
+class _Subcommands:
+    """Wraps argparse's subparsers action to record each subcommand's one-line help, which
+    :func:`build_parser` lists in two groups in the epilog instead of argparse's one list."""
+
+    def __init__(self, action):
+        self.action = action
+        self.helps: dict[str, str] = {}
+
+    def add_parser(self, name, **kw):
+        self.helps[name] = kw.pop("help", "") or ""
+        kw.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        return self.action.add_parser(name, **kw)
+
+    def __getattr__(self, attr):
+        return getattr(self.action, attr)
+
+
+def _epilog(helps: dict[str, str]) -> str:
+    width = max(map(len, helps)) + 2
+
+    def block(names):
+        return "\n".join(f"  {n:<{width}}{helps[n]}" for n in names)
+
+    user = [n for n in USER_COMMANDS if n in helps]
+    steps = sorted(n for n in helps if n not in USER_COMMANDS)
+    return (
+        f"commands:\n{block(user)}\n\n"
+        f"workflow steps (run by the Snakemake rules; by hand for debugging):\n{block(steps)}\n\n"
+        "`gaitprep COMMAND --help` describes one command."
+    )
+
+
+def _plain_parser(p: argparse.ArgumentParser) -> None:
+    p.description = plain(p.description)
+    p.epilog = plain(p.epilog)
+    for a in p._actions:
+        if a.help and a.help is not argparse.SUPPRESS:
+            a.help = plain(a.help)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gaitprep", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="produce one modality for one clip")
+    p = argparse.ArgumentParser(
+        prog="gaitprep",
+        usage="gaitprep [-h] [--version] [-v] COMMAND ...",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"gaitprep {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug messages in the log")
+    sub = _Subcommands(p.add_subparsers(dest="command", required=True, metavar="COMMAND", help=argparse.SUPPRESS))
+    r = sub.add_parser("run", help="produce one modality for one clip (the modality rules' job)")
     r.add_argument("modality", choices=("pose", "silhouette", "segmentation", "flow"))
     r.add_argument("--clip", required=True, help="clip id PID/GT/WALKCLASS_CLIP, e.g. PA000/UGS/NW-WJ_1")
     r.add_argument("--video", required=True)
@@ -58,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--sheet")
     g.add_argument("--videos-dir")
+    s.add_argument("--participant-id", metavar="REGEX", help="participant-ID pattern, as config participant_id (default: PA + 3 or more digits)")
     s.set_defaults(func=_cmd_samples)
     for mod in SUBCOMMAND_MODULES:
         try:
@@ -67,10 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that part of gaitprep is not installed/built
             raise
         m.register(sub)
+    p.epilog = _epilog(sub.helps)
+    for sp in sub.choices.values():
+        _plain_parser(sp)
     return p
 
 
+def quiet_libraries() -> None:
+    """Limit the C++ logs of MediaPipe/TFLite (glog, absl) to errors and silence protobuf's
+    deprecation warning; an explicit setting in the environment wins."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
+
+
 def main(argv=None) -> int:
+    quiet_libraries()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

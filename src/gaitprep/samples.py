@@ -1,9 +1,12 @@
 """Inputs: a sample sheet TSV or a folder of videos, validated before any job starts.
 
-Sample sheet columns: ``participant, gait_type, walk_class, clip, path`` (``path`` relative
-to the sheet's folder, or absolute) and optional ``start_frame, end_frame`` (source frame
-indices, ``end_frame`` exclusive). Folder layout:
-``<dir>/<PID>/<UGS|FGS>/<walk_class>_<clip>.<mp4|avi|mov|mkv>``.
+Sample sheet: a tab-separated file with a header line. Columns ``participant, gait_type,
+walk_class, clip, path`` (``path`` relative to the sheet's folder, absolute, or starting with
+``~``) and the optional ``start_frame, end_frame`` (source frame indices, ``end_frame``
+exclusive); any other column is an error (a misspelt ``Start_Frame`` would otherwise process
+the whole video). Lines whose first character is ``#`` are comments and blank lines are
+skipped; a ``#`` anywhere else is part of the value (file names may contain it). Folder
+layout: ``<dir>/<PID>/<UGS|FGS>/<walk_class>_<clip>.<mp4|avi|mov|mkv>``.
 
 Every problem is reported at once, each naming the row (or file) and what is wrong.
 """
@@ -68,6 +71,40 @@ def file_problem(path: Path) -> Optional[str]:
     return None
 
 
+def read_tsv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """A TSV's header and rows as ``(columns, [(line number, {column: value}), ...])``.
+
+    Lines starting with ``#`` and blank lines are skipped (the first other line is the
+    header); values are stripped; ``#`` inside a value is kept.
+
+    Raises:
+        InputError: the file cannot be decoded, has no header, or a row has more fields
+            than the header (each such line named).
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"sample sheet {path}: not UTF-8 text ({e})") from e
+    columns: Optional[list[str]] = None
+    rows, bad = [], []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        fields = [f.strip() for f in raw.split("\t")]
+        if columns is None:
+            columns = fields
+            continue
+        if len(fields) > len(columns):
+            bad.append(f"line {n}: {len(fields)} fields, the header has {len(columns)}")
+            continue
+        rows.append((n, dict(zip(columns, fields + [""] * (len(columns) - len(fields))))))
+    if columns is None:
+        raise InputError(f"sample sheet {path}: no header line")
+    if bad:
+        raise InputError(f"sample sheet {path}: cannot be read as TSV:\n  " + "\n  ".join(bad))
+    return columns, rows
+
+
 def load_sheet(
     sheet: str | Path, check_files: bool = True, generated: Iterable[str] = (), strict_files: bool = True
 ) -> list[Sample]:
@@ -85,29 +122,34 @@ def load_sheet(
     Raises:
         InputError: listing every problem: missing columns, unknown gait type, walk class
             inconsistent with gait type, bad participant ID, bad clip, duplicate clip,
-            bad frame range, missing or unreadable file.
+            bad frame range, missing or unreadable file; an unknown column (naming the
+            known ones).
     """
-    sheet = Path(sheet)
+    sheet = Path(sheet).expanduser()
     if not sheet.is_file():
         raise InputError(f"sample sheet {sheet} does not exist")
-    try:
-        df = pd.read_csv(sheet, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    except Exception as e:  # pandas raises several types on malformed text
-        raise InputError(f"sample sheet {sheet}: cannot be read as TSV: {e}") from e
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
+    columns, rows = read_tsv(sheet)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    dup = sorted({c for c in columns if columns.count(c) > 1})
+    if missing or unknown or dup:
+        what = []
+        if missing:
+            what.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            what.append(f"unknown column(s) {', '.join(repr(c) for c in unknown)}")
+        if dup:
+            what.append(f"repeated column(s) {', '.join(dup)}")
         raise InputError(
-            f"sample sheet {sheet}: missing column(s) {', '.join(missing)} "
-            f"(required: {', '.join(REQUIRED_COLUMNS)}; found: {', '.join(df.columns)})"
+            f"sample sheet {sheet}: {'; '.join(what)} (required: {', '.join(REQUIRED_COLUMNS)}; "
+            f"optional: {', '.join(OPTIONAL_COLUMNS)}; found: {', '.join(columns)})"
         )
     generated = {str(Path(g).resolve()) for g in generated}
     problems: list[str] = []
     file_probs: set[str] = set()  # missing/unreadable videos: per-clip when strict_files=False
     samples: list[Sample] = []
     seen: dict[str, int] = {}
-    for i, row in enumerate(df.to_dict("records")):
-        line = i + 2  # header is line 1
+    for line, row in rows:
         vals = {c: str(row[c]).strip() for c in REQUIRED_COLUMNS}
         where = f"{sheet} line {line}"
         fp = validate_clip_fields(vals["participant"], vals["gait_type"], vals["walk_class"], vals["clip"])
@@ -119,7 +161,7 @@ def load_sheet(
         if not vals["path"]:
             problems.append(f"{where}: empty path")
             continue
-        path = Path(vals["path"])
+        path = Path(vals["path"]).expanduser()
         if not path.is_absolute():
             path = sheet.parent / path
         fprob = None
@@ -151,7 +193,7 @@ def discover(folder: str | Path) -> list[Sample]:
         InputError: the folder is missing, holds no videos, or a video's path does not
             follow the layout (each named with what is wrong).
     """
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"videos folder {folder} does not exist")
     problems, samples, seen = [], [], {}

@@ -6,19 +6,42 @@ from snakemake.logging import logger
 import shlex
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
+from gaitprep.config import load_schema, load_yaml, path_hint, prepare_config
 from gaitprep.errors import InputError
-from gaitprep.healthgait.naming import ClipId
+from gaitprep.healthgait.naming import ClipId, set_participant_pattern
 from gaitprep.samples import Sample, discover, load_sheet
+from gaitprep.synth.model import WalkerParams
 
-validate(config, "../schemas/config.schema.yaml")
+#: the synthetic walker's default image scale (px/cm): the demo clips' calibration
+DEMO_PX_PER_CM = WalkerParams().px_per_cm
+
+SCHEMA = load_schema(Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml")
+
+
+def _config_layers():
+    """The config layers, earliest first (see gaitprep.config). Run from the command line,
+    the files named by --configfile (config/config.yaml, the demo, only when none is named),
+    then --config; used as a module, the config the outer Snakefile passes."""
+    if getattr(workflow.modifier, "skip_configfile", False):  # a module given `config:`
+        return [dict(config)]
+    files = list(workflow.config_settings.configfiles or [])
+    if not files:
+        return [dict(config)]  # configfile: config/config.yaml (+ --config, merged by Snakemake)
+    return [load_yaml(f) for f in files] + [dict(workflow.config_settings.config or {})]
+
+
+CONFIG_FILES = [str(f) for f in (workflow.config_settings.configfiles or [])]
+_cfg = prepare_config(_config_layers(), SCHEMA)
+config.clear()
+config.update(_cfg)
 
 OUT = config["output_dir"].rstrip("/")
-DEMO = config.get("demo", {}).get("dir", "demo").rstrip("/")
+DEMO = config["demo"].get("dir", "demo").rstrip("/")
 MODALITIES = config["modalities"]
 PY = "python -m gaitprep"
+# participant IDs: config participant_id (jobs inherit it through GAITPREP_PARTICIPANT_ID)
+set_participant_pattern(config["participant_id"])
 
 
 def keep_going():
@@ -37,6 +60,9 @@ def _load_samples():
     if config.get("samples") and config.get("videos_dir"):
         raise InputError("config: give either `samples` (a TSV) or `videos_dir`, not both")
     samples = []
+    for key, what in (("samples", "sample sheet"), ("videos_dir", "videos folder")):
+        if config.get(key) and not Path(config[key]).exists():
+            raise InputError(f"config {key}: {what} {config[key]} does not exist{path_hint(config[key], CONFIG_FILES)}")
     if config.get("samples"):
         samples += load_sheet(config["samples"], strict_files=False)
     elif config.get("videos_dir"):
@@ -73,8 +99,50 @@ def check_bad_clips():
 DEMO_CLIPS = {c["id"]: c for c in config.get("demo", {}).get("clips", []) if config["demo"].get("enabled")}
 
 
+def _calibration_clips():
+    """gait.calibration.clips with the enabled demo clips' own calibration added (demo
+    settings live in the demo block, so they never reach a real clip); a key that names no
+    input clip is an error."""
+    cal = config["gait"]["calibration"]
+    clips = dict(cal.get("clips") or {})
+    unknown = sorted(k for k in clips if k not in SAMPLES)
+    if unknown:
+        raise InputError(
+            "config gait.calibration.clips: no input clip "
+            + ", ".join(unknown)
+            + f" (the inputs are: {', '.join(CLIPS[:10])}{' ...' if len(CLIPS) > 10 else ''})"
+        )
+    for key, c in DEMO_CLIPS.items():
+        # a demo clip is calibrated by its renderer's own scale unless its block says otherwise
+        scale = (c.get("walker") or {}).get("px_per_cm", DEMO_PX_PER_CM)
+        own = c.get("calibration") or {"method": "px_per_cm", "px_per_cm": float(scale)}
+        clips[key] = {**own, **clips.get(key, {})}
+    cal["clips"] = clips
+    if "gait" not in MODALITIES:
+        return
+    # the height method needs a stature: say so before any job starts (the gait jobs of those
+    # clips fail naming it; with --keep-going the other clips finish, docs/faults.md)
+    no_height = []
+    for key in CLIPS:
+        c = {**(cal.get("default") or {}), **clips.get(key, {})}
+        if c.get("method", "height") == "height" and not (
+            c.get("height_cm") or c.get("participants_measures") or config.get("participants_measures")
+        ):
+            no_height.append(key)
+    if no_height:
+        logger.warning(
+            f"config gait.calibration: {len(no_height)} clip(s) use the height method but no stature is given, "
+            f"their gait jobs will fail ({', '.join(no_height[:5])}{' ...' if len(no_height) > 5 else ''}): set "
+            "`participants_measures` (CSV with columns ID, Height in cm), or give those clips `height_cm`, "
+            "`px_per_cm` or `sensor_bars` under gait.calibration (config/README.md)"
+        )
+
+
+_calibration_clips()
+
+
 wildcard_constraints:
-    pid=r"PA[0-9][0-9][0-9]+",
+    pid=config["participant_id"],
     gt=r"UGS|FGS",
     stem=r"(NW|FW)-(WJ|WoJ)_[12]",
     method=r"TVL1|GMFLOW",
@@ -162,6 +230,16 @@ def job_spec(modality, method=None):
 def uses_gpu(modality, method=None):
     m = modality_cfg(modality, method)
     return int(m["backend"] in GPU_BACKENDS and m.get("device", config.get("device", "auto")) != "cpu")
+
+
+#: scheduling priority per modality (higher first): pose and gait results arrive before the
+#: long flow jobs; for the rules' `priority:` (rule_priority)
+_PRIORITY = {"synth": 50, "pose": 40, "gait": 40, "silhouette": 20, "segmentation": 20, "flow": 0}
+
+
+def rule_priority(modality):
+    """`priority:` of a modality's rules: pose and gait before silhouette/segmentation, flow last."""
+    return _PRIORITY.get(modality, 0)
 
 
 _DEFAULT_RESOURCES = {

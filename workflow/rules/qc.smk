@@ -13,6 +13,7 @@ report: "../report/workflow.rst"
 localrules:
     qc_montage,
     qc_gait_plot,
+    qc_gait_table,
     qc_summary,
     split_event_overrides,
 
@@ -56,6 +57,25 @@ rule qc_gait_plot:
         ),
     log:
         f"{OUT}/logs/qc_gait_plot/{{pid}}/{{gt}}/{{stem}}.log",
+    conda:
+        "../envs/gaitprep.yaml"
+    shell:
+        "cp {input:q} {output:q} 2> {log:q}"
+
+
+rule qc_gait_table:
+    # the gait parameters table, copied under qc/report/ to enter the report
+    input:
+        f"{OUT}/gait_parameters_estimation.csv",
+    output:
+        report(
+            f"{OUT}/qc/report/gait_parameters_estimation.csv",
+            caption="../report/gait_parameters.rst",
+            category="Results",
+            labels={"table": "gait_parameters_estimation.csv"},
+        ),
+    log:
+        f"{OUT}/logs/qc_gait_table/gait_parameters_estimation.log",
     conda:
         "../envs/gaitprep.yaml"
     shell:

@@ -8,7 +8,12 @@ QC_IMAGE_MODALITIES = [m for m in _IMAGE_MODALITIES if m in MODALITIES] or list(
 #: the manual event overrides TSV (config gait.event_overrides); None: no overrides
 EVENT_OVERRIDES = config.get("gait", {}).get("event_overrides")
 if EVENT_OVERRIDES and not Path(EVENT_OVERRIDES).is_file():
-    logger.warning(f"gait.event_overrides: {EVENT_OVERRIDES} not found; no manual event overrides")
+    # a warning, not an error: configs copied from config/config.yaml into another folder
+    # name the demo's file relative to the repository
+    logger.warning(
+        f"config gait.event_overrides: {EVENT_OVERRIDES} does not exist{path_hint(EVENT_OVERRIDES, CONFIG_FILES)};"
+        " no manual event overrides"
+    )
     EVENT_OVERRIDES = None
 
 
@@ -116,6 +121,8 @@ def qc_failed_jobs(w):
 def qc_targets():
     """What the qc target (and the default target when "qc" is in modalities) builds."""
     out = [f"{OUT}/qc/run_summary.csv", f"{OUT}/qc/run_summary.html"]
+    if qc_gait():
+        out.append(f"{OUT}/qc/report/gait_parameters_estimation.csv")
     for key in CLIPS:
         if key in BAD_CLIPS:
             continue

@@ -1,7 +1,7 @@
 # run_report.smk: write <output_dir>/run_report.json at the end of every run, success or
 # failure, and print its summary (clips complete, each failed job with the file and the
 # reason from its log, undecodable frames skipped). Include it last in the Snakefile:
-#     include: "workflow/rules/run_report.smk"
+#     include: "rules/run_report.smk"
 # Snakemake keeps one onsuccess/onerror handler per workflow: a Snakefile that needs its
 # own should call _gaitprep_run_report(log, status) from it.
 # `log` in the handlers is the list of Snakemake log files of the run.

@@ -14,6 +14,7 @@ backend is recorded in ``<root>/provenance/`` instead.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,20 @@ GAIT_TYPES = ("UGS", "FGS")
 WALK_CLASSES = {"UGS": ("NW-WJ", "NW-WoJ"), "FGS": ("FW-WJ", "FW-WoJ")}
 ALL_WALK_CLASSES = tuple(w for ws in WALK_CLASSES.values() for w in ws)
 CLIPS = ("1", "2")
-PARTICIPANT_RE = re.compile(r"^PA\d{3,}$")
+#: Health&Gait's participant IDs: ``PA`` + 3 or more digits
+DEFAULT_PARTICIPANT_PATTERN = r"PA[0-9][0-9][0-9]+"
+#: environment variable holding another participant-ID pattern (jobs inherit it from the
+#: workflow, which sets it from config ``participant_id``)
+PARTICIPANT_ENV = "GAITPREP_PARTICIPANT_ID"
+PARTICIPANT_RE = re.compile(rf"^(?:{os.environ.get(PARTICIPANT_ENV) or DEFAULT_PARTICIPANT_PATTERN})$")
+
+
+def set_participant_pattern(pattern: str) -> None:
+    """Accept participant IDs matching ``pattern`` (a regular expression, full match) in this
+    process and, through :data:`PARTICIPANT_ENV`, in the processes it starts."""
+    global PARTICIPANT_RE
+    PARTICIPANT_RE = re.compile(rf"^(?:{pattern})$")
+    os.environ[PARTICIPANT_ENV] = pattern
 MODALITIES = ("pose", "silhouette", "segmentation", "flow")
 FLOW_METHODS = ("TVL1", "GMFLOW")
 
@@ -89,7 +103,13 @@ def validate_clip_fields(participant: str, gait_type: str, walk_class: str, clip
     """Return the list of problems with one clip's naming fields (empty when valid)."""
     problems = []
     if not PARTICIPANT_RE.match(str(participant)):
-        problems.append(f"bad participant ID {participant!r} (expected PA followed by 3 or more digits, e.g. PA007)")
+        pat = PARTICIPANT_RE.pattern[4:-2]
+        want = (
+            "PA followed by 3 or more digits, e.g. PA007"
+            if pat == DEFAULT_PARTICIPANT_PATTERN
+            else f"an ID matching participant_id {pat!r}"
+        )
+        problems.append(f"bad participant ID {participant!r} (expected {want})")
     if gait_type not in GAIT_TYPES:
         problems.append(f"unknown gait type {gait_type!r} (expected one of {', '.join(GAIT_TYPES)})")
     elif walk_class not in WALK_CLASSES[gait_type]:

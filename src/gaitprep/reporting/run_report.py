@@ -340,13 +340,36 @@ def build_report(
     return report
 
 
+def clip_frames(clip: dict) -> Optional[int]:
+    """Frames of one clip in a report's ``clips`` entry: the most frames any of its frame
+    jobs processed (a flow job's pairs + 1), not their sum over modalities; None if no job
+    finished."""
+    counts = [j.get("frames") or 0 for key, j in clip["jobs"].items() if not key.startswith("flow")]
+    counts += [(j.get("frames") or 0) + 1 for key, j in clip["jobs"].items() if key.startswith("flow") and j.get("frames")]
+    return max(counts) if counts else None
+
+
+def _frames_text(report: dict) -> str:
+    n = [f for f in (clip_frames(c) for c in report["clips"].values()) if f is not None]
+    if not n:
+        return "no frames processed"
+    if len(n) == 1:
+        return f"{n[0]} frames"
+    lo, hi = min(n), max(n)
+    per = f"{lo} frames per clip" if lo == hi else f"{lo}-{hi} frames per clip"
+    return f"{per} ({sum(n)} in all)"
+
+
 def format_summary(report: dict) -> str:
-    """A few lines for the end of the Snakemake output: totals, then each failure."""
+    """A few lines for the end of the Snakemake output: where the results are, clips
+    complete, modality jobs done (those that write a provenance record: pose, silhouette,
+    segmentation, flow per method) and jobs failed (any rule), frames per clip (counted once
+    per clip, not once per modality), undecodable frames skipped; then each failure and warning."""
     t = report["totals"]
     lines = [
         f"gaitprep run report ({report['root']}/{REPORT_NAME}): {t['clips_complete']} of {t['clips']} clips complete, "
-        f"{t['jobs_done']} jobs done, {t['jobs_failed']} failed; {t['frames']} frames, "
-        f"{t['frames_skipped']} undecodable frames skipped"
+        f"{t['jobs_done']} modality jobs done, {t['jobs_failed']} jobs failed; {_frames_text(report)}, "
+        f"{t['frames_skipped']} undecodable frames skipped; results in {report['root']}/"
     ]
     for f in report["failures"]:
         where = f["clip"] or ", ".join(f["output"]) or f["rule"]
