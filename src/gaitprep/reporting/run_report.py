@@ -88,7 +88,10 @@ def job_warnings(rec: dict) -> list[dict]:
     * no person in any frame (pose, silhouette, segmentation);
     * fewer frames decoded than the container reports for the range (a truncated file);
     * undecodable frames skipped in the middle;
-    * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate).
+    * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate);
+    * the record's own ``warnings`` (written by :func:`gaitprep.runner.provenance_extras`:
+      header frame rate vs timestamps, non-uniform timing for flow, portrait or sideways
+      video, a second person in view).
     """
     st = rec.get("stats") or {}
     v = rec.get("video") or {}
@@ -117,7 +120,22 @@ def job_warnings(rec: dict) -> list[dict]:
     length = (decoded or 0) + len(st.get("frames_skipped") or [])
     if length and fps and rec.get("modality") == "pose" and length / fps < SHORT_CLIP_S:
         warn(f"clip is {length / fps:.2f} s long ({length} frame(s) at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
+    for m in rec.get("warnings") or []:
+        warn(str(m))
     return out
+
+
+def _merge_warnings(warnings: list[dict]) -> list[dict]:
+    """One entry per (clip, message): the jobs that raised it joined (``pose, flow.TVL1``)."""
+    merged: dict[tuple, dict] = {}
+    for w in warnings:
+        k = (w.get("clip"), w["message"])
+        if k in merged:
+            if w.get("job") not in merged[k]["job"].split(", "):
+                merged[k]["job"] += f", {w.get('job')}"
+        else:
+            merged[k] = dict(w)
+    return list(merged.values())
 
 
 # --------------------------------------------------------------------------- failures
@@ -303,6 +321,7 @@ def build_report(
             "frames_skipped": skipped,
             "backend": rec.get("backend") or rec.get("name"),
             "wall_s": (rec.get("timing") or {}).get("wall_s"),
+            "persons": st.get("persons"),
             "output": rec.get("output"),
             "finished": rec.get("finished"),
         }
@@ -311,7 +330,7 @@ def build_report(
             totals["frames"] += int(frames or 0)
             totals["frames_with_person"] += int(st.get("frames_with_person") or 0)
         totals["frames_skipped"] += len(skipped)
-    warnings = [w for rec in load_provenance(root) for w in job_warnings(rec)]
+    warnings = _merge_warnings([w for rec in load_provenance(root) for w in job_warnings(rec)])
     failures = sorted(collect_failures(root, logs, since), key=lambda f: (f["clip"] or "", f["job"]))
     for f in failures:
         if f["clip"]:
