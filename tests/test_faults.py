@@ -576,3 +576,114 @@ def test_killed_mid_write_then_resumed(videos, tmp_path):
     assert validate.validate_tree(root).ok()
     rep = json.loads((root / "run_report.json").read_text())
     assert rep["status"] == "success" and rep["totals"]["clips_complete"] == 2
+
+
+# --------------------------------------------------------------------------- concurrency
+
+_WRITER_A = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from gaitprep.healthgait.writers import FrameDirWriter
+final, d = Path(sys.argv[1]), Path(sys.argv[2])
+with FrameDirWriter(final, ".png") as w:
+    w.write(0, np.zeros((8, 8), np.uint8))
+    (d / "a_started").touch()
+    t = time.time() + 60
+    while not (d / "b_done").exists() and time.time() < t:
+        time.sleep(0.02)
+    for i in range(1, 5):
+        w.write(i, np.full((8, 8), 255, np.uint8))
+print("A ok")
+"""
+_WRITER_B = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from gaitprep.healthgait.writers import FrameDirWriter
+final, d = Path(sys.argv[1]), Path(sys.argv[2])
+t = time.time() + 60
+while not (d / "a_started").exists() and time.time() < t:
+    time.sleep(0.02)
+with FrameDirWriter(final, ".png") as w:
+    for i in range(3):
+        w.write(i, np.zeros((8, 8), np.uint8))
+(d / "b_done").touch()
+print("B ok")
+"""
+
+
+def _py(code: str, *args) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_same_output_written_by_two_live_processes(tmp_path):
+    """Two processes write one output folder at once: the second one's stale-temp cleanup
+    leaves the first one's live ``.tmp-<pid>`` alone (it used to delete it, and the first job
+    then failed with 'could not write frame 1 (disk full or not writable?)')."""
+    final = tmp_path / "res" / "NW-WJ_1_YOLOV8"
+    a = _py(_WRITER_A, final, tmp_path)
+    b = _py(_WRITER_B, final, tmp_path)
+    out_b, err_b = b.communicate(timeout=120)
+    out_a, err_a = a.communicate(timeout=120)
+    assert a.returncode == 0 and "A ok" in out_a, err_a
+    assert b.returncode == 0 and "B ok" in out_b, err_b
+    assert f"another live process (pid {a.pid}) is writing this output now" in err_b
+    assert sorted(p.name for p in final.iterdir()) == [f"{i:03d}.png" for i in range(5)]  # A finished last
+    assert not tree_leftovers(tmp_path / "res")
+
+
+def test_stale_temp_of_dead_process_is_removed(tmp_path):
+    from gaitprep.healthgait.writers import write_json_atomic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"x.json{TMP_TAG}{dead.pid}"
+    stale.write_text("left by a killed job")
+    write_json_atomic(tmp_path / "x.json", [1])
+    assert not stale.exists() and (tmp_path / "x.json").read_text() == "[1]"
+
+
+_HOLDER = """
+import sys, time
+from gaitprep.lock import acquire
+acquire(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_second_run_on_same_output_dir_is_refused(videos, tmp_path):
+    """A live run (another checkout: here a real process holding the lock) owns output_dir: a
+    second Snakemake run stops before any job, naming host, pid and the lock file; a
+    ``--dry-run`` is not blocked and takes no lock. When the holder is dead the next run
+    says the lock is stale, takes it, and releases it at the end."""
+    import socket
+
+    from gaitprep.lock import LOCK_NAME
+
+    cfg = config(tmp_path / "c.yaml", write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["person"])]), modalities=["flow"])
+    root = tmp_path / "res"
+    holder = _py(_HOLDER, root)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        lock = root / LOCK_NAME
+        before = lock.read_text()
+        dry = _dry_run(tmp_path, cfg)
+        assert dry.returncode == 0, dry.stderr[-2000:]
+        assert lock.read_text() == before
+        r = snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path, check=False)
+        assert r.returncode != 0
+        msg = f"gaitprep: error: {root}: output folder is in use by another gaitprep run (host {socket.gethostname()}, pid {holder.pid}"
+        assert msg in r.stderr and f"lock file {lock}" in r.stderr, r.stderr[-3000:]
+        assert not (root / "optical_flow").exists() and not (root / "provenance").exists()
+        assert lock.read_text() == before  # the holder's lock is not touched
+    finally:
+        holder.kill()
+        holder.wait()
+    r = snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path)
+    assert f"removing the stale lock of a run that is no longer alive (host {socket.gethostname()}, pid {holder.pid}" in r.stderr
+    assert naming.flow_dir(root, clip(0), "TVL1").is_dir()
+    assert not (root / LOCK_NAME).exists()  # released at the end

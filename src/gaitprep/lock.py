@@ -93,7 +93,7 @@ def acquire(output_dir: str | Path, log=None) -> Path:
             the lock file), or the holder is on another host.
     """
     say = log or (lambda m: print(m, file=sys.stderr))
-    out = Path(output_dir)
+    out = Path(output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     p = lock_path(out)
     me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
