@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from conftest import REPO, shared_video, snakemake, write_config
+from mp4edit import frame_duration_ticks, set_frame_durations, set_rotation
 from gaitprep.healthgait import naming, validate
 from gaitprep.errors import VideoError, WeightsNotFoundError
 from gaitprep.healthgait.naming import ClipId
@@ -101,7 +102,24 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     b = mj.read_bytes()
     (d / "truncated.avi").write_bytes(b[: len(b) // 2])
     v["truncated_avi"] = d / "truncated.avi"
+    # a phone held upright: landscape pixels stored with a 90-degree display rotation
+    v["portrait"] = write_video(d / "portrait.mp4", person[:8])
+    set_rotation(v["portrait"], 90)
+    v["vfr"] = vfr_video(d / "vfr.mp4", person_frames(24, first=35))
     return v
+
+
+def vfr_video(path: Path, frames30: list, fps: float = 30.0) -> Path:
+    """A variable-frame-rate MP4 with real time preserved: the first half of ``frames30``
+    (recorded at ``fps``) at ``fps``, then every other frame of the second half at ``fps / 2``
+    (each shown twice as long), as phones do in low light. Frame ``i`` of the file is at the
+    time of the source frame it came from."""
+    half = len(frames30) // 2
+    kept = list(frames30[:half]) + list(frames30[half::2])
+    write_video(path, kept, fps=fps)
+    ts, d, n = frame_duration_ticks(path)
+    set_frame_durations(path, [d] * half + [2 * d] * (n - half))
+    return path
 
 
 def clip(i: int) -> ClipId:
@@ -133,12 +151,24 @@ BATCH = {
 }  # fmt: skip
 
 
+#: sheet-sanity rows of the batch: name -> (clip number, video fixture, end_frame)
+BATCH_SHEET = {
+    "past_end": (10, "person", 20),  # end_frame 20 of a 12-frame video; also the same video as clip 0
+    "wrong_direction": (11, "walk", ""),  # walks left-to-right but is clip 1 (right-to-left)
+    "portrait": (12, "portrait", ""),  # phone video: rotation metadata 90 degrees
+    "vfr": (13, "vfr", ""),  # 30 fps then 15 fps
+}
+
+
 @pytest.fixture(scope="module")
 def batch(videos, tmp_path_factory):
-    """All per-clip faults in one ``snakemake --keep-going`` run (pose + flow)."""
+    """All per-clip faults in one ``snakemake --keep-going`` run (pose + flow), with
+    ``end_frame_past_end: warn`` for the sheet-sanity rows."""
     wd = tmp_path_factory.mktemp("batch")
-    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos[name]) for name, i in BATCH.items() for c in [clip(i)]]
-    cfg = config(wd / "config.yaml", write_sheet(wd / "samples.tsv", rows))
+    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos[name], "") for name, i in BATCH.items() for c in [clip(i)]]
+    rows += [(c.participant, c.gait_type, c.walk_class, c.clip, videos[v], end) for i, v, end in BATCH_SHEET.values() for c in [clip(i)]]
+    sheet = write_sheet(wd / "samples.tsv", rows, header=HEADER.rstrip("\n") + "\tend_frame\n")
+    cfg = config(wd / "config.yaml", sheet, end_frame_past_end="warn")
     t0 = time.time()
     p = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=wd, check=False, timeout=900)
     root = wd / "res"
@@ -284,6 +314,88 @@ def test_truncated_avi_decodes_what_is_there(batch):
     assert 0 < frames < 12
     msgs = [w["message"] for w in rep["warnings"] if w["clip"] == c.key]
     assert any(f"decoded {frames} of the 12 frames the container reports" in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- timing, orientation, sheet sanity (issue 16)
+
+
+def _warnings(batch, i):
+    return [w["message"] for w in batch["report"]["warnings"] if w["clip"] == clip(i).key]
+
+
+@pytest.mark.slow
+def test_variable_frame_rate_timed_by_container(batch):
+    """30 fps then 15 fps (real time kept): provenance keeps each frame's container timestamp
+    (what gait times steps with); the header rate that disagrees and, for flow, the uneven
+    spacing are warnings in the job log, the provenance and the run report."""
+    i = BATCH_SHEET["vfr"][0]
+    c, root, path = clip(i), batch["root"], batch["videos"]["vfr"]
+    tm = json.loads(naming.provenance_path(root, c, "pose").read_text())["timing"]
+    assert tm["frames"] == list(range(18))
+    want = [k / 30 for k in range(12)] + [(12 + 2 * k) / 30 for k in range(6)]
+    assert tm["t_s"] == pytest.approx(want, abs=1e-4)
+    assert tm["median_fps"] == pytest.approx(30.0, rel=1e-3) and not tm["uniform"] and tm["max_jitter_ms"] == pytest.approx(33.3, abs=0.2)
+    assert tm["header_fps"] == pytest.approx(18 / 0.8, rel=0.01)  # the container's average
+    msgs = _warnings(batch, i)
+    header = f"{path}: the header frame rate {tm['header_fps']:g} fps disagrees with the frame timestamps (30.000 fps"
+    assert any(m.startswith(header) for m in msgs), msgs
+    flow = [m for m in msgs if "frame timing is not uniform: 6 of 17 frame intervals" in m]
+    assert flow and "rate 15.00-30.00 fps" in flow[0] and "optical flow assumes a constant frame rate" in flow[0]
+    flow_rec = json.loads(naming.provenance_path(root, c, "flow", "TVL1").read_text())
+    assert flow[0] in flow_rec["warnings"]
+    assert header in (root / "logs" / "pose_clip" / c.participant / c.gait_type / f"{c.stem}.log").read_text()
+    assert len(list(naming.flow_dir(root, c, "TVL1").glob("*.png"))) == 17
+
+
+@pytest.mark.slow
+def test_portrait_video_is_named_sideways(batch):
+    i = BATCH_SHEET["portrait"][0]
+    c, root = clip(i), batch["root"]
+    msgs = _warnings(batch, i)
+    want = f"{batch['videos']['portrait']}: portrait video (180x320 px, taller than wide; rotation metadata 90 degrees, auto-rotated upright by the decoder)"
+    assert any(m.startswith(want) for m in msgs), msgs
+    assert f"WARNING {c.key} pose, flow.TVL1: {want}" in batch["proc"].stderr
+    assert cv2.imread(str(next(naming.flow_dir(root, c, "TVL1").glob("*.png")))).shape == (320, 180, 3)
+
+
+@pytest.mark.slow
+def test_end_frame_past_end_as_warning(batch):
+    """``end_frame_past_end: warn``: the clip is processed to the video's end; the sheet check
+    names the container's length and the run report the frames actually read."""
+    i = BATCH_SHEET["past_end"][0]
+    c, v = clip(i), batch["videos"]["person"]
+    msgs = _warnings(batch, i)
+    assert f"{c.key}: end_frame 20 is past the end of {v}, which has 12 frames (the container's count; end_frame is exclusive, at most 12); the clip is processed to frame 11" in msgs, msgs
+    assert f"end_frame 20 is past the end of {v}: the container reports 12 frames and 12 were read from frame 0 (the clip ends at frame 11)" in msgs
+    assert len(json.loads(naming.pose_path(batch["root"], c).read_text())) == 12
+
+
+@pytest.mark.slow
+def test_same_video_under_two_participants(batch):
+    v = batch["videos"]["person"].resolve()
+    a, b = clip(0).key, clip(BATCH_SHEET["past_end"][0]).key
+    want = f"video {v} is used by 2 clips (participants PA100, PA110): {a}, {b}"
+    assert want in _warnings(batch, 0) and want in _warnings(batch, BATCH_SHEET["past_end"][0])
+    assert f"WARNING {a} sheet: {want}" in batch["proc"].stderr
+
+
+@pytest.mark.slow
+def test_clip_number_contradicts_walking_direction(batch):
+    i = BATCH_SHEET["wrong_direction"][0]
+    msgs = [m for m in _warnings(batch, i) if m.startswith("clip 1 should walk right-to-left")]
+    assert msgs and "but the walker moves left-to-right (pelvis x" in msgs[0] and "clip numbers swapped in the sheet" in msgs[0], _warnings(batch, i)
+
+
+@pytest.mark.slow
+def test_end_frame_past_end_is_an_error(videos, tmp_path):
+    """Default: an end_frame past the video's end stops the run before any job (dry run too)."""
+    v = videos["person"]
+    sheet = write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", v, 20)], header=HEADER.rstrip("\n") + "\tend_frame\n")
+    r = _dry_run(tmp_path, config(tmp_path / "c.yaml", sheet))
+    assert r.returncode != 0
+    assert f"PA100/UGS/NW-WJ_1: end_frame 20 is past the end of {v}, which has 12 frames" in r.stdout + r.stderr
+    assert "set end_frame_past_end: warn" in r.stdout + r.stderr
+    assert not (tmp_path / "res").exists()
 
 
 # --------------------------------------------------------------------------- input problems

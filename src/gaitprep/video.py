@@ -261,7 +261,12 @@ def frame_timing(
     ts = list(t_s)
     warnings: list[str] = []
     source = "container"
-    bad = [k for k in range(len(ts)) if ts[k] is None or not math.isfinite(ts[k]) or (k and ts[k] <= ts[k - 1])]
+    def _bad(k):
+        if ts[k] is None or not math.isfinite(ts[k]):
+            return True
+        return k > 0 and ts[k - 1] is not None and ts[k] <= ts[k - 1]
+
+    bad = [k for k in range(len(ts)) if _bad(k)]
     if bad and header_fps > 0:
         k = bad[0]
         warnings.append(

@@ -56,6 +56,9 @@ def _load_samples():
 
 SAMPLES = _load_samples()
 CLIPS = sorted(SAMPLES)
+# frame ranges vs the videos (error), a video under two clips (warning); see gaitprep.sanity
+from gaitprep.sanity import check_samples
+SHEET_WARNINGS = check_samples(SAMPLES.values(), past_end=config.get("end_frame_past_end", "error"))
 # A missing or unreadable video: with --keep-going only its own clip's jobs fail (they report
 # the file); without it, every such problem stops the run before any job starts.
 BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}

@@ -42,11 +42,16 @@ def _gaitprep_lock():
     _gaitprep_import()
     from gaitprep.lock import LockError, acquire
 
+    root = config.get("output_dir") or "results"
     try:
-        acquire(config.get("output_dir") or "results")
+        acquire(root)
     except LockError as e:
         print(f"gaitprep: error: {e}", file=_sys.stderr)
         raise
+    # the sample sheet's parse-time warnings (common.smk: SHEET_WARNINGS), for the run report
+    from gaitprep.sanity import write_sheet_warnings
+
+    write_sheet_warnings(root, globals().get("SHEET_WARNINGS") or [])
 
 
 onstart:

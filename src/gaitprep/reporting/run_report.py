@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .. import sanity
 from ..healthgait import naming
 from ..healthgait.writers import TMP_TAG, write_json_atomic
 
@@ -87,6 +88,7 @@ def job_warnings(rec: dict) -> list[dict]:
 
     * no person in any frame (pose, silhouette, segmentation);
     * fewer frames decoded than the container reports for the range (a truncated file);
+    * an ``end_frame`` past the end of the video (naming the frames actually read);
     * undecodable frames skipped in the middle;
     * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate);
     * the record's own ``warnings`` (written by :func:`gaitprep.runner.provenance_extras`:
@@ -109,7 +111,10 @@ def job_warnings(rec: dict) -> list[dict]:
         start = v.get("start") or 0
         expected = (min(v["end"], n) if v.get("end") else n) - start
         skipped = len(st.get("frames_skipped") or [])
-        if decoded + skipped < expected:
+        if v.get("end") and v["end"] > n:
+            warn(f"end_frame {v['end']} is past the end of {v.get('path', 'the video')}: the container reports {n} frames "
+                 f"and {decoded + skipped} were read from frame {start} (the clip ends at frame {start + decoded + skipped - 1})")
+        elif decoded + skipped < expected:
             warn(
                 f"decoded {decoded} of the {expected} frames the container reports for {v.get('path', 'the video')} "
                 f"(file truncated or damaged at the end?)"
@@ -330,7 +335,12 @@ def build_report(
             totals["frames"] += int(frames or 0)
             totals["frames_with_person"] += int(st.get("frames_with_person") or 0)
         totals["frames_skipped"] += len(skipped)
-    warnings = _merge_warnings([w for rec in load_provenance(root) for w in job_warnings(rec)])
+    recs = load_provenance(root)
+    warnings = [w for rec in recs for w in job_warnings(rec)]
+    warnings += sanity.read_sheet_warnings(root)
+    widths = {r["clip"]: (r.get("video") or {}).get("width") for r in recs if r.get("modality") == "pose"}
+    warnings += sanity.direction_warnings(root, sorted(clips), widths)
+    warnings = _merge_warnings(warnings)
     failures = sorted(collect_failures(root, logs, since), key=lambda f: (f["clip"] or "", f["job"]))
     for f in failures:
         if f["clip"]:
