@@ -339,7 +339,7 @@ def test_variable_frame_rate_timed_by_container(batch):
     msgs = _warnings(batch, i)
     header = f"{path}: the header frame rate {tm['header_fps']:g} fps disagrees with the frame timestamps (30.000 fps"
     assert any(m.startswith(header) for m in msgs), msgs
-    flow = [m for m in msgs if "frame timing is not uniform: 6 of 17 frame intervals" in m]
+    flow = [m for m in msgs if "frame timing is not uniform: 5 of 17 frame intervals" in m]
     assert flow and "rate 15.00-30.00 fps" in flow[0] and "optical flow assumes a constant frame rate" in flow[0]
     flow_rec = json.loads(naming.provenance_path(root, c, "flow", "TVL1").read_text())
     assert flow[0] in flow_rec["warnings"]
@@ -354,7 +354,7 @@ def test_portrait_video_is_named_sideways(batch):
     msgs = _warnings(batch, i)
     want = f"{batch['videos']['portrait']}: portrait video (180x320 px, taller than wide; rotation metadata 90 degrees, auto-rotated upright by the decoder)"
     assert any(m.startswith(want) for m in msgs), msgs
-    assert f"WARNING {c.key} pose, flow.TVL1: {want}" in batch["proc"].stderr
+    assert [ln for ln in batch["proc"].stderr.splitlines() if ln.startswith(f"  WARNING {c.key} ") and want in ln], batch["proc"].stderr[-3000:]
     assert cv2.imread(str(next(naming.flow_dir(root, c, "TVL1").glob("*.png")))).shape == (320, 180, 3)
 
 
@@ -799,3 +799,59 @@ def test_second_run_on_same_output_dir_is_refused(videos, tmp_path):
     assert f"removing the stale lock of a run that is no longer alive (host {socket.gethostname()}, pid {holder.pid}" in r.stderr
     assert naming.flow_dir(root, clip(0), "TVL1").is_dir()
     assert not (root / LOCK_NAME).exists()  # released at the end
+
+
+# --------------------------------------------------------------------------- a second person
+
+
+class TwoPersonSilhouette:
+    """A stand-in for a multi-person backend (YOLOv8-seg, DensePose): it passes two
+    detections per frame to gaitprep's :class:`~gaitprep.subject.MainSubjectTracker`, the
+    bystander in ``share`` of the frames, and masks the subject's box."""
+
+    modality, name = "silhouette", "two-person-test"
+
+    def __init__(self, params, ctx):
+        self.share = float((params or {}).get("share", 0.5))
+
+    def run(self, frames):
+        from gaitprep.results import MaskResult
+        from gaitprep.subject import MainSubjectTracker
+
+        tr = MainSubjectTracker()
+        for k, f in enumerate(frames):
+            h, w = f.image.shape[:2]
+            subject = [w * 0.1 + k, h * 0.2, w * 0.3 + k, h * 0.9]
+            boxes = [subject] + ([[w * 0.6, h * 0.3, w * 0.75, h * 0.8]] if k < self.share * 12 else [])
+            i = tr.select(np.array(boxes), np.array([0.9] * len(boxes)))
+            m = np.zeros((h, w), bool)
+            x0, y0, x1, y1 = (int(v) for v in boxes[i])
+            m[y0:y1, x0:x1] = True
+            yield MaskResult(f.index, m)
+
+    def provenance(self):
+        return {"backend": self.name, "params": {"share": self.share}}
+
+    def close(self):
+        pass
+
+
+def test_second_person_in_view_is_reported(videos, tmp_path, monkeypatch):
+    """A tracker that sees another person in 6 of 12 frames: provenance ``stats.persons``
+    counts it, the job warns and the run report shows it; a lone walker gives no warning."""
+    from gaitprep.backends import REGISTRY
+    from gaitprep.reporting.run_report import build_report
+    from gaitprep.runner import JobSpec, run_modality
+
+    monkeypatch.setitem(REGISTRY["silhouette"], "two-person-test", "test_faults:TwoPersonSilhouette")
+    c, lone = clip(0), clip(1)
+    rec = run_modality("silhouette", c, videos["person"], tmp_path, JobSpec(backend="two-person-test", params={"share": 0.5}, device="cpu", progress=False))
+    assert rec["stats"]["persons"] == {"frames": 12, "frames_with_others": 6, "max_persons": 2}
+    want = f"{videos['person']}: another person is in view in 6 of the 12 frames with a subject (50%; up to 2 persons in one frame)"
+    assert any(w.startswith(want) for w in rec["warnings"]), rec["warnings"]
+    rec = run_modality("silhouette", lone, videos["person"], tmp_path, JobSpec(backend="two-person-test", params={"share": 0}, device="cpu", progress=False))
+    assert rec["stats"]["persons"]["frames_with_others"] == 0 and not [w for w in rec["warnings"] if "another person" in w]
+    rep = build_report(tmp_path)
+    assert [w["clip"] for w in rep["warnings"] if "another person is in view" in w["message"]] == [c.key]
+    assert rep["clips"][c.key]["jobs"]["silhouette"]["persons"]["frames_with_others"] == 6
+    assert len(list(naming.silhouette_dir(tmp_path, c).glob("*.jpg"))) == 12

@@ -132,15 +132,19 @@ def job_warnings(rec: dict) -> list[dict]:
 
 def _merge_warnings(warnings: list[dict]) -> list[dict]:
     """One entry per (clip, message): the jobs that raised it joined (``pose, flow.TVL1``)."""
+    order = {"sheet": 0, "pose": 1, "silhouette": 2, "segmentation": 3}
     merged: dict[tuple, dict] = {}
     for w in warnings:
         k = (w.get("clip"), w["message"])
         if k in merged:
-            if w.get("job") not in merged[k]["job"].split(", "):
-                merged[k]["job"] += f", {w.get('job')}"
+            merged[k]["_jobs"].append(str(w.get("job")))
         else:
-            merged[k] = dict(w)
-    return list(merged.values())
+            merged[k] = {**w, "_jobs": [str(w.get("job"))]}
+    out = []
+    for w in merged.values():
+        jobs = sorted(set(w.pop("_jobs")), key=lambda j: (order.get(j, 9), j))
+        out.append({**w, "job": ", ".join(jobs)})
+    return out
 
 
 # --------------------------------------------------------------------------- failures
