@@ -122,9 +122,17 @@ def job_warnings(rec: dict) -> list[dict]:
     if st.get("frames_skipped"):
         warn(f"{len(st['frames_skipped'])} undecodable frame(s) skipped: {st['frames_skipped']}")
     fps = v.get("fps")
+    tm = rec.get("timing") or {}
     length = (decoded or 0) + len(st.get("frames_skipped") or [])
-    if length and fps and rec.get("modality") == "pose" and length / fps < SHORT_CLIP_S:
-        warn(f"clip is {length / fps:.2f} s long ({length} frame(s) at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
+    if tm.get("median_fps") and len(tm.get("t_s") or []) >= 2:  # the container's timestamps
+        fps = tm["median_fps"]
+        dur = tm["t_s"][-1] - tm["t_s"][0] + 1 / fps
+        how = f"{length} frame(s) at {round(fps, 2):g} fps, from the container's timestamps"
+    else:
+        dur = length / fps if (length and fps) else None
+        how = f"{length} frame(s) at {fps:g} fps" if fps else ""
+    if dur is not None and rec.get("modality") == "pose" and dur < SHORT_CLIP_S:
+        warn(f"clip is {dur:.2f} s long ({how}), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
     for m in rec.get("warnings") or []:
         warn(str(m))
     return out
