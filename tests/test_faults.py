@@ -757,6 +757,61 @@ def test_stale_temp_of_dead_process_is_removed(tmp_path):
     assert not stale.exists() and (tmp_path / "x.json").read_text() == "[1]"
 
 
+@pytest.mark.slow
+def test_two_workflows_on_one_output_dir(videos, tmp_path):
+    """Two checkouts (two Snakemake working directories) with one absolute ``output_dir``:
+    while the first runs (held still with SIGSTOP once it has the lock, so that the test does
+    not depend on the machine's speed), the second stops before any job, naming the first's
+    host, pid and working directory; resumed, the first completes and releases the lock."""
+    import socket
+
+    from gaitprep.lock import LOCK_NAME
+
+    root = tmp_path / "shared_out"
+    wds = [tmp_path / "checkout_a", tmp_path / "checkout_b"]
+    cfgs = []
+    for wd in wds:
+        wd.mkdir()
+        sheet = write_sheet(wd / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["walk"])])
+        cfgs.append(config(wd / "c.yaml", sheet, output_dir=str(root), modalities=["flow"]))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wds[0]), "--configfile", str(cfgs[0]), "--cores", "1"]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    a = subprocess.Popen(cmd, cwd=wds[0], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stopped = False
+    try:
+        deadline = time.time() + 120
+        while not (root / LOCK_NAME).exists() and a.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        os.killpg(a.pid, signal.SIGSTOP)
+        stopped = True
+        assert (root / LOCK_NAME).exists(), "the first run never took the lock (or finished at once)"
+        holder = json.loads((root / LOCK_NAME).read_text())
+        b = snakemake("--configfile", cfgs[1], "--cores", "1", cwd=wds[1], check=False)
+    finally:
+        if stopped:
+            os.killpg(a.pid, signal.SIGCONT)
+        out_a, err_a = a.communicate(timeout=600)
+    assert b.returncode != 0
+    assert holder["pid"] == a.pid
+    msg = f"gaitprep: error: {root}: output folder is in use by another gaitprep run (host {socket.gethostname()}, pid {a.pid}"
+    assert msg in b.stderr and f"in {wds[0]}; lock file {root / LOCK_NAME})" in b.stderr, b.stderr[-3000:]
+    assert a.returncode == 0, err_a[-3000:]
+    assert len(list(naming.flow_dir(root, clip(0), "TVL1").glob("*.png"))) == 44
+    assert not (root / LOCK_NAME).exists() and not tree_leftovers(root)
+    assert json.loads((root / "run_report.json").read_text())["status"] == "success"
+
+
+@pytest.mark.slow
+def test_batch_tree_foreign_files_reported(batch):
+    """Every hidden file Snakemake leaves inside the Health&Gait folders is reported by validate."""
+    root = batch["root"]
+    hidden = {str(p.relative_to(root)) for d in naming.MODALITY_DIRS.values() if (root / d).is_dir() for p in (root / d).rglob(".*")}
+    v = validate.validate_tree(root)
+    foreign = {i.path for i in v.issues if i.message.startswith("foreign file in the Health&Gait layout")}
+    assert foreign == hidden
+    assert v.ok()
+
+
 _HOLDER = """
 import sys, time
 from gaitprep.lock import acquire

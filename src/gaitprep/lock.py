@@ -6,8 +6,9 @@ twice and race on the same files. :func:`acquire` is called by the workflow's ``
 handler (``workflow/rules/run_report.smk``; Snakemake runs it only for a real run, never for
 ``--dry-run``), :func:`release` by ``onsuccess``/``onerror``.
 
-The lock file is JSON ``{"host", "pid", "started", "cwd", "argv"}``, created with
-``O_CREAT | O_EXCL`` (atomic on local filesystems and on NFSv3+). A lock whose holder is a
+The lock file is JSON ``{"host", "pid", "started", "cwd", "argv"}``, created complete and
+exclusively (written to a private file, then hard-linked into place; atomic on local
+filesystems and NFS). A lock whose holder is a
 dead process on this host is stale (a killed run): :func:`acquire` says so and takes it. A
 lock held by a live process, or by any process on another host (whose liveness cannot be
 checked from here), refuses the run with a :class:`LockError` naming host, pid and the file.
@@ -100,7 +101,7 @@ def acquire(output_dir: str | Path, log=None) -> Path:
           "cwd": os.getcwd(), "argv": sys.argv[:8]}  # fmt: skip
     for _ in range(3):  # a stale lock removed by a concurrent acquirer: try again
         try:
-            fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create_with(p, me)
         except FileExistsError:
             h = read_lock(out)
             if h is None:
@@ -115,10 +116,26 @@ def acquire(output_dir: str | Path, log=None) -> Path:
                 f"{out}: output folder is in use by another gaitprep run ({holder_text(h)}; lock file {p}). "
                 f"Wait for that run to finish; if it is gone (e.g. its machine crashed), delete {p} and rerun"
             )
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
         return p
     raise LockError(f"{out}: could not take the lock {p} (it keeps reappearing: another run is starting?)")
+
+
+def _create_with(p: Path, content: dict) -> None:
+    """Create ``p`` holding ``content`` atomically, failing with FileExistsError if it exists:
+    the JSON is written to a private file first and hard-linked to ``p`` (``link`` is atomic
+    and exclusive, NFS included), so that no reader ever sees an empty lock file."""
+    tmp = p.with_name(f"{p.name}.{content['host']}.{content['pid']}")
+    tmp.write_text(json.dumps(content))
+    try:
+        os.link(tmp, p)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this filesystem: exclusive create, then write
+        fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def release(output_dir: str | Path) -> bool:
