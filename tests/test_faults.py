@@ -154,9 +154,8 @@ BATCH = {
 #: sheet-sanity rows of the batch: name -> (clip number, video fixture, end_frame)
 BATCH_SHEET = {
     "past_end": (10, "person", 20),  # end_frame 20 of a 12-frame video; also the same video as clip 0
-    "wrong_direction": (11, "walk", ""),  # walks left-to-right but is clip 1 (right-to-left)
     "portrait": (12, "portrait", ""),  # phone video: rotation metadata 90 degrees
-    "vfr": (13, "vfr", ""),  # 30 fps then 15 fps
+    "vfr": (13, "vfr", ""),  # 30 fps then 15 fps; walks left-to-right but is clip 1 (right-to-left)
 }
 
 
@@ -381,7 +380,7 @@ def test_same_video_under_two_participants(batch):
 
 @pytest.mark.slow
 def test_clip_number_contradicts_walking_direction(batch):
-    i = BATCH_SHEET["wrong_direction"][0]
+    i = BATCH_SHEET["vfr"][0]
     msgs = [m for m in _warnings(batch, i) if m.startswith("clip 1 should walk right-to-left")]
     assert msgs and "but the walker moves left-to-right (pelvis x" in msgs[0] and "clip numbers swapped in the sheet" in msgs[0], _warnings(batch, i)
 

@@ -695,7 +695,7 @@ def _check_against_provenance(c: _Collector, root: Path, clip: ClipFiles, pose: 
     key = clip.key
     for label, rec in clip.provenance.items():
         if rec is None:
-            c.error(key, clip.provenance_paths[label], f"missing provenance record for the clip's {label} output: which backend made it, its frame timing and skipped frames are unknown (deleted? rerun the job)")
+            c.error(key, clip.provenance_paths[label], f"missing provenance record for the clip's {label} output: which backend made it, its frame timing and skipped frames are unknown (record deleted, or the output copied in from elsewhere? rerun the job)")
     person = {e["frame"] for e in pose or [] if e.get("joints")}
     for label in ("silhouette", "segmentation"):
         if label not in infos:
