@@ -82,6 +82,8 @@ def orientation_warning(info: VideoInfo) -> Optional[str]:
             f"{info.path}: the video is stored sideways (rotation metadata {rot} degrees, not applied by the "
             f"decoder): frames are decoded as {info.width}x{info.height} px with the picture turned by {rot} degrees"
         )
+    if rot == 180 and not info.auto_rotated:
+        return f"{info.path}: the video is stored upside down (rotation metadata 180 degrees, not applied by the decoder)"
     if info.portrait:
         how = (f"rotation metadata {rot} degrees, auto-rotated upright by the decoder" if rot
                else "no rotation metadata: if the camera was held sideways the picture is turned")  # fmt: skip
