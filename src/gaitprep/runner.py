@@ -216,7 +216,8 @@ def run_modality(
         **backend.provenance(),
         "device": device,
         "video": {"path": str(video), "width": w, "height": h, "fps": info.fps,
-                  "frame_count": info.frame_count, "start": start, "end": end},  # fmt: skip
+                  "frame_count": info.frame_count, "start": start, "end": end,
+                  "rotation": info.rotation, "auto_rotated": info.auto_rotated},  # fmt: skip
         "stats": stats,
         "timing": {**timing, "wall_s": round(wall, 3), "load_s": round(t_load, 3),
                    "processing_fps": round(reader.decoded / max(wall - t_load, 1e-9), 2)},  # fmt: skip
