@@ -822,10 +822,9 @@ time.sleep(120)
 
 @pytest.mark.slow
 def test_second_run_on_same_output_dir_is_refused(videos, tmp_path):
-    """A live run (another checkout: here a real process holding the lock) owns output_dir: a
-    second Snakemake run stops before any job, naming host, pid and the lock file; a
-    ``--dry-run`` is not blocked and takes no lock. When the holder is dead the next run
-    says the lock is stale, takes it, and releases it at the end."""
+    """A live run (here a real process holding the lock) owns output_dir: a second Snakemake
+    run stops before any job, naming host, pid and the lock file, and leaves the lock alone;
+    a ``--dry-run`` is not blocked and takes no lock."""
     import socket
 
     from gaitprep.lock import LOCK_NAME
@@ -849,10 +848,27 @@ def test_second_run_on_same_output_dir_is_refused(videos, tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    r = snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path)
-    assert f"removing the stale lock of a run that is no longer alive (host {socket.gethostname()}, pid {holder.pid}" in r.stderr
-    assert naming.flow_dir(root, clip(0), "TVL1").is_dir()
-    assert not (root / LOCK_NAME).exists()  # released at the end
+
+
+def test_stale_lock_is_taken_over(tmp_path, capsys):
+    """The holder died (a killed run): the next run says so and takes the lock; a holder on
+    another host is never taken over (its pid cannot be checked from here)."""
+    import socket
+
+    from gaitprep import lock
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / lock.LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": "T0", "cwd": "/x"}))
+    lock.acquire(tmp_path)
+    err = capsys.readouterr().err
+    assert f"{tmp_path / lock.LOCK_NAME}: removing the stale lock of a run that is no longer alive (host {socket.gethostname()}, pid {dead.pid}, started T0, in /x); taking it" in err
+    assert lock.read_lock(tmp_path)["pid"] == os.getpid()
+    assert lock.release(tmp_path) and not (tmp_path / lock.LOCK_NAME).exists()
+    (tmp_path / lock.LOCK_NAME).write_text(json.dumps({"host": "elsewhere", "pid": dead.pid, "started": "T0", "cwd": "/x"}))
+    with pytest.raises(lock.LockError, match=r"in use by another gaitprep run \(host elsewhere, pid \d+"):
+        lock.acquire(tmp_path)
+    assert not lock.release(tmp_path) and (tmp_path / lock.LOCK_NAME).exists()  # not ours
 
 
 # --------------------------------------------------------------------------- a second person
