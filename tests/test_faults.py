@@ -925,3 +925,23 @@ def test_second_person_in_view_is_reported(videos, tmp_path, monkeypatch):
     assert [w["clip"] for w in rep["warnings"] if "another person is in view" in w["message"]] == [c.key]
     assert rep["clips"][c.key]["jobs"]["silhouette"]["persons"]["frames_with_others"] == 6
     assert len(list(naming.silhouette_dir(tmp_path, c).glob("*.jpg"))) == 12
+
+
+def test_old_temp_of_a_reused_pid_is_removed(tmp_path):
+    """A temporary named after a live pid but untouched for longer than STALE_TEMP_S is a
+    killed job's whose pid was reused: removed."""
+    from gaitprep.healthgait import writers
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        old = tmp_path / f"x.json{TMP_TAG}{live.pid}"
+        old.write_text("left by a killed job")
+        t = time.time() - writers.STALE_TEMP_S - 60
+        os.utime(old, (t, t))
+        assert writers.clean_stale_temps(tmp_path / "x.json") == [] and not old.exists()
+        fresh = tmp_path / f"y.json{TMP_TAG}{live.pid}"
+        fresh.write_text("being written")
+        assert writers.clean_stale_temps(tmp_path / "y.json") == [fresh] and fresh.exists()
+    finally:
+        live.kill()
+        live.wait()

@@ -12,6 +12,7 @@ from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
 from gaitprep.errors import InputError
 from gaitprep.healthgait.naming import ClipId
 from gaitprep.samples import Sample, discover, load_sheet
+from gaitprep.sanity import check_samples
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -57,7 +58,6 @@ def _load_samples():
 SAMPLES = _load_samples()
 CLIPS = sorted(SAMPLES)
 # frame ranges vs the videos (error), a video under two clips (warning); see gaitprep.sanity
-from gaitprep.sanity import check_samples
 SHEET_WARNINGS = check_samples(SAMPLES.values(), past_end=config.get("end_frame_past_end", "error"))
 # A missing or unreadable video: with --keep-going only its own clip's jobs fail (they report
 # the file); without it, every such problem stops the run before any job starts.

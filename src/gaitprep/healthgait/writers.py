@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -32,16 +33,28 @@ def _tmp_sibling(final: Path) -> Path:
     return final.with_name(f"{final.name}{TMP_TAG}{os.getpid()}")
 
 
+#: a temporary untouched for this long is stale even if a process with its pid is alive
+#: (the pid was reused after the writer was killed); a live writer touches its folder with
+#: every frame
+STALE_TEMP_S = 6 * 3600
+
+
 def temp_owner_alive(tmp: str | Path) -> bool:
-    """Whether the process named by a ``<final>.tmp-<pid>`` temporary is alive on this host
-    (another process's, not this one's). Names without a pid count as dead."""
+    """Whether a ``<final>.tmp-<pid>`` temporary belongs to a live writer: another process
+    (not this one) with that pid is alive on this host and the temporary was modified within
+    :data:`STALE_TEMP_S`. Names without a pid count as dead."""
     from ..lock import pid_alive
 
     m = _TMP_PID.search(Path(tmp).name)
     if not m:
         return False
     pid = int(m[1])
-    return pid != os.getpid() and pid_alive(pid)
+    if pid == os.getpid() or not pid_alive(pid):
+        return False
+    try:
+        return time.time() - Path(tmp).stat().st_mtime < STALE_TEMP_S
+    except OSError:
+        return False
 
 
 def clean_stale_temps(final: str | Path) -> list[Path]:
