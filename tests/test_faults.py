@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from conftest import REPO, shared_video, snakemake, write_config
+from mp4edit import frame_duration_ticks, set_frame_durations, set_rotation
 from gaitprep.healthgait import naming, validate
 from gaitprep.errors import VideoError, WeightsNotFoundError
 from gaitprep.healthgait.naming import ClipId
@@ -101,7 +102,24 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     b = mj.read_bytes()
     (d / "truncated.avi").write_bytes(b[: len(b) // 2])
     v["truncated_avi"] = d / "truncated.avi"
+    # a phone held upright: landscape pixels stored with a 90-degree display rotation
+    v["portrait"] = write_video(d / "portrait.mp4", person[:8])
+    set_rotation(v["portrait"], 90)
+    v["vfr"] = vfr_video(d / "vfr.mp4", person_frames(24, first=35))
     return v
+
+
+def vfr_video(path: Path, frames30: list, fps: float = 30.0) -> Path:
+    """A variable-frame-rate MP4 with real time preserved: the first half of ``frames30``
+    (recorded at ``fps``) at ``fps``, then every other frame of the second half at ``fps / 2``
+    (each shown twice as long), as phones do in low light. Frame ``i`` of the file is at the
+    time of the source frame it came from."""
+    half = len(frames30) // 2
+    kept = list(frames30[:half]) + list(frames30[half::2])
+    write_video(path, kept, fps=fps)
+    ts, d, n = frame_duration_ticks(path)
+    set_frame_durations(path, [d] * half + [2 * d] * (n - half))
+    return path
 
 
 def clip(i: int) -> ClipId:
@@ -133,12 +151,23 @@ BATCH = {
 }  # fmt: skip
 
 
+#: sheet-sanity rows of the batch: name -> (clip number, video fixture, end_frame)
+BATCH_SHEET = {
+    "past_end": (10, "person", 20),  # end_frame 20 of a 12-frame video; also the same video as clip 0
+    "portrait": (12, "portrait", ""),  # phone video: rotation metadata 90 degrees
+    "vfr": (13, "vfr", ""),  # 30 fps then 15 fps; walks left-to-right but is clip 1 (right-to-left)
+}
+
+
 @pytest.fixture(scope="module")
 def batch(videos, tmp_path_factory):
-    """All per-clip faults in one ``snakemake --keep-going`` run (pose + flow)."""
+    """All per-clip faults in one ``snakemake --keep-going`` run (pose + flow), with
+    ``end_frame_past_end: warn`` for the sheet-sanity rows."""
     wd = tmp_path_factory.mktemp("batch")
-    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos[name]) for name, i in BATCH.items() for c in [clip(i)]]
-    cfg = config(wd / "config.yaml", write_sheet(wd / "samples.tsv", rows))
+    rows = [(c.participant, c.gait_type, c.walk_class, c.clip, videos[name], "") for name, i in BATCH.items() for c in [clip(i)]]
+    rows += [(c.participant, c.gait_type, c.walk_class, c.clip, videos[v], end) for i, v, end in BATCH_SHEET.values() for c in [clip(i)]]
+    sheet = write_sheet(wd / "samples.tsv", rows, header=HEADER.rstrip("\n") + "\tend_frame\n")
+    cfg = config(wd / "config.yaml", sheet, end_frame_past_end="warn")
     t0 = time.time()
     p = snakemake("--configfile", cfg, "--cores", "2", "--keep-going", cwd=wd, check=False, timeout=900)
     root = wd / "res"
@@ -231,7 +260,7 @@ def test_short_clip_is_processed_with_warning(batch):
     rep = batch["report"]
     assert rep["clips"][c.key]["jobs"]["pose"]["frames"] == 12
     assert len(list(naming.flow_dir(batch["root"], c, "TVL1").glob("*.png"))) == 11
-    assert any(w["clip"] == c.key and "0.40 s long (12 frame(s) at 30 fps)" in w["message"] and "shorter than 1 s" in w["message"] for w in rep["warnings"])
+    assert any(w["clip"] == c.key and "0.40 s long (12 frame(s) at 30 fps" in w["message"] and "shorter than 1 s" in w["message"] for w in rep["warnings"])
 
 
 @pytest.mark.slow
@@ -284,6 +313,88 @@ def test_truncated_avi_decodes_what_is_there(batch):
     assert 0 < frames < 12
     msgs = [w["message"] for w in rep["warnings"] if w["clip"] == c.key]
     assert any(f"decoded {frames} of the 12 frames the container reports" in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- timing, orientation, sheet sanity (issue 16)
+
+
+def _warnings(batch, i):
+    return [w["message"] for w in batch["report"]["warnings"] if w["clip"] == clip(i).key]
+
+
+@pytest.mark.slow
+def test_variable_frame_rate_timed_by_container(batch):
+    """30 fps then 15 fps (real time kept): provenance keeps each frame's container timestamp
+    (what gait times steps with); the header rate that disagrees and, for flow, the uneven
+    spacing are warnings in the job log, the provenance and the run report."""
+    i = BATCH_SHEET["vfr"][0]
+    c, root, path = clip(i), batch["root"], batch["videos"]["vfr"]
+    tm = json.loads(naming.provenance_path(root, c, "pose").read_text())["timing"]
+    assert tm["frames"] == list(range(18))
+    want = [k / 30 for k in range(12)] + [(12 + 2 * k) / 30 for k in range(6)]
+    assert tm["t_s"] == pytest.approx(want, abs=1e-4)
+    assert tm["median_fps"] == pytest.approx(30.0, rel=1e-3) and not tm["uniform"] and tm["max_jitter_ms"] == pytest.approx(33.3, abs=0.2)
+    assert tm["header_fps"] == pytest.approx(18 / 0.8, rel=0.01)  # the container's average
+    msgs = _warnings(batch, i)
+    header = f"{path}: the header frame rate {tm['header_fps']:g} fps disagrees with the frame timestamps (30.000 fps"
+    assert any(m.startswith(header) for m in msgs), msgs
+    flow = [m for m in msgs if "frame timing is not uniform: 5 of 17 frame intervals" in m]
+    assert flow and "rate 15.00-30.00 fps" in flow[0] and "optical flow assumes a constant frame rate" in flow[0]
+    flow_rec = json.loads(naming.provenance_path(root, c, "flow", "TVL1").read_text())
+    assert flow[0] in flow_rec["warnings"]
+    assert header in (root / "logs" / "pose_clip" / c.participant / c.gait_type / f"{c.stem}.log").read_text()
+    assert len(list(naming.flow_dir(root, c, "TVL1").glob("*.png"))) == 17
+
+
+@pytest.mark.slow
+def test_portrait_video_is_named_sideways(batch):
+    i = BATCH_SHEET["portrait"][0]
+    c, root = clip(i), batch["root"]
+    msgs = _warnings(batch, i)
+    want = f"{batch['videos']['portrait']}: portrait video (180x320 px, taller than wide; rotation metadata 90 degrees, auto-rotated upright by the decoder)"
+    assert any(m.startswith(want) for m in msgs), msgs
+    assert [ln for ln in batch["proc"].stderr.splitlines() if ln.startswith(f"  WARNING {c.key} ") and want in ln], batch["proc"].stderr[-3000:]
+    assert cv2.imread(str(next(naming.flow_dir(root, c, "TVL1").glob("*.png")))).shape == (320, 180, 3)
+
+
+@pytest.mark.slow
+def test_end_frame_past_end_as_warning(batch):
+    """``end_frame_past_end: warn``: the clip is processed to the video's end; the sheet check
+    names the container's length and the run report the frames actually read."""
+    i = BATCH_SHEET["past_end"][0]
+    c, v = clip(i), batch["videos"]["person"]
+    msgs = _warnings(batch, i)
+    assert f"{c.key}: end_frame 20 is past the end of {v}, which has 12 frames (the container's count; end_frame is exclusive, at most 12); the clip is processed to frame 11" in msgs, msgs
+    assert f"end_frame 20 is past the end of {v}: the container reports 12 frames and 12 were read from frame 0 (the clip ends at frame 11)" in msgs
+    assert len(json.loads(naming.pose_path(batch["root"], c).read_text())) == 12
+
+
+@pytest.mark.slow
+def test_same_video_under_two_participants(batch):
+    v = batch["videos"]["person"].resolve()
+    a, b = clip(0).key, clip(BATCH_SHEET["past_end"][0]).key
+    want = f"video {v} is used by 2 clips (participants PA100, PA110): {a}, {b}"
+    assert want in _warnings(batch, 0) and want in _warnings(batch, BATCH_SHEET["past_end"][0])
+    assert f"WARNING {a} sheet: {want}" in batch["proc"].stderr
+
+
+@pytest.mark.slow
+def test_clip_number_contradicts_walking_direction(batch):
+    i = BATCH_SHEET["vfr"][0]
+    msgs = [m for m in _warnings(batch, i) if m.startswith("clip 1 should walk right-to-left")]
+    assert msgs and "but the walker moves left-to-right (pelvis x" in msgs[0] and "clip numbers swapped in the sheet" in msgs[0], _warnings(batch, i)
+
+
+@pytest.mark.slow
+def test_end_frame_past_end_is_an_error(videos, tmp_path):
+    """Default: an end_frame past the video's end stops the run before any job (dry run too)."""
+    v = videos["person"]
+    sheet = write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", v, 20)], header=HEADER.rstrip("\n") + "\tend_frame\n")
+    r = _dry_run(tmp_path, config(tmp_path / "c.yaml", sheet))
+    assert r.returncode != 0
+    assert f"PA100/UGS/NW-WJ_1: end_frame 20 is past the end of {v}, which has 12 frames" in r.stdout + r.stderr
+    assert "set end_frame_past_end: warn" in r.stdout + r.stderr
+    assert not (tmp_path / "res").exists()
 
 
 # --------------------------------------------------------------------------- input problems
@@ -576,3 +687,261 @@ def test_killed_mid_write_then_resumed(videos, tmp_path):
     assert validate.validate_tree(root).ok()
     rep = json.loads((root / "run_report.json").read_text())
     assert rep["status"] == "success" and rep["totals"]["clips_complete"] == 2
+
+
+# --------------------------------------------------------------------------- concurrency
+
+_WRITER_A = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from gaitprep.healthgait.writers import FrameDirWriter
+final, d = Path(sys.argv[1]), Path(sys.argv[2])
+with FrameDirWriter(final, ".png") as w:
+    w.write(0, np.zeros((8, 8), np.uint8))
+    (d / "a_started").touch()
+    t = time.time() + 60
+    while not (d / "b_done").exists() and time.time() < t:
+        time.sleep(0.02)
+    for i in range(1, 5):
+        w.write(i, np.full((8, 8), 255, np.uint8))
+print("A ok")
+"""
+_WRITER_B = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from gaitprep.healthgait.writers import FrameDirWriter
+final, d = Path(sys.argv[1]), Path(sys.argv[2])
+t = time.time() + 60
+while not (d / "a_started").exists() and time.time() < t:
+    time.sleep(0.02)
+with FrameDirWriter(final, ".png") as w:
+    for i in range(3):
+        w.write(i, np.zeros((8, 8), np.uint8))
+(d / "b_done").touch()
+print("B ok")
+"""
+
+
+def _py(code: str, *args) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_same_output_written_by_two_live_processes(tmp_path):
+    """Two processes write one output folder at once: the second one's stale-temp cleanup
+    leaves the first one's live ``.tmp-<pid>`` alone (it used to delete it, and the first job
+    then failed with 'could not write frame 1 (disk full or not writable?)')."""
+    final = tmp_path / "res" / "NW-WJ_1_YOLOV8"
+    a = _py(_WRITER_A, final, tmp_path)
+    b = _py(_WRITER_B, final, tmp_path)
+    out_b, err_b = b.communicate(timeout=120)
+    out_a, err_a = a.communicate(timeout=120)
+    assert a.returncode == 0 and "A ok" in out_a, err_a
+    assert b.returncode == 0 and "B ok" in out_b, err_b
+    assert f"another live process (pid {a.pid}) is writing this output now" in err_b
+    assert sorted(p.name for p in final.iterdir()) == [f"{i:03d}.png" for i in range(5)]  # A finished last
+    assert not tree_leftovers(tmp_path / "res")
+
+
+def test_stale_temp_of_dead_process_is_removed(tmp_path):
+    from gaitprep.healthgait.writers import write_json_atomic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"x.json{TMP_TAG}{dead.pid}"
+    stale.write_text("left by a killed job")
+    write_json_atomic(tmp_path / "x.json", [1])
+    assert not stale.exists() and (tmp_path / "x.json").read_text() == "[1]"
+
+
+@pytest.mark.slow
+def test_two_workflows_on_one_output_dir(videos, tmp_path):
+    """Two checkouts (two Snakemake working directories) with one absolute ``output_dir``:
+    while the first runs (held still with SIGSTOP once it has the lock, so that the test does
+    not depend on the machine's speed), the second stops before any job, naming the first's
+    host, pid and working directory; resumed, the first completes and releases the lock."""
+    import socket
+
+    from gaitprep.lock import LOCK_NAME
+
+    root = tmp_path / "shared_out"
+    wds = [tmp_path / "checkout_a", tmp_path / "checkout_b"]
+    cfgs = []
+    for wd in wds:
+        wd.mkdir()
+        sheet = write_sheet(wd / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["walk"])])
+        cfgs.append(config(wd / "c.yaml", sheet, output_dir=str(root), modalities=["flow"]))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wds[0]), "--configfile", str(cfgs[0]), "--cores", "1"]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    a = subprocess.Popen(cmd, cwd=wds[0], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stopped = False
+    try:
+        deadline = time.time() + 120
+        while not (root / LOCK_NAME).exists() and a.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        os.killpg(a.pid, signal.SIGSTOP)
+        stopped = True
+        assert (root / LOCK_NAME).exists(), "the first run never took the lock (or finished at once)"
+        holder = json.loads((root / LOCK_NAME).read_text())
+        b = snakemake("--configfile", cfgs[1], "--cores", "1", cwd=wds[1], check=False)
+    finally:
+        if stopped:
+            os.killpg(a.pid, signal.SIGCONT)
+        out_a, err_a = a.communicate(timeout=600)
+    assert b.returncode != 0
+    assert holder["pid"] == a.pid
+    msg = f"gaitprep: error: {root}: output folder is in use by another gaitprep run (host {socket.gethostname()}, pid {a.pid}"
+    assert msg in b.stderr and f"in {wds[0]}; lock file {root / LOCK_NAME})" in b.stderr, b.stderr[-3000:]
+    assert a.returncode == 0, err_a[-3000:]
+    assert len(list(naming.flow_dir(root, clip(0), "TVL1").glob("*.png"))) == 44
+    assert not (root / LOCK_NAME).exists() and not tree_leftovers(root)
+    assert json.loads((root / "run_report.json").read_text())["status"] == "success"
+
+
+@pytest.mark.slow
+def test_batch_tree_foreign_files_reported(batch):
+    """Every hidden file Snakemake leaves inside the Health&Gait folders is reported by validate."""
+    root = batch["root"]
+    hidden = {str(p.relative_to(root)) for d in naming.MODALITY_DIRS.values() if (root / d).is_dir() for p in (root / d).rglob(".*")}
+    v = validate.validate_tree(root)
+    foreign = {i.path for i in v.issues if i.message.startswith("foreign file in the Health&Gait layout")}
+    assert foreign == hidden
+    assert v.ok()
+
+
+_HOLDER = """
+import sys, time
+from gaitprep.lock import acquire
+acquire(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_second_run_on_same_output_dir_is_refused(videos, tmp_path):
+    """A live run (here a real process holding the lock) owns output_dir: a second Snakemake
+    run stops before any job, naming host, pid and the lock file, and leaves the lock alone;
+    a ``--dry-run`` is not blocked and takes no lock."""
+    import socket
+
+    from gaitprep.lock import LOCK_NAME
+
+    cfg = config(tmp_path / "c.yaml", write_sheet(tmp_path / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["person"])]), modalities=["flow"])
+    root = tmp_path / "res"
+    holder = _py(_HOLDER, root)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        lock = root / LOCK_NAME
+        before = lock.read_text()
+        dry = _dry_run(tmp_path, cfg)
+        assert dry.returncode == 0, dry.stderr[-2000:]
+        assert lock.read_text() == before
+        r = snakemake("--configfile", cfg, "--cores", "1", cwd=tmp_path, check=False)
+        assert r.returncode != 0
+        msg = f"gaitprep: error: {root}: output folder is in use by another gaitprep run (host {socket.gethostname()}, pid {holder.pid}"
+        assert msg in r.stderr and f"lock file {lock}" in r.stderr, r.stderr[-3000:]
+        assert not (root / "optical_flow").exists() and not (root / "provenance").exists()
+        assert lock.read_text() == before  # the holder's lock is not touched
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_lock_is_taken_over(tmp_path, capsys):
+    """The holder died (a killed run): the next run says so and takes the lock; a holder on
+    another host is never taken over (its pid cannot be checked from here)."""
+    import socket
+
+    from gaitprep import lock
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / lock.LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": "T0", "cwd": "/x"}))
+    lock.acquire(tmp_path)
+    err = capsys.readouterr().err
+    assert f"{tmp_path / lock.LOCK_NAME}: removing the stale lock of a run that is no longer alive (host {socket.gethostname()}, pid {dead.pid}, started T0, in /x); taking it" in err
+    assert lock.read_lock(tmp_path)["pid"] == os.getpid()
+    assert lock.release(tmp_path) and not (tmp_path / lock.LOCK_NAME).exists()
+    (tmp_path / lock.LOCK_NAME).write_text(json.dumps({"host": "elsewhere", "pid": dead.pid, "started": "T0", "cwd": "/x"}))
+    with pytest.raises(lock.LockError, match=r"in use by another gaitprep run \(host elsewhere, pid \d+"):
+        lock.acquire(tmp_path)
+    assert not lock.release(tmp_path) and (tmp_path / lock.LOCK_NAME).exists()  # not ours
+
+
+# --------------------------------------------------------------------------- a second person
+
+
+class TwoPersonSilhouette:
+    """A stand-in for a multi-person backend (YOLOv8-seg, DensePose): it passes two
+    detections per frame to gaitprep's :class:`~gaitprep.subject.MainSubjectTracker`, the
+    bystander in ``share`` of the frames, and masks the subject's box."""
+
+    modality, name = "silhouette", "two-person-test"
+
+    def __init__(self, params, ctx):
+        self.share = float((params or {}).get("share", 0.5))
+
+    def run(self, frames):
+        from gaitprep.results import MaskResult
+        from gaitprep.subject import MainSubjectTracker
+
+        tr = MainSubjectTracker()
+        for k, f in enumerate(frames):
+            h, w = f.image.shape[:2]
+            subject = [w * 0.1 + k, h * 0.2, w * 0.3 + k, h * 0.9]
+            boxes = [subject] + ([[w * 0.6, h * 0.3, w * 0.75, h * 0.8]] if k < self.share * 12 else [])
+            i = tr.select(np.array(boxes), np.array([0.9] * len(boxes)))
+            m = np.zeros((h, w), bool)
+            x0, y0, x1, y1 = (int(v) for v in boxes[i])
+            m[y0:y1, x0:x1] = True
+            yield MaskResult(f.index, m)
+
+    def provenance(self):
+        return {"backend": self.name, "params": {"share": self.share}}
+
+    def close(self):
+        pass
+
+
+def test_second_person_in_view_is_reported(videos, tmp_path, monkeypatch):
+    """A tracker that sees another person in 6 of 12 frames: provenance ``stats.persons``
+    counts it, the job warns and the run report shows it; a lone walker gives no warning."""
+    from gaitprep.backends import REGISTRY
+    from gaitprep.reporting.run_report import build_report
+    from gaitprep.runner import JobSpec, run_modality
+
+    monkeypatch.setitem(REGISTRY["silhouette"], "two-person-test", "test_faults:TwoPersonSilhouette")
+    c, lone = clip(0), clip(1)
+    rec = run_modality("silhouette", c, videos["person"], tmp_path, JobSpec(backend="two-person-test", params={"share": 0.5}, device="cpu", progress=False))
+    assert rec["stats"]["persons"] == {"frames": 12, "frames_with_others": 6, "max_persons": 2}
+    want = f"{videos['person']}: another person is in view in 6 of the 12 frames with a subject (50%; up to 2 persons in one frame)"
+    assert any(w.startswith(want) for w in rec["warnings"]), rec["warnings"]
+    rec = run_modality("silhouette", lone, videos["person"], tmp_path, JobSpec(backend="two-person-test", params={"share": 0}, device="cpu", progress=False))
+    assert rec["stats"]["persons"]["frames_with_others"] == 0 and not [w for w in rec["warnings"] if "another person" in w]
+    rep = build_report(tmp_path)
+    assert [w["clip"] for w in rep["warnings"] if "another person is in view" in w["message"]] == [c.key]
+    assert rep["clips"][c.key]["jobs"]["silhouette"]["persons"]["frames_with_others"] == 6
+    assert len(list(naming.silhouette_dir(tmp_path, c).glob("*.jpg"))) == 12
+
+
+def test_old_temp_of_a_reused_pid_is_removed(tmp_path):
+    """A temporary named after a live pid but untouched for longer than STALE_TEMP_S is a
+    killed job's whose pid was reused: removed."""
+    from gaitprep.healthgait import writers
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        old = tmp_path / f"x.json{TMP_TAG}{live.pid}"
+        old.write_text("left by a killed job")
+        t = time.time() - writers.STALE_TEMP_S - 60
+        os.utime(old, (t, t))
+        assert writers.clean_stale_temps(tmp_path / "x.json") == [] and not old.exists()
+        fresh = tmp_path / f"y.json{TMP_TAG}{live.pid}"
+        fresh.write_text("being written")
+        assert writers.clean_stale_temps(tmp_path / "y.json") == [fresh] and fresh.exists()
+    finally:
+        live.kill()
+        live.wait()

@@ -180,3 +180,44 @@ def test_handlers_in_a_workflow(tmp_path, quiet):
     assert rep["status"] == "error" and rep["totals"]["jobs_failed"] == 1
     assert rep["failures"][0]["clip"] == "PA000/UGS/NW-WJ_1"
     assert (tmp_path / "res" / "pose" / "PA001" / "UGS" / "NW-WJ_1_AlphaPose.json").is_file()
+
+
+def test_provenance_warnings_are_shown_once_per_clip(tmp_path, capsys):
+    """A record's own ``warnings`` (timing, orientation, second person) reach the report;
+    the same message from several jobs of a clip is listed once with the jobs joined."""
+    for m, method in (("pose", None), ("flow", "TVL1")):
+        _prov(tmp_path, C, m, method)
+        p = naming.provenance_path(tmp_path, C, m, method)
+        rec = json.loads(p.read_text())
+        rec["warnings"] = ["v.mp4: the header frame rate 60 fps disagrees with the frame timestamps (30.000 fps, median interval 33.33 ms)"]
+        p.write_text(json.dumps(rec))
+    rep = run_report.write_run_report(tmp_path, status="success")
+    hits = [w for w in rep["warnings"] if "header frame rate 60 fps" in w["message"]]
+    assert len(hits) == 1 and hits[0]["job"] == "pose, flow.TVL1"
+    assert f"WARNING {C.key} pose, flow.TVL1: v.mp4: the header frame rate 60 fps disagrees" in capsys.readouterr().err
+
+
+def test_sheet_warnings_and_direction_in_report(tmp_path):
+    from gaitprep import sanity
+
+    _prov(tmp_path, C, "pose")
+    sanity.write_sheet_warnings(tmp_path, [{"clip": C.key, "job": "sheet", "message": "video /v.mp4 is used by 2 clips: a, b"}])
+    s = naming.gait_summary_path(tmp_path, C)  # clip 1 should walk right-to-left
+    s.parent.mkdir(parents=True)
+    s.write_text(json.dumps({"clip": C.key, "means": {}, "passes": [{"start_frame": 0, "end_frame": 80, "direction": "left-to-right"}]}))
+    rep = run_report.build_report(tmp_path)
+    msgs = [w["message"] for w in rep["warnings"] if w["clip"] == C.key]
+    assert "video /v.mp4 is used by 2 clips: a, b" in msgs
+    assert any(m.startswith("clip 1 should walk right-to-left (Health&Gait: clip 1 right-to-left, clip 2 left-to-right), but the walker moves left-to-right (gait summary") for m in msgs), msgs
+
+
+def test_pose_direction():
+    from gaitprep.sanity import pose_direction
+
+    def pose(xs):
+        return [{"frame": i, "joints": {"l_hip": {"x": x, "y": 1, "score": 1}, "r_hip": {"x": x + 4, "y": 1, "score": 1}}} for i, x in enumerate(xs)]
+
+    assert pose_direction(pose(range(800, 100, -20)), 960)[0] == "right-to-left"
+    assert pose_direction(pose(range(100, 800, 20)), 960)[0] == "left-to-right"
+    assert pose_direction(pose([400 + (i % 3) for i in range(40)]), 960) is None  # standing
+    assert pose_direction(pose(range(100, 800, 100)), 960) is None  # too few frames

@@ -65,9 +65,14 @@ def make_tree(root: Path, clips=CLIPS, n=N, size=(W, H)) -> Path:
     # gaitprep side outputs are ignored / lightly checked
     (root / "logs").mkdir()
     (root / "logs" / "x.log").write_text("hello")
-    prov = naming.provenance_path(root, clips[0], "pose")
-    prov.parent.mkdir(parents=True)
-    prov.write_text(json.dumps({"backend": "blazepose"}))
+    # a provenance record for every output, as gaitprep writes them
+    for c in clips:
+        for m, method, backend in (("pose", None, "blazepose"), ("silhouette", None, "yolov8-seg"), ("segmentation", None, "densepose"),
+                                   *(("flow", fm, fm.lower()) for fm in naming.FLOW_METHODS)):  # fmt: skip
+            stats = {"frames": n - 1, "pairs": n - 1} if m == "flow" else {"frames": n, "frames_with_person": n - 1}
+            prov = naming.provenance_path(root, c, m, method)
+            prov.parent.mkdir(parents=True, exist_ok=True)
+            prov.write_text(json.dumps({"clip": c.key, "modality": m, "method": method, "backend": backend, "stats": {**stats, "frames_skipped": []}}))
     (root / "run_report.json").write_text("{}")
     return root
 
@@ -478,3 +483,113 @@ def test_flow_not_rgb(tree):
     f = naming.flow_dir(tree, C0, "GMFLOW") / "001.png"
     cv2.imwrite(str(f), np.zeros((H, W), np.uint16))
     _one(validate.validate_tree(tree), "001.png", "flow image not 8-bit RGB: image mode I;16")
+
+
+# --------------------------------------------------------------------------- completeness (issue 16)
+
+
+def test_deleted_silhouette_and_segmentation_frames(tree):
+    """Pose and provenance say a person is in frame 3: deleting its JPG / PNG is an error."""
+    (naming.silhouette_dir(tree, C0) / "003.jpg").unlink()
+    (naming.segmentation_dir(tree, C0) / "003.png").unlink()
+    r = validate.validate_tree(tree)
+    _one(r, "1 of the 5 silhouette images the job wrote are missing", "frames_with_person = 5, folder has 4", "no image: 3", "deleted?")
+    _one(r, "1 of the 5 segmentation images the job wrote are missing", "no image: 3")
+
+
+def test_person_frame_without_image_and_without_provenance_is_a_warning(tree):
+    """A published tree (no provenance/): a pose person frame without a silhouette is a warning."""
+    shutil.rmtree(tree / "provenance")
+    (naming.silhouette_dir(tree, C0) / "003.jpg").unlink()
+    r = validate.validate_tree(tree)
+    assert r.ok()
+    _one(r, "1 frame(s) where the pose JSON has a person have no silhouette image (first: 3", "no provenance record explains it", level="warning")
+
+
+def test_fewer_images_explained_by_provenance(tree):
+    """The silhouette backend found nobody in frame 3 (its record says 4 written): no issue."""
+    (naming.silhouette_dir(tree, C0) / "003.jpg").unlink()
+    p = naming.provenance_path(tree, C0, "silhouette")
+    rec = json.loads(p.read_text())
+    rec["stats"]["frames_with_person"] = 4
+    p.write_text(json.dumps(rec))
+    r = validate.validate_tree(tree)
+    assert r.ok() and not [i for i in r.issues if "silhouette" in i.message], r.format()
+
+
+def test_missing_provenance_record(tree):
+    naming.provenance_path(tree, C0, "segmentation").unlink()
+    r = validate.validate_tree(tree)
+    _one(r, C0.key, "provenance/PA000/UGS/NW-WJ_1.segmentation.json", "missing provenance record for the clip's segmentation output")
+
+
+def test_truncated_json_anywhere(tree):
+    s = naming.gait_summary_path(tree, C0)
+    s.parent.mkdir(parents=True)
+    s.write_text('{"clip": "PA000/UGS/NW-WJ_1", "means": {"step_length_cm": 6')
+    p = naming.provenance_path(tree, C0, "pose")
+    p.write_text(p.read_text()[:20])
+    r = validate.validate_tree(tree)
+    _one(r, "gait_steps/PA000/UGS/NW-WJ_1.summary.json", "gait summary is not valid JSON", "truncated or half-written file?")
+    _one(r, "provenance/PA000/UGS/NW-WJ_1.pose.json", "provenance record is not valid JSON")
+
+
+def _summaries(root, values):
+    for c, means in values.items():
+        s = naming.gait_summary_path(root, c)
+        s.parent.mkdir(parents=True, exist_ok=True)
+        s.write_text(json.dumps({"clip": c.key, "means": means, "warnings": []}))
+
+
+MEANS = {"step_length_cm": 60.0, "stride_length_cm": 120.0, "cadence_steps_per_min": 110.0,
+         "single_support_s": 0.4, "double_support_s": 0.1, "speed_m_per_s": 1.1}  # fmt: skip
+
+
+def _estimation(root, rows):
+    with open(root / naming.ESTIMATION_CSV, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(naming.ESTIMATION_COLUMNS)
+        for r in rows:
+            wr.writerow(r)
+
+
+def test_aggregate_consistent_with_summaries(tree):
+    _summaries(tree, {C0: MEANS, CLIPS[1]: MEANS})
+    ugs = ["60.000", "120.000", "110.000", "0.400", "0.100", "1.100"]
+    _estimation(tree, [["PA000", *ugs, *[""] * 6], ["PA001", *[""] * 6, *ugs]])
+    r = validate.validate_tree(tree)
+    assert r.ok(), r.format()
+
+
+def test_stale_aggregate(tree):
+    """The CSV from an earlier run: values, a participant without summaries, one without a row."""
+    _summaries(tree, {C0: MEANS, CLIPS[1]: MEANS})
+    ugs = ["60.000", "120.000", "110.000", "0.400", "0.100", "1.100"]
+    _estimation(tree, [["PA000", "58.000", *ugs[1:], *[""] * 6], ["PA009", *ugs, *[""] * 6]])
+    r = validate.validate_tree(tree)
+    _one(r, naming.ESTIMATION_CSV, "1 value(s) disagree with the per-clip summaries", "PA000 Step_UGS = 58, summaries give 60.000", "stale table")
+    _one(r, "participant PA009 has a row but no gait summary")
+    _one(r, "participant PA001 has gait summaries but no row")
+
+
+def test_foreign_files_in_layout(tree):
+    """``.snakemake_timestamp`` markers and other hidden or stray files are reported."""
+    (naming.silhouette_dir(tree, C0) / ".snakemake_timestamp").touch()
+    (naming.flow_dir(tree, C0, "TVL1") / ".DS_Store").touch()
+    (naming.segmentation_dir(tree, C0) / "notes.txt").write_text("x")
+    r = validate.validate_tree(tree)
+    lvl = validate.FOREIGN_FILE_LEVEL
+    _one(r, "NW-WJ_1_YOLOV8/.snakemake_timestamp", "foreign file in the Health&Gait layout (Snakemake's directory() completion marker)", level=lvl)
+    _one(r, "TVL1/NW-WJ_1/.DS_Store", "foreign file in the Health&Gait layout (a hidden file)", level=lvl)
+    _one(r, "NW-WJ_1_DensePose/notes.txt", "wrong extension '.txt'")
+
+
+def test_lock_of_a_running_workflow_is_reported(tree):
+    from gaitprep import lock
+
+    lock.acquire(tree)
+    try:
+        r = validate.validate_tree(tree)
+        _one(r, ".gaitprep.lock", "a gaitprep run holds this tree", "the tree may be incomplete", level="warning")
+    finally:
+        assert lock.release(tree)

@@ -28,10 +28,13 @@ class Frame:
     Attributes:
         index: 0-based frame index in the source video (not in the trimmed range).
         image: ``(H, W, 3)`` uint8, BGR channel order (OpenCV's).
+        t: presentation timestamp in s from the start of the video stream (the
+            container's, see :class:`gaitprep.video.VideoReader`); None when unknown.
     """
 
     index: int
     image: np.ndarray
+    t: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from .healthgait.flowcode import flow_to_bgr
 from .healthgait.naming import ClipId, IMAGE_EXT, output_path, provenance_path
 from .healthgait.palette import colorize
 from .results import PoseResult
-from .video import VideoReader
+from .subject import crowd_stats, reset_crowd_stats
+from .video import VideoReader, orientation_warning
 from .healthgait.writers import FrameDirWriter, write_json_atomic, write_mask, write_pose_json
 
 log = logging.getLogger("gaitprep")
@@ -75,6 +76,45 @@ def _check_size(img: np.ndarray, w: int, h: int, what: str) -> None:
         raise GaitprepError(f"{what}: backend produced {img.shape[1]}x{img.shape[0]}, expected source size {w}x{h}")
 
 
+#: share of frames with another person in view above which a job warns
+MULTI_PERSON_SHARE = 0.05
+
+
+def provenance_extras(modality: str, reader: VideoReader, stats: dict) -> tuple[dict, list[str]]:
+    """Frame timing and warnings for a job's provenance record (after the reader is exhausted).
+
+    Returns:
+        ``(timing, warnings)``: ``timing`` as :func:`gaitprep.video.frame_timing` gives it for
+        every frame the job decoded (``frames`` source indices, ``t_s`` their container
+        timestamps in s, ``header_fps``, ``median_fps``, ``uniform``, ``max_jitter_ms``,
+        ``source``); ``warnings``: a header rate that disagrees with the timestamps (both
+        named), missing timestamps, a portrait or sideways video, and for flow (which
+        assumes a constant rate) non-uniform timing with its measured spread; and, when a
+        subject tracker ran (YOLO, AlphaPose, DensePose), another person in view in more than
+        :data:`MULTI_PERSON_SHARE` of the frames. The tracker counts go to
+        ``stats["persons"]`` (see :class:`gaitprep.subject.CrowdStats`).
+    """
+    timing, tw = reader.timing()
+    warnings = [w for w in tw if "not uniform" not in w]
+    if modality == "flow" and not timing["uniform"]:
+        warnings += [f"{w}; optical flow assumes a constant frame rate: flow magnitudes of those pairs "
+                     f"are per frame pair, not comparable across pairs" for w in tw if "not uniform" in w]  # fmt: skip
+    ow = orientation_warning(reader.info)
+    if ow:
+        warnings.append(ow)
+    crowd = crowd_stats()
+    if crowd is not None:
+        stats["persons"] = crowd
+        share = crowd["frames_with_others"] / crowd["frames"]
+        if share > MULTI_PERSON_SHARE:
+            warnings.append(
+                f"{reader.path}: another person is in view in {crowd['frames_with_others']} of the {crowd['frames']} "
+                f"frames with a subject ({share:.0%}; up to {crowd['max_persons']} persons in one frame): the subject "
+                f"was kept by box continuity; check that joints/masks are the walker's"
+            )
+    return timing, warnings
+
+
 def run_modality(
     modality: str,
     clip: ClipId,
@@ -96,7 +136,8 @@ def run_modality(
             the source indices.
 
     Returns:
-        The provenance record written to :func:`gaitprep.healthgait.naming.provenance_path`.
+        The provenance record written to :func:`gaitprep.healthgait.naming.provenance_path`
+        (see :func:`provenance_extras` for ``timing`` and ``warnings``).
 
     Raises:
         GaitprepError: bad video, unknown backend or parameter, missing weights or library;
@@ -107,6 +148,7 @@ def run_modality(
     method = FLOW_METHOD.get(spec.backend) if modality == "flow" else None
     out = output_path(root, clip, modality, method)
     reader = VideoReader(video, start=start or 0, end=end, prefetch=spec.prefetch)
+    reset_crowd_stats()
     info = reader.info
     device = resolve_device(spec.device)
     ctx = Context(device=device, models_dir=spec.models_dir, allow_download=spec.allow_download, video=info, log=log)
@@ -163,6 +205,9 @@ def run_modality(
     if reader.skipped:
         log.warning("%s: %d undecodable frame(s) skipped: %s", video, len(reader.skipped), reader.skipped)
     wall = time.perf_counter() - t0
+    timing, warnings = provenance_extras(modality, reader, stats)
+    for w_ in warnings:
+        log.warning("%s", w_)
     record = {
         "clip": clip.key,
         "modality": modality,
@@ -171,10 +216,12 @@ def run_modality(
         **backend.provenance(),
         "device": device,
         "video": {"path": str(video), "width": w, "height": h, "fps": info.fps,
-                  "frame_count": info.frame_count, "start": start, "end": end},  # fmt: skip
+                  "frame_count": info.frame_count, "start": start, "end": end,
+                  "rotation": info.rotation, "auto_rotated": info.auto_rotated},  # fmt: skip
         "stats": stats,
-        "timing": {"wall_s": round(wall, 3), "load_s": round(t_load, 3),
-                   "fps": round(reader.decoded / max(wall - t_load, 1e-9), 2)},  # fmt: skip
+        "timing": {**timing, "wall_s": round(wall, 3), "load_s": round(t_load, 3),
+                   "processing_fps": round(reader.decoded / max(wall - t_load, 1e-9), 2)},  # fmt: skip
+        "warnings": warnings,
         "gaitprep": __version__,
         "python": platform.python_version(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

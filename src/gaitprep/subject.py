@@ -6,10 +6,18 @@ is the detection whose box overlaps most (IoU) with the subject's last box, prov
 IoU is at least ``min_iou``; a backend may pass tracker ids (e.g. ultralytics' ByteTrack
 or AlphaPose's pose flow), which take precedence. After ``max_lost`` frames without a
 match the subject is re-acquired as the largest detection.
+
+Every tracker also counts the frames in which it sees another confident person besides the
+subject (:class:`CrowdStats`); the counts of all trackers of a process are summed in a
+module-level tally that :func:`gaitprep.runner.run_modality` resets before and reads after
+each job, so that its provenance record says when a second person was in view (a
+bystander can steal joints, masks and parts from the walker). Backends that see one
+person only (BlazePose) do not use the tracker and cannot report this.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -25,6 +33,48 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
     union = area(a) + area(b) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+#: detections overlapping the subject by more than this IoU are the same person (duplicates)
+SAME_PERSON_IOU = 0.5
+
+
+@dataclass
+class CrowdStats:
+    """How often more than one person was in view.
+
+    Attributes:
+        frames: frames with at least one confident detection.
+        frames_with_others: of those, frames with another confident person besides the
+            subject (IoU with the subject's box <= :data:`SAME_PERSON_IOU`).
+        max_persons: most confident persons in one frame.
+    """
+
+    frames: int = 0
+    frames_with_others: int = 0
+    max_persons: int = 0
+
+    def add(self, n_persons: int) -> None:
+        self.frames += 1
+        self.frames_with_others += n_persons > 1
+        self.max_persons = max(self.max_persons, n_persons)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_TALLY = CrowdStats()
+
+
+def reset_crowd_stats() -> None:
+    """Zero the process-wide tally of :class:`CrowdStats` (start of a job)."""
+    global _TALLY
+    _TALLY = CrowdStats()
+
+
+def crowd_stats() -> Optional[dict]:
+    """The process-wide tally since the last reset, or None when no tracker saw a frame."""
+    return _TALLY.to_dict() if _TALLY.frames else None
 
 
 class MainSubjectTracker:
@@ -45,6 +95,7 @@ class MainSubjectTracker:
         self.last_box: Optional[np.ndarray] = None
         self.track_id: Optional[int] = None
         self.lost = 0
+        self.crowd = CrowdStats()
 
     def select(
         self,
@@ -58,6 +109,9 @@ class MainSubjectTracker:
             boxes: ``(N, 4)`` ``x_min, y_min, x_max, y_max`` px.
             scores: ``(N,)`` confidences (default all 1).
             track_ids: optional per-detection tracker ids.
+
+        Frames with a subject are counted in :attr:`crowd` (and the process-wide tally),
+        with the number of other confident persons in them.
         """
         boxes = np.asarray(boxes, float).reshape(-1, 4)
         n = len(boxes)
@@ -82,6 +136,11 @@ class MainSubjectTracker:
         if choice is None:
             self._miss()
             return None
+        others = ok & (box_iou(boxes[choice], boxes) <= SAME_PERSON_IOU)
+        others[choice] = False
+        persons = 1 + int(others.sum())
+        self.crowd.add(persons)
+        _TALLY.add(persons)
         self.last_box = boxes[choice]
         self.lost = 0
         if track_ids is not None and track_ids[choice] is not None:

@@ -11,6 +11,7 @@ from gaitprep.config import load_schema, load_yaml, path_hint, prepare_config
 from gaitprep.errors import InputError
 from gaitprep.healthgait.naming import ClipId, set_participant_pattern
 from gaitprep.samples import Sample, discover, load_sheet
+from gaitprep.sanity import check_samples
 from gaitprep.synth.model import WalkerParams
 
 #: the synthetic walker's default image scale (px/cm): the demo clips' calibration
@@ -82,6 +83,8 @@ def _load_samples():
 
 SAMPLES = _load_samples()
 CLIPS = sorted(SAMPLES)
+# frame ranges vs the videos (error), a video under two clips (warning); see gaitprep.sanity
+SHEET_WARNINGS = check_samples(SAMPLES.values(), past_end=config.get("end_frame_past_end", "error"))
 # A missing or unreadable video: with --keep-going only its own clip's jobs fail (they report
 # the file); without it, every such problem stops the run before any job starts.
 BAD_CLIPS = {k: s.problem for k, s in SAMPLES.items() if s.problem}

@@ -55,6 +55,7 @@ from . import naming
 from .palette import ALLOWED_RGB
 from ..results import HALPE26
 from .writers import TMP_TAG
+from ..lock import LOCK_NAME, holder_text, lock_is_stale, read_lock
 
 #: grey levels from 0 / 255 within which a silhouette pixel counts as binary (JPEG noise)
 BINARY_TOLERANCE = 10
@@ -108,6 +109,11 @@ class ClipFiles:
     images: dict = field(default_factory=dict)  # label ("silhouette", "segmentation", "flow/TVL1") -> folder
     #: source frames gaitprep could not decode (from its provenance records): no flow spans them
     skipped: set = field(default_factory=set)
+    #: label -> provenance record (dict), or None where the record is missing; only filled
+    #: for gaitprep's trees (those with a ``provenance/`` folder)
+    provenance: dict = field(default_factory=dict)
+    #: path of the provenance record of each label (relative names in messages)
+    provenance_paths: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -188,11 +194,24 @@ class _Collector:
         self.add("warning", clip, path, message)
 
 
-def _entries(d: Path, c: _Collector, clip: str = TREE) -> list[Path]:
-    """Sorted children of ``d``, hidden files ignored; leftover temporaries reported."""
+#: level of a foreign (hidden or stray) file inside the Health&Gait folders. A warning while
+#: gaitprep's own runs still leave Snakemake's ``.snakemake_timestamp`` markers there
+FOREIGN_FILE_LEVEL = "warning"
+
+
+def _entries(d: Path, c: _Collector, clip: str = TREE, hidden: str = "report") -> list[Path]:
+    """Sorted children of ``d``; leftover temporaries reported.
+
+    ``hidden``: ``"report"`` (inside the Health&Gait folders: a hidden file is foreign to the
+    layout, and code that lists a folder and reads every entry breaks on it) or ``"ignore"``.
+    """
     out = []
     for p in sorted(d.iterdir()):
         if p.name.startswith("."):
+            if hidden == "report":
+                what = ("Snakemake's directory() completion marker" if p.name == ".snakemake_timestamp"
+                        else "a hidden file")  # fmt: skip
+                c.add(FOREIGN_FILE_LEVEL, clip, p, f"foreign file in the Health&Gait layout ({what}); the published tree has none, and code that reads every entry of the folder breaks on it")
             continue
         if TMP_TAG in p.name:
             c.error(
@@ -293,6 +312,7 @@ def discover(root: Path, c: _Collector) -> dict[str, ClipFiles]:
                         if suffix:
                             c.error(key, d, f"flow folder must be named {wc}_{clip} with no suffix (found {suffix!r}); the method is the parent folder")
                         get(key).images[f"flow/{mdir.name}"] = d
+    gaitprep_tree = (root / "provenance").is_dir()
     for key, cf in clips.items():
         pid, gt, stem = key.split("/")
         for p in (root / "provenance" / pid / gt).glob(f"{stem}.*.json"):
@@ -300,7 +320,29 @@ def discover(root: Path, c: _Collector) -> dict[str, ClipFiles]:
                 cf.skipped |= set((json.loads(p.read_text()).get("stats") or {}).get("frames_skipped") or [])
             except (OSError, ValueError, AttributeError):
                 pass  # reported by check_side_outputs
+        if not gaitprep_tree:
+            continue
+        cid = naming.ClipId.from_key(key) if not naming.validate_clip_fields(*_key_fields(key)) else None
+        if cid is None:
+            continue
+        for label in ((["pose"] if cf.pose else []) + sorted(cf.images)):
+            modality, _, method = label.partition("/")
+            pp = naming.provenance_path(root, cid, modality, method or None)
+            cf.provenance_paths[label] = pp
+            try:
+                rec = json.loads(pp.read_text())
+                cf.provenance[label] = rec if isinstance(rec, dict) else {}
+            except FileNotFoundError:
+                cf.provenance[label] = None
+            except (OSError, ValueError):
+                cf.provenance[label] = {}  # unreadable: reported by check_side_outputs
     return clips
+
+
+def _key_fields(key: str) -> tuple[str, str, str, str]:
+    pid, gt, stem = key.split("/")
+    wc, _, clip = stem.rpartition("_")
+    return pid, gt, wc, clip
 
 
 # --------------------------------------------------------------------------- per clip
@@ -635,7 +677,43 @@ def check_clip(root: Path, clip: ClipFiles, sample_every: int = 1, frame_size: O
                 outside = [x for x in idx if x not in pose_set]
                 if outside:
                     c.error(key, clip.images[label], f"{len(outside)} {label} frame(s) not in the pose JSON's frames (first: {outside[0]})")
+    _check_against_provenance(c, root, clip, pose, infos)
     return c.issues, nfiles
+
+
+def _check_against_provenance(c: _Collector, root: Path, clip: ClipFiles, pose: Optional[list], infos: dict) -> None:
+    """Outputs vs their provenance records (gaitprep's trees) and person frames across modalities.
+
+    * every output has its provenance record (else: error; it says which backend made it,
+      its frame timing, what it skipped);
+    * a silhouette/segmentation folder holds exactly the ``frames_with_person`` images its
+      record says the job wrote (fewer: frames were deleted);
+    * a frame where the pose JSON has a person but there is no silhouette/segmentation image
+      must be explained: by a record whose count matches (that backend found nobody there),
+      else it is reported (error in a gaitprep tree, warning in a tree without provenance).
+    """
+    key = clip.key
+    for label, rec in clip.provenance.items():
+        if rec is None:
+            c.error(key, clip.provenance_paths[label], f"missing provenance record for the clip's {label} output: which backend made it, its frame timing and skipped frames are unknown (record deleted, or the output copied in from elsewhere? rerun the job)")
+    person = {e["frame"] for e in pose or [] if e.get("joints")}
+    for label in ("silhouette", "segmentation"):
+        if label not in infos:
+            continue
+        have = set(infos[label]["indices"])
+        rec = clip.provenance.get(label)
+        n_written = ((rec or {}).get("stats") or {}).get("frames_with_person")
+        missing = sorted(person - have - clip.skipped)
+        folder = clip.images[label]
+        if isinstance(n_written, int):
+            if len(have) < n_written:
+                first = f"; first frame where the pose JSON has a person and there is no image: {missing[0]}" if missing else ""
+                c.error(key, folder, f"{n_written - len(have)} of the {n_written} {label} images the job wrote are missing (provenance frames_with_person = {n_written}, folder has {len(have)}){first}: deleted?")
+            elif len(have) > n_written:
+                c.error(key, folder, f"{len(have)} {label} images but its provenance record says the job wrote {n_written}: files added after the run?")
+        elif missing and clip.pose is not None:
+            level = "error" if clip.provenance else "warning"
+            c.add(level, key, folder, f"{len(missing)} frame(s) where the pose JSON has a person have no {label} image (first: {missing[0]}; frames {_ranges(missing)}), and no provenance record explains it")
 
 
 # --------------------------------------------------------------------------- tree level
@@ -737,16 +815,87 @@ def check_side_outputs(root: Path, c: _Collector) -> None:
                 json.loads(p.read_text())
             except (json.JSONDecodeError, OSError, UnicodeDecodeError) as e:
                 c.error(TREE, p, f"not valid JSON: {e}")
-    prov = root / "provenance"
-    if prov.is_dir():
-        for p in sorted(prov.rglob("*")):
+    what = {"provenance": "provenance record", "gait_steps": "gait summary", "qc": "QC file", "gait_overrides": "gait override file"}
+    for side, label in what.items():
+        d = root / side
+        if not d.is_dir():
+            continue
+        for p in sorted(d.rglob("*")):
             if TMP_TAG in p.name:
-                c.warn(TREE, p, "leftover temporary provenance file from an interrupted job")
+                c.warn(TREE, p, f"leftover temporary {label} from an interrupted job")
             elif p.suffix == ".json" and p.is_file():
                 try:
                     json.loads(p.read_text())
-                except (json.JSONDecodeError, OSError, UnicodeDecodeError) as e:
-                    c.error(TREE, p, f"provenance record is not valid JSON: {e}")
+                except json.JSONDecodeError as e:
+                    c.error(TREE, p, f"{label} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated or half-written file?")
+                except (OSError, UnicodeDecodeError) as e:
+                    c.error(TREE, p, f"cannot read {label}: {e}")
+
+
+#: CSV values and recomputed aggregates may differ by this much (3-decimal rounding)
+AGGREGATE_TOLERANCE = 0.0015
+
+
+def check_aggregate(root: Path, c: _Collector) -> None:
+    """``gait_parameters_estimation.csv`` against the per-clip summaries it is built from.
+
+    In a tree with ``gait_steps/<PID>/<GT>/<WC>_<clip>.summary.json``, every spec column of
+    the CSV is recomputed with :func:`gaitprep.gait.aggregate.estimation_table` from the
+    summaries (the CSV is written from them): a value that differs, a value where the
+    summaries give none, a participant without summaries or summaries without a CSV row are
+    errors (the CSV is stale, e.g. left from an earlier run after a gait job failed, or was
+    edited). A cell that is empty where the summaries give a value is a warning (refused?).
+    """
+    est = root / naming.ESTIMATION_CSV
+    steps = root / "gait_steps"
+    if not est.is_file() or not steps.is_dir():
+        return
+    from ..gait.aggregate import estimation_table
+
+    summaries = []
+    for p in sorted(steps.glob("*/*/*.summary.json")):
+        try:
+            s = json.loads(p.read_text())
+        except (OSError, ValueError):
+            c.error(TREE, est, f"cannot check against the per-clip summaries: {c.rel(p)} is unreadable")
+            return
+        if isinstance(s, dict) and "clip" in s and isinstance(s.get("means"), dict):
+            summaries.append(s)
+    if not summaries:
+        return
+    try:
+        import pandas as pd
+
+        csv_df = pd.read_csv(est, dtype={"ID": str})
+        want = estimation_table(summaries).set_index("ID")
+    except Exception as e:  # noqa: BLE001 - any parse problem is reported, not raised
+        c.warn(TREE, est, f"cannot compare with the per-clip summaries: {e}")
+        return
+    if "ID" not in csv_df.columns:
+        return
+    have = csv_df.set_index("ID")
+    stale = []
+    for pid in sorted(set(have.index) - set(want.index)):
+        c.error(TREE, est, f"participant {pid} has a row but no gait summary under gait_steps/{pid}/ (stale row?)")
+    for pid in sorted(set(want.index) - set(have.index)):
+        c.error(TREE, est, f"participant {pid} has gait summaries but no row (stale table?)")
+    for pid in sorted(set(have.index) & set(want.index)):
+        for col in naming.ESTIMATION_COLUMNS[1:]:
+            if col not in have.columns:
+                continue
+            a, b = have.at[pid, col], want.at[pid, col]
+            try:
+                a = float(a)
+            except (TypeError, ValueError):
+                continue  # non-numeric: reported by check_csvs
+            if np.isnan(a) and np.isnan(b):
+                continue
+            if np.isnan(a):
+                c.warn(TREE, est, f"{pid} {col} is empty but the clip summaries give {b:.3f} (refused as implausible, or stale?)")
+            elif np.isnan(b) or abs(a - b) > AGGREGATE_TOLERANCE:
+                stale.append(f"{pid} {col} = {a:g}, summaries give {'nothing' if np.isnan(b) else f'{b:.3f}'}")
+    if stale:
+        c.error(TREE, est, f"{len(stale)} value(s) disagree with the per-clip summaries in gait_steps/ (stale table from an earlier run?): {'; '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}")
 
 
 # --------------------------------------------------------------------------- entry points
@@ -785,7 +934,11 @@ def validate_tree(
     report = Report(str(root))
     known = set(naming.MODALITY_DIRS.values()) | set(SIDE_DIRS) | set(SIDE_FILES) | set(KNOWN_CSVS)
     present = set()
-    for e in _entries(root, c):
+    holder = read_lock(root)
+    if holder is not None:
+        state = "stale: that process is gone" if lock_is_stale(holder) else "the tree may be incomplete or change while it is checked"
+        c.warn(TREE, root / LOCK_NAME, f"a gaitprep run holds this tree ({holder_text(holder)}; {state})")
+    for e in _entries(root, c, hidden="ignore"):
         if e.name not in known:
             c.warn(TREE, e, "not part of the Health&Gait layout (ignored)")
         present.add(e.name)
@@ -794,6 +947,7 @@ def validate_tree(
     clips = discover(root, c)
     check_csvs(root, c)
     check_side_outputs(root, c)
+    check_aggregate(root, c)
     # modalities present for some clips but missing for others
     labels_any = {lbl for cf in clips.values() for lbl in cf.images} | ({"pose"} if any(cf.pose for cf in clips.values()) else set())
     for key, cf in sorted(clips.items()):

@@ -2,14 +2,18 @@
 place at the end, so a failed or killed job leaves nothing half-written.
 
 Temporary names are ``<final>.tmp-<pid>``; :func:`clean_stale_temps` removes those left by
-killed jobs.
+killed jobs, and only those: a temporary whose process is still alive on this host belongs
+to a job that is writing the same output right now, and is left alone.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -21,18 +25,55 @@ from .naming import frame_name, frame_width
 from ..results import PoseResult
 
 TMP_TAG = ".tmp-"
+_TMP_PID = re.compile(r"\.tmp-(\d+)$")
+log = logging.getLogger(__name__)
 
 
 def _tmp_sibling(final: Path) -> Path:
     return final.with_name(f"{final.name}{TMP_TAG}{os.getpid()}")
 
 
-def clean_stale_temps(final: str | Path) -> None:
-    """Remove temporary siblings of ``final`` left by earlier (killed) jobs."""
+#: a temporary untouched for this long is stale even if a process with its pid is alive
+#: (the pid was reused after the writer was killed); a live writer touches its folder with
+#: every frame
+STALE_TEMP_S = 6 * 3600
+
+
+def temp_owner_alive(tmp: str | Path) -> bool:
+    """Whether a ``<final>.tmp-<pid>`` temporary belongs to a live writer: another process
+    (not this one) with that pid is alive on this host and the temporary was modified within
+    :data:`STALE_TEMP_S`. Names without a pid count as dead."""
+    from ..lock import pid_alive
+
+    m = _TMP_PID.search(Path(tmp).name)
+    if not m:
+        return False
+    pid = int(m[1])
+    if pid == os.getpid() or not pid_alive(pid):
+        return False
+    try:
+        return time.time() - Path(tmp).stat().st_mtime < STALE_TEMP_S
+    except OSError:
+        return False
+
+
+def clean_stale_temps(final: str | Path) -> list[Path]:
+    """Remove temporary siblings of ``final`` left by dead (killed) jobs; return those kept.
+
+    A temporary of a live process (another job writing the same output at this moment) is
+    kept and logged: removing it would make that job fail with a misleading write error.
+    """
     final = Path(final)
+    kept = []
     if final.parent.exists():
         for p in final.parent.glob(f"{final.name}{TMP_TAG}*"):
+            if temp_owner_alive(p):
+                log.warning("%s: another live process (pid %s) is writing this output now; its temporary %s is left alone",
+                            final, _TMP_PID.search(p.name)[1], p.name)  # fmt: skip
+                kept.append(p)
+                continue
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    return kept
 
 
 def _remove(p: Path) -> None:

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .. import sanity
 from ..healthgait import naming
 from ..healthgait.writers import TMP_TAG, write_json_atomic
 
@@ -87,8 +88,12 @@ def job_warnings(rec: dict) -> list[dict]:
 
     * no person in any frame (pose, silhouette, segmentation);
     * fewer frames decoded than the container reports for the range (a truncated file);
+    * an ``end_frame`` past the end of the video (naming the frames actually read);
     * undecodable frames skipped in the middle;
-    * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate).
+    * a clip shorter than :data:`SHORT_CLIP_S` (from the real frame rate);
+    * the record's own ``warnings`` (written by :func:`gaitprep.runner.provenance_extras`:
+      header frame rate vs timestamps, non-uniform timing for flow, portrait or sideways
+      video, a second person in view).
     """
     st = rec.get("stats") or {}
     v = rec.get("video") or {}
@@ -106,7 +111,10 @@ def job_warnings(rec: dict) -> list[dict]:
         start = v.get("start") or 0
         expected = (min(v["end"], n) if v.get("end") else n) - start
         skipped = len(st.get("frames_skipped") or [])
-        if decoded + skipped < expected:
+        if v.get("end") and v["end"] > n:
+            warn(f"end_frame {v['end']} is past the end of {v.get('path', 'the video')}: the container reports {n} frames "
+                 f"and {decoded + skipped} were read from frame {start} (the clip ends at frame {start + decoded + skipped - 1})")
+        elif decoded + skipped < expected:
             warn(
                 f"decoded {decoded} of the {expected} frames the container reports for {v.get('path', 'the video')} "
                 f"(file truncated or damaged at the end?)"
@@ -114,9 +122,36 @@ def job_warnings(rec: dict) -> list[dict]:
     if st.get("frames_skipped"):
         warn(f"{len(st['frames_skipped'])} undecodable frame(s) skipped: {st['frames_skipped']}")
     fps = v.get("fps")
+    tm = rec.get("timing") or {}
     length = (decoded or 0) + len(st.get("frames_skipped") or [])
-    if length and fps and rec.get("modality") == "pose" and length / fps < SHORT_CLIP_S:
-        warn(f"clip is {length / fps:.2f} s long ({length} frame(s) at {fps:g} fps), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
+    if tm.get("median_fps") and len(tm.get("t_s") or []) >= 2:  # the container's timestamps
+        fps = tm["median_fps"]
+        dur = tm["t_s"][-1] - tm["t_s"][0] + 1 / fps
+        how = f"{length} frame(s) at {round(fps, 2):g} fps, from the container's timestamps"
+    else:
+        dur = length / fps if (length and fps) else None
+        how = f"{length} frame(s) at {fps:g} fps" if fps else ""
+    if dur is not None and rec.get("modality") == "pose" and dur < SHORT_CLIP_S:
+        warn(f"clip is {dur:.2f} s long ({how}), shorter than {SHORT_CLIP_S:g} s: too short for gait parameters")
+    for m in rec.get("warnings") or []:
+        warn(str(m))
+    return out
+
+
+def _merge_warnings(warnings: list[dict]) -> list[dict]:
+    """One entry per (clip, message): the jobs that raised it joined (``pose, flow.TVL1``)."""
+    order = {"sheet": 0, "pose": 1, "silhouette": 2, "segmentation": 3}
+    merged: dict[tuple, dict] = {}
+    for w in warnings:
+        k = (w.get("clip"), w["message"])
+        if k in merged:
+            merged[k]["_jobs"].append(str(w.get("job")))
+        else:
+            merged[k] = {**w, "_jobs": [str(w.get("job"))]}
+    out = []
+    for w in merged.values():
+        jobs = sorted(set(w.pop("_jobs")), key=lambda j: (order.get(j, 9), j))
+        out.append({**w, "job": ", ".join(jobs)})
     return out
 
 
@@ -303,6 +338,7 @@ def build_report(
             "frames_skipped": skipped,
             "backend": rec.get("backend") or rec.get("name"),
             "wall_s": (rec.get("timing") or {}).get("wall_s"),
+            "persons": st.get("persons"),
             "output": rec.get("output"),
             "finished": rec.get("finished"),
         }
@@ -311,7 +347,12 @@ def build_report(
             totals["frames"] += int(frames or 0)
             totals["frames_with_person"] += int(st.get("frames_with_person") or 0)
         totals["frames_skipped"] += len(skipped)
-    warnings = [w for rec in load_provenance(root) for w in job_warnings(rec)]
+    recs = load_provenance(root)
+    warnings = [w for rec in recs for w in job_warnings(rec)]
+    warnings += sanity.read_sheet_warnings(root)
+    widths = {r["clip"]: (r.get("video") or {}).get("width") for r in recs if r.get("modality") == "pose"}
+    warnings += sanity.direction_warnings(root, sorted(clips), widths)
+    warnings = _merge_warnings(warnings)
     failures = sorted(collect_failures(root, logs, since), key=lambda f: (f["clip"] or "", f["job"]))
     for f in failures:
         if f["clip"]:
