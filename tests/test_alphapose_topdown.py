@@ -70,7 +70,7 @@ def simple_transform(real, monkeypatch):
 
 
 @pytest.mark.slow
-def test_halpe26_on_real_frames_matches_alphapapose_code(real, simple_transform):
+def test_halpe26_on_real_frames_matches_alphapose_code(real, simple_transform):
     from alphapose.utils.transforms import heatmap_to_coord_simple
 
     root, models = real
