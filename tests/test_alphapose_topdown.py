@@ -46,12 +46,15 @@ def params(root, **kw):
 
 
 def backend(root, models, **kw):
-    return get_backend_class("pose", "alphapose-topdown")(params(root, **kw), Context(device="cpu", models_dir=str(models)))
+    return get_backend_class("pose", "alphapose-topdown")(
+        params(root, **kw), Context(device="cpu", models_dir=str(models))
+    )
 
 
 @pytest.fixture
 def simple_transform(real, monkeypatch):
     """AlphaPose's SimpleTransform, imported with its compiled RoIAlign stubbed (restored afterwards)."""
+
     class RoIAlign:  # SimpleTransform.__init__ builds one; test_transform never calls it
         def __init__(self, *args, **kwargs):
             pass
@@ -132,9 +135,13 @@ def test_halpe26_on_real_frames_matches_alphapose_code(real, simple_transform):
             assert np.allclose([joints[n].score for n in HALPE26], np.clip(scores[:, 0], 0, 1))
             assert np.allclose(results[i].box, chosen[j])
             n_kp += len(HALPE26)
-    print(f"\nalphapose-topdown vs AlphaPose's test_transform + heatmap_to_coord_simple: 3 frames, {n_kp} keypoints identical")
+    print(
+        f"\nalphapose-topdown vs AlphaPose's test_transform + heatmap_to_coord_simple: 3 frames, {n_kp} keypoints identical"
+    )
     prov = b.provenance()
-    assert prov["keypoints_per_person"] == 26 and prov["sppe"] == "FastPose" and prov["checkpoint"].endswith(HALPE26_CKPT)
+    assert (
+        prov["keypoints_per_person"] == 26 and prov["sppe"] == "FastPose" and prov["checkpoint"].endswith(HALPE26_CKPT)
+    )
 
 
 @pytest.mark.slow

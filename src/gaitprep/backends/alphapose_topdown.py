@@ -179,7 +179,9 @@ class AlphaPoseTopDownBackend(PoseBackend):
             )
         self.root = Path(root).expanduser().resolve()
         if not (self.root / "alphapose" / "models" / "builder.py").is_file():
-            raise InputError(f"alphapose-topdown: {self.root} is not an AlphaPose checkout (no alphapose/models/builder.py)")
+            raise InputError(
+                f"alphapose-topdown: {self.root} is not an AlphaPose checkout (no alphapose/models/builder.py)"
+            )
         cfg_path = Path(p.cfg).expanduser()
         cfg_path = cfg_path if cfg_path.is_absolute() else self.root / cfg_path
         if not cfg_path.is_file():
@@ -190,7 +192,9 @@ class AlphaPoseTopDownBackend(PoseBackend):
             self.checkpoint_path = str(self.root / ck)
         else:
             self.checkpoint_path = str(
-                Path(resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")).resolve()
+                Path(
+                    resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")
+                ).resolve()
             )
         update_config, builder, self._bbox, self._tf = import_alphapose(self.root)
         self.cfg = cfg = update_config(self.cfg_path)
@@ -202,7 +206,9 @@ class AlphaPoseTopDownBackend(PoseBackend):
             with _no_imagenet_download():
                 model = builder.build_sppe(cfg.MODEL, preset_cfg=preset)
         except (AttributeError, KeyError, TypeError, AssertionError) as e:
-            raise InputError(f"alphapose-topdown: {self.cfg_path}: cannot build its pose network ({type(e).__name__}: {e})") from e
+            raise InputError(
+                f"alphapose-topdown: {self.cfg_path}: cannot build its pose network ({type(e).__name__}: {e})"
+            ) from e
         if self.num_joints not in KEYPOINT_LAYOUTS:
             raise InputError(
                 f"alphapose-topdown: {self.cfg_path}: {self.num_joints} joints; gaitprep reads 17 (COCO), 26 (Halpe-26), 133, 136"
@@ -219,9 +225,13 @@ class AlphaPoseTopDownBackend(PoseBackend):
         self.model = model.to(self.device).eval()
         self.heatmap_to_coord = self._tf.get_func_heatmap_to_coord(cfg)
         if not callable(self.heatmap_to_coord):  # 'Combined' loss: body + face/hand decoders (Halpe-136)
-            raise InputError(f"alphapose-topdown: {self.cfg_path}: combined-loss (whole-body) configs are not supported")
+            raise InputError(
+                f"alphapose-topdown: {self.cfg_path}: combined-loss (whole-body) configs are not supported"
+            )
         self.norm_type = cfg.LOSS.get("NORM_TYPE", None) if "LOSS" in cfg else None
-        det_ctx = Context(device=self.device, models_dir=self.ctx.models_dir, allow_download=self.ctx.allow_download, log=self.ctx.log)
+        det_ctx = Context(
+            device=self.device, models_dir=self.ctx.models_dir, allow_download=self.ctx.allow_download, log=self.ctx.log
+        )
         self.detector = _PersonDetector(
             {"weights": p.detector, "batch_size": p.batch_size, "conf": p.det_conf, "imgsz": p.det_imgsz}, det_ctx
         )
