@@ -159,9 +159,11 @@ class DensePoseBackend(SegmentationBackend):
         self.weights_path = self._weights()
         cfg = get_cfg()
         add_densepose_config(cfg)
+        import yaml
+
         try:
             cfg.merge_from_file(self.config_path)
-        except (AssertionError, KeyError, ValueError, TypeError, OSError) as e:
+        except (AssertionError, KeyError, ValueError, TypeError, OSError, yaml.YAMLError) as e:
             # yacs reports a bad key as a bare AssertionError "Non-existent key: ..."
             raise InputError(f"densepose: config {self.config_path} cannot be read by detectron2/DensePose: {e}") from e
         merge_opts(cfg, p.opts)
