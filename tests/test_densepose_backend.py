@@ -4,10 +4,9 @@ import is blocked for the test, so this runs with or without them installed). Th
 on the real detectron2 DensePose: tests/test_densepose_real.py.
 """
 
-import sys
-
 import pytest
 
+from fixtures.densepose_real import block_import
 from gaitprep.backends import get_backend_class
 from gaitprep.errors import BackendUnavailableError, GaitprepError, InputError
 
@@ -27,12 +26,7 @@ def test_bad_params_are_rejected_before_importing():
 
 @pytest.mark.parametrize("missing", ["detectron2", "densepose"])
 def test_import_failure_gives_the_install_hint(missing, monkeypatch):
-    # sys.modules[name] = None makes `import name` raise ImportError; monkeypatch puts the
-    # real modules (if any were imported) back afterwards, so test order does not matter
-    for name in list(sys.modules):
-        if name.split(".")[0] == missing:
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, missing, None)
+    block_import(monkeypatch, missing)  # restored afterwards: test order does not matter
     with pytest.raises(BackendUnavailableError) as e:
         backend_class()({})
     assert isinstance(e.value, ImportError) and isinstance(e.value, GaitprepError)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from fixtures.densepose_real import FAST_OPTS, densepose_dir, random_models_dir, require_detectron2
+from fixtures.densepose_real import FAST_OPTS, block_import, densepose_dir, random_models_dir, require_detectron2
 from gaitprep.backends.alphapose import AlphaPoseRunError
 from gaitprep.errors import BackendUnavailableError
 from gaitprep.healthgait.naming import ClipId, pose_path, provenance_path, segmentation_dir
@@ -59,7 +59,7 @@ def test_alphapose_failure_leaves_no_output(tmp_path, alphapose_spec, monkeypatc
 
 
 def test_densepose_without_detectron2_fails_the_job_with_the_install_hint(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "detectron2", None)  # as if not installed (restored afterwards)
+    block_import(monkeypatch, "detectron2")  # as if not installed (the real modules are put back afterwards)
     root = tmp_path / "out"
     with pytest.raises(BackendUnavailableError, match="no-build-isolation"):
         run_modality("segmentation", CLIP, shared_video(VIDEO), root, JobSpec(backend="densepose", device="cpu"))
