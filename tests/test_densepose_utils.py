@@ -136,3 +136,22 @@ def test_instance_parts_rejects_mismatched_counts():
     fine, coarse = segm(n=1)
     with pytest.raises(ValueError, match="2 boxes"):
         instance_parts(np.zeros((2, 4)), None, fine, coarse, (10, 10), MainSubjectTracker())
+
+
+def test_int_box_subtracts_in_float32_like_densepose():
+    # DensePose makes XYWH from the float32 XYXY tensor (w = x1 - x0 in float32), then .long();
+    # in float64 some boxes come out 1 px wider or taller. Find those among random boxes and
+    # check int_box_xywh gives DensePose's ints for them (and for a sample of the rest).
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0, 960, (1_000_000, 4)).astype(np.float32)
+    b[:, 2:] += b[:, :2]
+    t = torch.from_numpy(b).clone()
+    t[:, 2] -= t[:, 0]
+    t[:, 3] -= t[:, 1]
+    ref = t.long().numpy()  # make_int_box
+    w64 = (b[:, 2].astype(np.float64) - b[:, 0]).astype(np.int64)
+    h64 = (b[:, 3].astype(np.float64) - b[:, 1]).astype(np.int64)
+    differ = np.flatnonzero((w64 != ref[:, 2]) | (h64 != ref[:, 3]))
+    assert len(differ) > 0  # the case exists
+    for i in list(differ) + list(range(0, len(b), 1000)):
+        assert int_box_xywh(b[i]) == tuple(ref[i]), (i, b[i])

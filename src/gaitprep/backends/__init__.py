@@ -15,6 +15,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "blazepose": "gaitprep.backends.blazepose:BlazePoseBackend",
         "yolov8-pose": "gaitprep.backends.yolo:YoloPoseBackend",
         "alphapose": "gaitprep.backends.alphapose:AlphaPoseBackend",
+        "alphapose-topdown": "gaitprep.backends.alphapose_topdown:AlphaPoseTopDownBackend",
     },
     "silhouette": {
         "blazepose-mask": "gaitprep.backends.blazepose:BlazePoseMaskBackend",
@@ -34,7 +35,7 @@ REGISTRY: dict[str, dict[str, str]] = {
 #: flow backend -> output folder (``optical_flow/<PID>/<GT>/<METHOD>/``)
 FLOW_METHOD = {"tvl1-opencv": "TVL1", "tvl1-torch": "TVL1", "gmflow": "GMFLOW"}
 #: backends that run a torch model on the configured device (they ask for a GPU)
-GPU_BACKENDS = {"yolov8-pose", "yolov8-seg", "alphapose", "densepose", "tvl1-torch", "gmflow"}
+GPU_BACKENDS = {"yolov8-pose", "yolov8-seg", "alphapose", "alphapose-topdown", "densepose", "tvl1-torch", "gmflow"}
 
 
 def backend_names(modality: str) -> list[str]:

@@ -69,6 +69,39 @@ def _import_detectron2():
     return get_cfg, add_densepose_config, build_model, DetectionCheckpointer, T
 
 
+#: detectron2 config keys the backend sets itself, and the parameter that sets each
+OWN_KEYS = {
+    "MODEL.ROI_HEADS.SCORE_THRESH_TEST": "min_score",
+    "MODEL.WEIGHTS": "weights",
+    "MODEL.DEVICE": "the configured device",
+}
+
+
+def merge_opts(cfg, opts: list) -> None:
+    """Apply ``opts`` (``["KEY", "VALUE", ...]``) to a detectron2 ``CfgNode``, pair by pair.
+
+    Values are passed as strings, as on detectron2's command line
+    (``CfgNode.merge_from_list``: a value is parsed as a Python literal and must have the
+    default's type, e.g. ``INPUT.MIN_SIZE_TEST 512``, ``TEST.DETECTIONS_PER_IMAGE 10``).
+
+    Raises:
+        InputError: naming the key and value, when the key does not exist (detectron2:
+            ``AssertionError: Non-existent key``), the value has the wrong type
+            (``ValueError: Type mismatch``) or cannot be parsed, or the key is one the backend
+            sets from its own parameters (:data:`OWN_KEYS`).
+    """
+    for key, value in zip(opts[::2], opts[1::2]):
+        key, value = str(key), str(value)
+        if key in OWN_KEYS:
+            raise InputError(f"densepose: `opts` may not set {key}; use {OWN_KEYS[key]} instead")
+        try:
+            cfg.merge_from_list([key, value])
+        except AssertionError as e:  # yacs: "Non-existent key: ..."
+            raise InputError(f"densepose: `opts` key {key} is not a detectron2/DensePose config key ({e})") from e
+        except (ValueError, TypeError, KeyError) as e:  # yacs: "Type mismatch (...) with values (...) ..."
+            raise InputError(f"densepose: `opts` {key} {value!r}: bad value ({e})") from e
+
+
 class DensePoseBackend(SegmentationBackend):
     """DensePose chart model -> :class:`~gaitprep.results.PartsResult` per frame.
 
@@ -81,7 +114,8 @@ class DensePoseBackend(SegmentationBackend):
 
     Raises (at construction):
         BackendUnavailableError: detectron2 or DensePose is not installed.
-        InputError: the config file cannot be found, or is not a chart (IUV) model.
+        InputError: the config file cannot be found or read, is not a chart (IUV) model,
+            or an ``opts`` entry is not a valid config key/value (see :func:`merge_opts`).
         WeightsNotFoundError: the weights are not found and may not be downloaded.
     """
 
@@ -125,9 +159,14 @@ class DensePoseBackend(SegmentationBackend):
         self.weights_path = self._weights()
         cfg = get_cfg()
         add_densepose_config(cfg)
-        cfg.merge_from_file(self.config_path)
-        if p.opts:
-            cfg.merge_from_list([str(v) for v in p.opts])
+        import yaml
+
+        try:
+            cfg.merge_from_file(self.config_path)
+        except (AssertionError, KeyError, ValueError, TypeError, OSError, yaml.YAMLError) as e:
+            # yacs reports a bad key as a bare AssertionError "Non-existent key: ..."
+            raise InputError(f"densepose: config {self.config_path} cannot be read by detectron2/DensePose: {e}") from e
+        merge_opts(cfg, p.opts)
         cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = float(p.min_score)
         cfg.MODEL.WEIGHTS = self.weights_path
         cfg.MODEL.DEVICE = self.ctx.device

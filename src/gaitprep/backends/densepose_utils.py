@@ -40,11 +40,14 @@ from ..subject import MainSubjectTracker
 def int_box_xywh(box_xyxy: Sequence[float]) -> tuple[int, int, int, int]:
     """``x_min, y_min, x_max, y_max`` px (float) -> ``x, y, w, h`` ints as DensePose makes them.
 
-    DensePose converts XYXY to XYWH in float, then truncates each number toward zero
-    (``torch.Tensor.long()``), as ``make_int_box`` does. Width and height are *not*
-    clamped here (see :func:`chart_labels`).
+    DensePose converts XYXY to XYWH in the boxes' dtype, float32 (``BoxMode.convert``:
+    ``w = x1 - x0`` subtracted in float32), then truncates each number toward zero
+    (``torch.Tensor.long()``), as ``make_int_box`` does. The subtraction is done here in
+    float32 as well: in float64 about 2 in 10^6 boxes get a width or height 1 px off
+    (e.g. ``x0 = 0.1, x1 = 10.1``). Width and height are *not* clamped here (see
+    :func:`chart_labels`).
     """
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    x0, y0, x1, y1 = np.asarray(box_xyxy, np.float32).reshape(4)
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
@@ -145,7 +148,8 @@ def instance_parts(
     """One frame's DensePose output -> the main subject's full-frame part labels, or None.
 
     Args:
-        boxes_xyxy: ``(N, 4)`` ``x_min, y_min, x_max, y_max`` px of the N instances.
+        boxes_xyxy: ``(N, 4)`` ``x_min, y_min, x_max, y_max`` px of the N instances
+            (float32 as detectron2 gives them; other dtypes are cast to float32).
         scores: ``(N,)`` detection confidences (None: all 1).
         fine_segm: ``(N, 25, S, S)`` fine segmentation scores (torch tensor or numpy).
         coarse_segm: ``(N, K, S, S)`` coarse segmentation scores.
@@ -158,7 +162,7 @@ def instance_parts(
         instance, or ``None`` when no instance is selected (nobody, or all below the
         tracker's ``min_score``).
     """
-    boxes_xyxy = np.asarray(boxes_xyxy, float).reshape(-1, 4)
+    boxes_xyxy = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4)  # the network's dtype (see int_box_xywh)
     if len(boxes_xyxy) == 0:
         tracker.select(boxes_xyxy, scores)  # counts the miss
         return None
