@@ -1,17 +1,19 @@
 """The paper's configuration (``config/healthgait.yaml``) through the whole workflow on CPU,
-as a user runs it (``snakemake --configfile config/healthgait.yaml my.yaml``; from outside the
-repository for now: see the TODO(workflow layering) below), with
-random-weight checkpoints under the released file names in a test ``models_dir``: one
-shared clip trimmed to 5 frames by the sample sheet, every model job of the paper family
-that runs on CPU, then ``gaitprep validate`` on the tree.
+as a user runs it from the repository root (``snakemake --configfile config/healthgait.yaml
+my.yaml``), with random-weight checkpoints under the released file names in a test
+``models_dir``: one shared clip trimmed to 5 frames by the sample sheet, every model job of
+the paper family that runs on CPU, then ``gaitprep validate`` on the tree.
 
 Jobs run: silhouette (``yolov8-seg``, ``yolov8x-seg.pt``: YOLOv8x-seg with random weights
 made to detect), segmentation (``densepose``, the real detectron2 DensePose
 ``densepose_rcnn_R_50_FPN_s1x`` with random weights, ``model_final_162be9.pkl``), flow
 (``tvl1-opencv`` and ``gmflow``, ``gmflow_sintel-0c07dcb3.pth``: ptlflow's GMFlow with
-random weights in the official layout). Not run: pose (``alphapose`` calls AlphaPose's
-``demo_inference.py``, which needs AlphaPose's compiled CUDA extensions: docs/paper_models.md)
-and so gait (it needs the pose JSON).
+random weights in the official layout), pose with the in-process ``alphapose-topdown``
+(AlphaPose's own FastPose Halpe-26 network built from its config, random weights, over a
+random YOLOv8n detector) chosen in the user's config over the shipped ``alphapose``, and gait
+on its Halpe-26 heels and toes (5 frames: the gait job must end with a stated reason, not
+numbers). The shipped subprocess ``alphapose`` is not run: ``demo_inference.py`` needs
+AlphaPose's compiled CUDA extensions (docs/paper_models.md).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import pytest
 import yaml
 
 from conftest import REPO, VIDEOS, shared_video, snakemake
+from fixtures.alphapose_real import DETECTOR, HALPE26_CKPT, alphapose_root, require_alphapose
+from fixtures.alphapose_real import random_models_dir as alphapose_models_dir
 from fixtures.densepose_real import densepose_dir, random_models_dir, require_detectron2
 from gaitprep.healthgait.naming import ClipId, flow_dir, provenance_path, segmentation_dir, silhouette_dir
 from gaitprep.healthgait.palette import ALLOWED_RGB
@@ -44,7 +48,11 @@ def paper_models():
     ptlflow = pytest.importorskip("ptlflow")
     from gaitprep.backends.yolo import save_random_checkpoint
 
+    require_alphapose()
     d = random_models_dir()  # model_final_162be9.pkl
+    for name in (HALPE26_CKPT, DETECTOR):  # AlphaPose's SPPE and its person detector
+        if not (d / name).exists():
+            (d / name).symlink_to(alphapose_models_dir() / name)
     save_random_checkpoint("yolov8x-seg.yaml", d / "yolov8x-seg.pt", detect_everything=True)
     torch.manual_seed(0)
     torch.save({"model": ptlflow.get_model("gmflow").state_dict()}, d / "gmflow_sintel-0c07dcb3.pth")
@@ -63,12 +71,19 @@ def test_healthgait_config_through_the_dag_then_validate(paper_models, tmp_path)
     sheet.write_text("participant\tgait_type\twalk_class\tclip\tpath\tstart_frame\tend_frame\n"
                      f"PA900\tUGS\tNW-WoJ\t2\t{VIDEOS / VIDEO}\t{START}\t{END}\n")  # fmt: skip
     out = tmp_path / "tree"
+    measures = tmp_path / "participants_measures.csv"
+    measures.write_text("ID,Sex,Age,PA_level,Height,Weight,BMI,WaistC,HipC,NeckC,Percentage fat mass,Lean mass\n"
+                        "PA900,1,30,2,172,70,23.7,80,95,38,18,55\n")  # fmt: skip
     mine = {
         "samples": str(sheet),
         "output_dir": str(out),
         "device": "cpu",
         "models_dir": str(paper_models),
-        "modalities": ["silhouette", "segmentation", "flow"],
+        "modalities": ["pose", "silhouette", "segmentation", "flow", "gait"],
+        "participants_measures": str(measures),
+        # the in-process AlphaPose (the shipped subprocess backend needs AlphaPose's CUDA build)
+        "pose": {"backend": "alphapose-topdown", "params": {
+            "alphapose_root": str(alphapose_root()), "checkpoint": HALPE26_CKPT, "detector": DETECTOR, "det_imgsz": 320}},
         "segmentation": {"params": {
             "densepose_dir": str(densepose_dir()),
             # small test-time sizes on CPU (the released model runs at MIN_SIZE_TEST 800)
@@ -79,15 +94,7 @@ def test_healthgait_config_through_the_dag_then_validate(paper_models, tmp_path)
     }
     user = tmp_path / "my.yaml"
     user.write_text(yaml.safe_dump(mine, sort_keys=False))
-    # TODO(workflow layering): users run this from the repository root, where Snakemake merges
-    # the --configfile files key by key *over* config/config.yaml (the Snakefile's
-    # `configfile:`), so blazepose-mask's `mask_threshold` lands in yolov8-seg's params and the
-    # silhouette job fails ("unknown parameter(s) ['mask_threshold']"). No overlay can remove
-    # it (`params: {}` merges to no change; a `params: null` file before my.yaml is merged away
-    # with the other --configfile files before they are applied). Until the layering fix, run
-    # from a folder without config/config.yaml (the Snakefile by path, as the other workflow
-    # tests do); then switch to cwd=REPO.
-    p = snakemake("--cores", "2", "--configfile", REPO / "config" / "healthgait.yaml", user, cwd=tmp_path,
+    p = snakemake("--cores", "2", "--configfile", REPO / "config" / "healthgait.yaml", user, cwd=REPO,
                   check=False, timeout=1800)  # fmt: skip
     log = p.stdout + p.stderr
     jobs = [ln.split()[-1].rstrip(":") for ln in log.splitlines() if ln.startswith(("rule ", "localrule "))]
@@ -112,6 +119,13 @@ def test_healthgait_config_through_the_dag_then_validate(paper_models, tmp_path)
     sil_prov = json.loads(provenance_path(out, CLIP, "silhouette").read_text())
     assert sil_prov["backend"] == "yolov8-seg" and sil_prov["params"]["weights"] == "yolov8x-seg.pt"
     assert "mask_threshold" not in sil_prov["params"]
+
+    pose = json.loads((out / "pose" / "PA900" / "UGS" / "NW-WoJ_2_AlphaPose.json").read_text())
+    assert [r["frame"] for r in pose] == list(range(START, END))
+    joints = next(r["joints"] for r in pose if r["joints"])
+    assert len(joints) == 26 and {"l_heel", "r_heel", "l_big_toe", "r_big_toe"} <= set(joints)
+    summary = json.loads((out / "gait_steps" / "PA900" / "UGS" / "NW-WoJ_2.summary.json").read_text())
+    assert summary["warnings"]  # 5 frames: no parameters, and the summary says why
 
     v = subprocess.run([sys.executable, "-m", "gaitprep", "validate", str(out)], capture_output=True, text=True,
                        timeout=600)  # fmt: skip

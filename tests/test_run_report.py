@@ -221,3 +221,15 @@ def test_pose_direction():
     assert pose_direction(pose(range(100, 800, 20)), 960)[0] == "left-to-right"
     assert pose_direction(pose([400 + (i % 3) for i in range(40)]), 960) is None  # standing
     assert pose_direction(pose(range(100, 800, 100)), 960) is None  # too few frames
+
+
+def test_failed_pose_job_drops_the_stale_estimation_table(tmp_path, capsys):
+    """A clip's pose job failing (after an earlier good run) means its gait job never starts and
+    so cannot remove the old gait_parameters_estimation.csv: the error handler does."""
+    est = tmp_path / naming.ESTIMATION_CSV
+    est.write_text("ID\nPA000\n")
+    flow_only = {"failures": [{"rule": "flow_clip", "clip": "PA000/UGS/NW-WoJ_1"}]}
+    assert run_report.drop_stale_estimation(tmp_path, flow_only) is None and est.exists()
+    pose = {"failures": [{"rule": "pose_clip", "clip": "PA000/UGS/NW-WoJ_1"}]}
+    msg = run_report.drop_stale_estimation(tmp_path, pose)
+    assert not est.exists() and "PA000/UGS/NW-WoJ_1" in msg and "rerun to rebuild it" in capsys.readouterr().err

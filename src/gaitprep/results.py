@@ -45,6 +45,16 @@ class Joint:
     y: float
     score: float
 
+    @classmethod
+    def in_frame(cls, x: float, y: float, score: float, width: int, height: int) -> "Joint":
+        """A keypoint a model placed at ``(x, y)`` px, kept inside the ``width`` x ``height``
+        frame: outside ``[0, width-1] x [0, height-1]`` it is clipped to the border and its
+        score set to 0 (the pose JSON holds only in-frame joints; a score-0 joint is not
+        used by the gait code). ``score`` is clipped to [0, 1]."""
+        inside = 0 <= x <= width - 1 and 0 <= y <= height - 1
+        s = float(min(max(score, 0.0), 1.0)) if inside else 0.0
+        return cls(float(np.clip(x, 0, width - 1)), float(np.clip(y, 0, height - 1)), s)
+
 
 @dataclass
 class PoseResult:

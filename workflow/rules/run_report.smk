@@ -17,7 +17,7 @@ def _gaitprep_import():
     try:
         import gaitprep.lock  # noqa: F401
     except ImportError:
-        _sys.path.insert(0, str(_Path(workflow.basedir) / "src"))
+        _sys.path.insert(0, str(_Path(workflow.basedir).parent / "src"))
 
 
 def _gaitprep_run_report(log, status):

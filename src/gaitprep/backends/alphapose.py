@@ -188,13 +188,18 @@ def parse_results(path: str | Path) -> tuple[dict[int, list[Detection]], int]:
     return dict(frames), k_seen
 
 
-def joints_from_keypoints(kp: np.ndarray) -> dict[str, Joint]:
-    """``(K, 3)`` AlphaPose keypoints -> ``{spec name: Joint}`` (scores clipped to 0..1).
+def joints_from_keypoints(kp: np.ndarray, size: Optional[tuple[int, int]] = None) -> dict[str, Joint]:
+    """``(K, 3)`` AlphaPose keypoints (x, y px, score) -> ``{spec name: Joint}`` (scores
+    clipped to 0..1).
 
     K = 17: :data:`~gaitprep.results.COCO17`; 26: :data:`~gaitprep.results.HALPE26`;
-    136: its first 26 (Halpe-26); 133: its first 17 (COCO).
+    136: its first 26 (Halpe-26); 133: its first 17 (COCO). With ``size = (width, height)``
+    a keypoint outside the frame (AlphaPose decodes heatmaps over a crop that may extend past
+    the image) is clipped to it with score 0 (:meth:`Joint.in_frame`).
     """
     names = KEYPOINT_LAYOUTS[len(kp)]
+    if size is not None:
+        return {n: Joint.in_frame(kp[i, 0], kp[i, 1], kp[i, 2], size[0], size[1]) for i, n in enumerate(names)}
     return {
         n: Joint(float(kp[i, 0]), float(kp[i, 1]), float(min(max(kp[i, 2], 0.0), 1.0))) for i, n in enumerate(names)
     }
@@ -230,9 +235,14 @@ def main_track(frames: dict[int, list[Detection]], indices: Iterable[int], min_s
 
 
 def select_subject(
-    frames: dict[int, list[Detection]], indices: Iterable[int], tracker: MainSubjectTracker
+    frames: dict[int, list[Detection]],
+    indices: Iterable[int],
+    tracker: MainSubjectTracker,
+    size: Optional[tuple[int, int]] = None,
 ) -> Iterator[PoseResult]:
-    """Pick the main subject in each frame of ``indices`` (in order) and yield its pose.
+    """Pick the main subject in each frame of ``indices`` (in order) and yield its pose
+    (keypoints kept inside the ``size = (width, height)`` frame when given, see
+    :func:`joints_from_keypoints`).
 
     With track ids, the subject is :func:`main_track`'s track wherever it is present; the
     tracker starts on that track's first box, and where the track is absent it follows box
@@ -261,7 +271,7 @@ def select_subject(
         if i is None:
             yield PoseResult(index, None)
         else:
-            yield PoseResult(index, joints_from_keypoints(dets[i].keypoints), box=dets[i].box)
+            yield PoseResult(index, joints_from_keypoints(dets[i].keypoints, size), box=dets[i].box)
 
 
 def gpus_arg(device: str) -> str:
@@ -476,7 +486,8 @@ class AlphaPoseBackend(PoseBackend):
             n_in = sum(1 for i in indices if detections.get(i))
             log.info("alphapose: %d keypoints per person; detections in %d of %d frames", k, n_in, len(indices))
         tracker = MainSubjectTracker(min_iou=self.params.min_iou, min_score=self.params.min_score)
-        yield from select_subject(detections, indices, tracker)
+        size = (int(video.width), int(video.height)) if getattr(video, "width", None) else None
+        yield from select_subject(detections, indices, tracker, size)
 
     def provenance(self) -> dict:
         d = super().provenance()

@@ -307,7 +307,7 @@ class AlphaPoseTopDownBackend(PoseBackend):
                 if float(np.clip(kp[:, 2], 0, 1).mean()) < p.min_score:
                     yield PoseResult(f.index, None)
                 else:
-                    yield PoseResult(f.index, joints_from_keypoints(kp), box=tuple(float(v) for v in box))
+                    yield PoseResult(f.index, joints_from_keypoints(kp, (f.image.shape[1], f.image.shape[0])), box=tuple(float(v) for v in box))
 
     def provenance(self) -> dict:
         d = super().provenance()

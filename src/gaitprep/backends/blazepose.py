@@ -130,8 +130,7 @@ def landmarks_to_joints(lm: np.ndarray, width: int, height: int) -> dict[str, Jo
     joints = {}
 
     def put(name, x, y, s):
-        inside = 0 <= x <= width - 1 and 0 <= y <= height - 1
-        joints[name] = Joint(float(np.clip(x, 0, width - 1)), float(np.clip(y, 0, height - 1)), float(s) if inside else 0.0)
+        joints[name] = Joint.in_frame(x, y, s, width, height)
 
     for name, i in BLAZEPOSE_INDEX.items():
         put(name, lm[i, 0], lm[i, 1], lm[i, 2])

@@ -427,6 +427,31 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: rules whose failure leaves gait_parameters_estimation.csv describing an older state of some
+#: clip (the gait chain: synthetic input, pose, per-clip gait); a flow, silhouette,
+#: segmentation or QC failure does not touch the gait numbers
+GAIT_CHAIN_RULES = ("synth", "pose_clip", "blazepose_clip", "gait_clip", "gait_aggregate")
+
+
+def drop_stale_estimation(root: str | Path, report: dict) -> Optional[str]:
+    """Remove ``<root>/gait_parameters_estimation.csv`` when a job of the gait chain failed in
+    this run, so that a table from an earlier run never stands beside outputs it no longer
+    matches (the gait job of a clip whose pose failed never starts, so it cannot remove it).
+
+    Returns the message printed (``None`` when nothing was removed)."""
+    csv = Path(root) / naming.ESTIMATION_CSV
+    failed = sorted({f.get("clip") or f.get("rule") for f in report.get("failures", []) if f.get("rule") in GAIT_CHAIN_RULES})
+    if not failed or not csv.exists():
+        return None
+    csv.unlink()
+    msg = (
+        f"gaitprep: removed {csv}: the gait chain failed for {', '.join(str(c) for c in failed)}, so the table would "
+        "mix this run's clips with an earlier state; fix the failure and rerun to rebuild it"
+    )
+    print(msg, file=sys.stderr)
+    return msg
+
+
 def write_run_report(
     root: str | Path,
     snakemake_logs: Iterable[str | Path] | str | None = None,
@@ -443,6 +468,8 @@ def write_run_report(
     write_json_atomic(Path(root) / REPORT_NAME, report)
     if not quiet:
         print(format_summary(report), file=sys.stderr)
+    if status == "error":
+        drop_stale_estimation(root, report)
     return report
 
 
