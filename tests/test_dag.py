@@ -49,6 +49,7 @@ def done_run(tmp_path_factory):
     _config(d)  # leave the original config
 
 
+@pytest.mark.slow
 def test_first_run_is_one_blazepose_pass(done_run):
     import json
 

@@ -75,7 +75,7 @@ MEASURES_COLUMNS = [
     "Percentage fat mass", "Lean mass",
 ]  # fmt: skip
 #: gaitprep's own side outputs in the root: checked lightly
-SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "benchmarks", ".snakemake")
+SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "intermediate", "benchmarks", ".snakemake")
 SIDE_FILES = ("run_report.json",)
 KNOWN_CSVS = ("participants_measures.csv", "gait_parameters.csv", naming.ESTIMATION_CSV)
 #: image modalities: (tree folder, expected folder suffix, extension)
