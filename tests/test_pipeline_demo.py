@@ -4,6 +4,7 @@ run every modality on it, no data and no download needed."""
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -49,3 +50,22 @@ def test_demo_tree_is_complete(demo_run):
     cols = {tuple(c) for c in np.unique(img.reshape(-1, 3), axis=0)}
     assert (0, 255, 255) in cols or (0, 0, 128) in cols  # a foot colour (BGR) is present
     assert (out / "gait_parameters_estimation.csv").exists()
+
+
+#: every file the spec allows inside the Health&Gait folders (relative to the tree root)
+SPEC_FILES = re.compile(
+    r"pose/PA\d{3,}/(UGS|FGS)/(NW|FW)-(WJ|WoJ)_[12]_AlphaPose\.json"
+    r"|silhouette/PA\d{3,}/(UGS|FGS)/(NW|FW)-(WJ|WoJ)_[12]_YOLOV8/\d{3,}\.jpg"
+    r"|semantic_segmentation/PA\d{3,}/(UGS|FGS)/(NW|FW)-(WJ|WoJ)_[12]_DensePose/\d{3,}\.png"
+    r"|optical_flow/PA\d{3,}/(UGS|FGS)/(TVL1|GMFLOW)/(NW|FW)-(WJ|WoJ)_[12]/\d{3,}\.png"
+)
+
+
+def test_tree_holds_only_spec_files(demo_run):
+    """No Snakemake marker (.snakemake_timestamp), temporary or cache file inside the
+    Health&Gait folders after a run: code that lists a folder and reads every entry works."""
+    out = demo_run / "results"
+    foreign = [str(p.relative_to(out)) for top in ("pose", "silhouette", "semantic_segmentation", "optical_flow")
+               for p in (out / top).rglob("*") if p.is_file() and not SPEC_FILES.fullmatch(str(p.relative_to(out)))]  # fmt: skip
+    assert foreign == []
+    assert (out / "intermediate" / "blazepose" / "PA000" / "UGS" / "NW-WoJ_1.npz").is_file()

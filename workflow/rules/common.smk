@@ -271,15 +271,15 @@ def res(modality, key):
 
 
 def outputs_of(modality, key):
-    """The final outputs of one clip for one modality (what target rules ask for)."""
+    """The final outputs of one clip for one modality (what target rules ask for); for the
+    image folders, their provenance record (tree_outputs_of gives the folders)."""
     if modality == "pose":
         return [clip_path("{OUT}/pose/{pid}/{gt}/{stem}_AlphaPose.json", key)]
-    if modality == "silhouette":
-        return [clip_path("{OUT}/silhouette/{pid}/{gt}/{stem}_YOLOV8", key)]
-    if modality == "segmentation":
-        return [clip_path("{OUT}/semantic_segmentation/{pid}/{gt}/{stem}_DensePose", key)]
+    # image folders: their provenance record, the rule's declared output (modalities.smk)
+    if modality in ("silhouette", "segmentation"):
+        return [clip_path(f"{{OUT}}/provenance/{{pid}}/{{gt}}/{{stem}}.{modality}.json", key)]
     if modality == "flow":
-        return [clip_path(f"{{OUT}}/optical_flow/{{pid}}/{{gt}}/{m}/{{stem}}", key) for m in flow_methods()]
+        return [clip_path(f"{{OUT}}/provenance/{{pid}}/{{gt}}/{{stem}}.flow.{m}.json", key) for m in flow_methods()]
     if modality == "gait":
         return [clip_path("{OUT}/gait_steps/{pid}/{gt}/{stem}.parquet", key)]
     raise ValueError(modality)

@@ -17,6 +17,7 @@ rule gait_clip:
         qc=f"{OUT}/qc/gait/{{pid}}/{{gt}}/{{stem}}.png",
     log:
         f"{OUT}/logs/gait_clip/{{pid}}/{{gt}}/{{stem}}.log",
+    priority: rule_priority("gait")
     conda:
         "../envs/gaitprep.yaml"
     threads: 1

@@ -51,12 +51,12 @@ def qc_montage_inputs(w):
 
 def qc_montage_args(w, input):
     """The `gaitprep qc-montage` options for the montage's inputs (quoted)."""
-    args = []
+    args, key = [], clip_key(w)
     for m in ("pose", "silhouette", "segmentation"):
         if m in input.keys():
-            args += [f"--{m}", input[m]]
+            args += [f"--{m}", tree_outputs_of(m, key)[0]]
     if "flow" in input.keys():
-        args += ["--flow", *input.flow]
+        args += ["--flow", *tree_outputs_of("flow", key)]
     args += ["--provenance", *input.prov]
     return " ".join(shlex.quote(str(a)) for a in args)
 

@@ -7,6 +7,7 @@ rule synth:
         truth=f"{DEMO}/{{pid}}_{{gt}}_{{stem}}.truth.json",
     log:
         f"{OUT}/logs/synth/{{pid}}_{{gt}}_{{stem}}.log",
+    priority: rule_priority("synth")
     conda:
         "../envs/gaitprep.yaml"
     threads: 1

@@ -84,8 +84,10 @@ def check_landmark_model(mp, complexity: int) -> None:
 class BlazePoseModel:
     """One MediaPipe Pose graph in video mode; :meth:`process` streams frames through it.
 
-    Yields ``(frame, landmarks, mask)``: landmarks ``(33, 4)`` float32 = x px, y px,
-    visibility, z (relative depth, MediaPipe units), or ``None``; mask ``(H, W)`` bool or None.
+    Yields ``(frame, landmarks, soft_mask)``: landmarks ``(33, 4)`` float32 = x px, y px,
+    visibility, z (relative depth, MediaPipe units), or ``None``; ``soft_mask`` ``(H, W)``
+    float32 person probability 0..1 (only with ``segmentation``), or None. Enabling the
+    segmentation head does not change the landmarks (checked on gait_normal_01: identical).
     """
 
     def __init__(self, p: BlazePoseParams, segmentation: bool):
@@ -113,13 +115,25 @@ class BlazePoseModel:
                 yield f, None, None
                 continue
             lm = np.array([(l.x * w, l.y * h, l.visibility, l.z) for l in res.pose_landmarks.landmark], np.float32)
-            mask = None
+            soft = None
             if self.segmentation and res.segmentation_mask is not None:
-                mask = np.asarray(res.segmentation_mask) > self.p.mask_threshold
-            yield f, lm, mask
+                soft = np.asarray(res.segmentation_mask, np.float32)
+            yield f, lm, soft
 
     def close(self) -> None:
         self.pose.close()
+
+
+#: the BlazePose parameters that change the model's output (all but ``mask_threshold``)
+MODEL_PARAMS = ("model_complexity", "min_detection_confidence", "min_tracking_confidence", "smooth_landmarks")
+
+
+def model_description(complexity: int, segmentation: bool) -> str:
+    """The provenance ``model`` string of a BlazePose run."""
+    import mediapipe as mp
+
+    head = " + segmentation" if segmentation else ""
+    return f"mediapipe {mp.__version__} BlazePose GHUM 3D (pose_landmark_{('lite', 'full', 'heavy')[int(complexity)]}){head}"
 
 
 def landmarks_to_joints(lm: np.ndarray, width: int, height: int) -> dict[str, Joint]:
@@ -139,31 +153,43 @@ def landmarks_to_joints(lm: np.ndarray, width: int, height: int) -> dict[str, Jo
     return joints
 
 
+def _box(lm: np.ndarray) -> Optional[tuple[float, float, float, float]]:
+    vis = lm[:, 2] > 0.1
+    xs, ys = lm[vis, 0], lm[vis, 1]
+    return (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())) if vis.any() else None
+
+
 class BlazePoseBackend(PoseBackend):
-    """Pose backend ``blazepose``: MediaPipe BlazePose (full model) in video mode."""
+    """Pose backend ``blazepose``: MediaPipe BlazePose (full model) in video mode.
+
+    With ``ctx.extra["share_mask"]`` true the segmentation head is on as well and
+    :meth:`run_shared` yields the landmarks and soft mask with each pose, for the shared
+    intermediate (:mod:`gaitprep.backends.blazepose_cache`); the pose itself is unchanged.
+    """
 
     name = "blazepose"
     Params = BlazePoseParams
 
     def __init__(self, params=None, ctx=None):
         super().__init__(params, ctx)
-        self.model = BlazePoseModel(self.params, segmentation=False)
+        self.shared = bool(self.ctx.extra.get("share_mask"))
+        self.model = BlazePoseModel(self.params, segmentation=self.shared)
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[PoseResult]:
-        for f, lm, _ in self.model.process(frames):
+    def run_shared(self, frames: Iterable[Frame]) -> Iterator[tuple[PoseResult, Optional[np.ndarray], Optional[np.ndarray]]]:
+        """Yield ``(pose, landmarks (33, 4) float32 | None, soft mask (H, W) float32 | None)``."""
+        for f, lm, soft in self.model.process(frames):
             if lm is None:
-                yield PoseResult(f.index, None)
+                yield PoseResult(f.index, None), None, None
                 continue
             h, w = f.image.shape[:2]
-            vis = lm[:, 2] > 0.1
-            xs, ys = lm[vis, 0], lm[vis, 1]
-            box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())) if vis.any() else None
-            yield PoseResult(f.index, landmarks_to_joints(lm, w, h), box)
+            yield PoseResult(f.index, landmarks_to_joints(lm, w, h), _box(lm)), lm, soft
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[PoseResult]:
+        for pose, _, _ in self.run_shared(frames):
+            yield pose
 
     def provenance(self) -> dict:
-        import mediapipe as mp
-
-        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D (pose_landmark_full)"}
+        return {**super().provenance(), "model": model_description(self.params.model_complexity, self.shared)}
 
     def close(self) -> None:
         self.model.close()
@@ -171,23 +197,43 @@ class BlazePoseBackend(PoseBackend):
 
 class BlazePoseMaskBackend(SilhouetteBackend):
     """Silhouette backend ``blazepose-mask``: BlazePose's person segmentation, thresholded at
-    ``mask_threshold``; ``None`` (no image written) in frames where no pose was found."""
+    ``mask_threshold``; ``None`` (no image written) in frames where no pose was found.
+
+    With ``ctx.extra["intermediate"]`` (the pose job's shared intermediate) no model is
+    loaded: :meth:`run_intermediate` thresholds the stored soft masks instead.
+    """
 
     name = "blazepose-mask"
     Params = BlazePoseParams
 
     def __init__(self, params=None, ctx=None):
         super().__init__(params, ctx)
-        self.model = BlazePoseModel(self.params, segmentation=True)
+        self.intermediate = self.ctx.extra.get("intermediate")
+        self.model = None if self.intermediate else BlazePoseModel(self.params, segmentation=True)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[MaskResult]:
-        for f, lm, mask in self.model.process(frames):
+        for f, lm, soft in self.model.process(frames):
+            mask = None if soft is None else soft > self.params.mask_threshold
             yield MaskResult(f.index, mask if (lm is not None and mask is not None and mask.any()) else None)
+
+    def run_intermediate(self, reader) -> Iterator[MaskResult]:
+        """Masks from an :class:`~gaitprep.backends.blazepose_cache.IntermediateReader`:
+        ``q >= ceil(256 mask_threshold)`` (the same mask as :meth:`run` for thresholds that
+        are multiples of 1/256, see :func:`~gaitprep.backends.blazepose_cache.threshold`)."""
+        from .blazepose_cache import threshold
+
+        for i, lm, q in reader.frames():
+            mask = None if q is None else threshold(q, self.params.mask_threshold)
+            yield MaskResult(i, mask if (lm is not None and mask is not None and mask.any()) else None)
 
     def provenance(self) -> dict:
         import mediapipe as mp
 
-        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
+        rec = {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
+        if self.intermediate:
+            rec["intermediate"] = str(self.intermediate)
+        return rec
 
     def close(self) -> None:
-        self.model.close()
+        if self.model is not None:
+            self.model.close()

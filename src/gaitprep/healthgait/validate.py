@@ -76,7 +76,7 @@ MEASURES_COLUMNS = [
     "Percentage fat mass", "Lean mass",
 ]  # fmt: skip
 #: gaitprep's own side outputs in the root: checked lightly
-SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "exports", "benchmarks", ".snakemake")
+SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "exports", "intermediate", "benchmarks", ".snakemake")
 SIDE_FILES = ("run_report.json",)
 KNOWN_CSVS = ("participants_measures.csv", "gait_parameters.csv", naming.ESTIMATION_CSV)
 #: image modalities: (tree folder, expected folder suffix, extension)
@@ -194,9 +194,10 @@ class _Collector:
         self.add("warning", clip, path, message)
 
 
-#: level of a foreign (hidden or stray) file inside the Health&Gait folders. A warning while
-#: gaitprep's own runs still leave Snakemake's ``.snakemake_timestamp`` markers there
-FOREIGN_FILE_LEVEL = "warning"
+#: level of a foreign (hidden or stray) file inside the Health&Gait folders: an error (the
+#: published tree has none; gaitprep's runs declare provenance records, not the folders, as
+#: Snakemake outputs, so no ``.snakemake_timestamp`` marker is left there)
+FOREIGN_FILE_LEVEL = "error"
 
 
 def _entries(d: Path, c: _Collector, clip: str = TREE, hidden: str = "report") -> list[Path]:

@@ -224,8 +224,8 @@ def parse_snakemake_log(path: str | Path) -> list[dict]:
 def clip_of_path(root: str | Path, path: str | Path) -> tuple[Optional[str], Optional[str]]:
     """``(clip key, job key)`` of an output or log path inside the tree, else ``(None, None)``.
 
-    Understands the four modality layouts of :mod:`gaitprep.healthgait.naming` and any path that
-    contains ``<PID>/<GT>/<WC>_<clip>`` (logs, gait steps).
+    Understands the four modality layouts of :mod:`gaitprep.healthgait.naming`, the provenance
+    records and any path that contains ``<PID>/<GT>/<WC>_<clip>`` (logs, gait steps).
     """
     parts = Path(path).parts
     try:
@@ -240,6 +240,10 @@ def clip_of_path(root: str | Path, path: str | Path) -> tuple[Optional[str], Opt
             return f"{pid}/{gt}/{rel[4]}", f"flow.{rel[3]}"
         stem = re.sub(rf"{naming.SUFFIX[modality]}(\.json)?$", "", rel[3])
         return f"{pid}/{gt}/{stem}", modality
+    # provenance/<PID>/<GT>/<stem>.<modality>[.<METHOD>].json: the image jobs' declared output
+    m = re.fullmatch(r"([^.]+)\.(pose|silhouette|segmentation|flow)(?:\.([A-Z0-9]+))?\.json", rel[3]) if len(rel) == 4 and rel[0] == "provenance" else None
+    if m:
+        return f"{rel[1]}/{rel[2]}/{m[1]}", m[2] if m[3] is None else f"{m[2]}.{m[3]}"
     s = "/".join(parts)
     m = re.search(r"(PA\d{3,})/(UGS|FGS)/([A-Za-z]+-[A-Za-z]+_[^/._]+)", s)
     return (f"{m[1]}/{m[2]}/{m[3]}", None) if m else (None, None)
