@@ -45,6 +45,10 @@ NOT_RUN = {
     "sudo": "system packages",
     "python setup.py": "part of an install recipe",
     "GAITPREP_SRC=": "conda post-deploy script (network)",
+    "python bench/": "benchmarks, minutes each",
+    "git -C": "makes a checkout for a benchmark",
+    "GAITPREP_SHARED=/path/to/shared bash .ci/": "CI install script (builds detectron2, minutes)",
+    "python -c import cv2, detectron2": "checks an optional install (CI runs it in .ci/install_detectron2.sh)",
 }
 
 

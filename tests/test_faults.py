@@ -773,7 +773,7 @@ def test_two_workflows_on_one_output_dir(videos, tmp_path):
         wd.mkdir()
         sheet = write_sheet(wd / "s.tsv", [("PA100", "UGS", "NW-WJ", "1", videos["walk"])])
         cfgs.append(config(wd / "c.yaml", sheet, output_dir=str(root), modalities=["flow"]))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wds[0]), "--configfile", str(cfgs[0]), "--cores", "1"]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(wds[0]), "--configfile", str(cfgs[0]), "--cores", "1"]
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     a = subprocess.Popen(cmd, cwd=wds[0], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     stopped = False

@@ -227,6 +227,8 @@ def _wf_config(wd, measures="participants_measures_in.csv", gait_cal=None, name=
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["modalities"] = ["pose", "gait"]
     cfg["gait"]["calibration"] = gait_cal or {"default": {"method": "height"}}
+    # a demo clip is calibrated at its renderer's scale unless its own entry says otherwise
+    cfg["demo"]["clips"][0]["calibration"] = cfg["gait"]["calibration"]["default"]
     cfg["gait"]["event_overrides"] = None
     cfg["participants_measures"] = measures
     cfg["output_dir"] = "res"

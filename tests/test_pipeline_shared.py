@@ -132,4 +132,10 @@ def test_missing_video_fails_only_its_clip(shared_run, tmp_path):
     log = (tmp_path / "tree/logs/pose_clip/PA950/UGS/NW-WJ_1.log").read_text()
     assert "gone.mp4" in log and "does not exist" in log
     assert (tmp_path / "tree/pose/PA900/UGS/NW-WoJ_2_AlphaPose.json").exists()
+    # the good clip: its log holds no MediaPipe start-up noise and ends with the job's summary
+    # line, which the console shows too (one line per finished job)
+    good = (tmp_path / "tree/logs/pose_clip/PA900/UGS/NW-WoJ_2.log").read_text()
+    assert "inference_feedback_manager" not in good and "XNNPACK" not in good, good[-2000:]
+    assert good.rstrip().splitlines()[-1].startswith("gaitprep: PA900/UGS/NW-WoJ_2 pose done: 124 frames")
+    assert "gaitprep: PA900/UGS/NW-WoJ_2 pose done: 124 frames" in p.stderr
     assert not (tmp_path / "tree/pose/PA950").exists() or not any((tmp_path / "tree/pose/PA950").rglob("*.json"))

@@ -33,9 +33,11 @@ for _m in ("pose", "silhouette", "segmentation", "flow"):
             video=video_path,
             range=frame_range,
             root=tree_root,
+            noise=NATIVE_LOG_NOISE,
         shell:
             "python -m gaitprep run {params.modality} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem}"
-            " --video {params.video:q} --root {params.root:q} --spec {params.spec:q} {params.range} > {log:q} 2>&1"
+            " --video {params.video:q} --root {params.root:q} --spec {params.spec:q} {params.range} 2>&1"
+            " | {{ grep -v -E {params.noise:q} || true; }} > {log:q}"
             " && tail -n 1 {log:q} >&2"
 
     rule:

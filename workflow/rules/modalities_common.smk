@@ -124,3 +124,15 @@ def tree_outputs_of(modality, key):
     if modality == "flow":
         return [clip_path(f"{{OUT}}/optical_flow/{{pid}}/{{gt}}/{m}/{{stem}}", key) for m in flow_methods()]
     raise ValueError(modality)
+
+
+#: lines MediaPipe/TFLite's C++ code prints at every graph start (not errors; they ignore
+#: GLOG_minloglevel): kept out of the job logs by the rules' shell (grep -v -E); anything
+#: else the job prints, errors and a native crash's last words included, stays in the log
+NATIVE_LOG_NOISE = "|".join(
+    (
+        "Created TensorFlow Lite XNNPACK delegate",
+        "All log messages before absl::InitializeLog",
+        "inference_feedback_manager\\.cc",
+    )
+)
