@@ -16,6 +16,25 @@ VIDEOS = SHARED / "data" / "videos"
 SAMPLES_TSV = SHARED / "data" / "samples.tsv"
 
 
+def skip_unless_installed(reason: str, ci_hint: str) -> None:
+    """Skip a test whose optional library is missing; under ``CI=true`` fail instead (CI
+    installs it, so a skip there would hide a broken install)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true: {ci_hint}")
+    pytest.skip(reason)
+
+
+def session_tmpdir(prefix: str) -> Path:
+    """A temporary folder that lives until the test session ends (for cached fixtures)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def shared_video(name: str) -> Path:
     p = VIDEOS / name
     if not p.exists():

@@ -188,6 +188,28 @@ def parse_results(path: str | Path) -> tuple[dict[int, list[Detection]], int]:
     return dict(frames), k_seen
 
 
+def resolve_config_and_checkpoint(root: Path, cfg: str, checkpoint: str, models_dir, who: str) -> tuple[str, str]:
+    """An AlphaPose config and pose checkpoint as absolute paths.
+
+    ``cfg`` is absolute or relative to the AlphaPose checkout ``root``; ``checkpoint`` is a
+    path relative to ``root`` when that file exists, else it is looked up by the weights
+    search order (:func:`gaitprep.weights.resolve_weights`: explicit path, then
+    ``models_dir``; never downloaded).
+
+    Raises:
+        InputError: the config file does not exist (``who`` names the backend).
+        WeightsNotFoundError: the checkpoint is nowhere to be found.
+    """
+    c = Path(cfg).expanduser()
+    c = c if c.is_absolute() else Path(root) / c
+    if not c.is_file():
+        raise InputError(f"{who}: config {c} not found")
+    ck = Path(checkpoint).expanduser()
+    if not ck.is_absolute() and (Path(root) / ck).is_file():
+        return str(c), str(Path(root) / ck)
+    return str(c), str(Path(resolve_weights(checkpoint, models_dir, False, what="AlphaPose pose checkpoint")).resolve())
+
+
 def joints_from_keypoints(kp: np.ndarray, size: Optional[tuple[int, int]] = None) -> dict[str, Joint]:
     """``(K, 3)`` AlphaPose keypoints (x, y px, score) -> ``{spec name: Joint}`` (scores
     clipped to 0..1).
@@ -411,20 +433,9 @@ class AlphaPoseBackend(PoseBackend):
         if not self.script.is_file():
             raise InputError(f"alphapose: {self.script} not found: `alphapose_root` must be an AlphaPose checkout")
         self.python = p.python or os.environ.get(PYTHON_ENV) or sys.executable
-        cfg = Path(p.cfg).expanduser()
-        cfg = cfg if cfg.is_absolute() else self.root / cfg
-        if not cfg.is_file():
-            raise InputError(f"alphapose: config {cfg} not found")
-        self.cfg_path = str(cfg)
-        ck = Path(p.checkpoint).expanduser()
-        if not ck.is_absolute() and (self.root / ck).is_file():
-            self.checkpoint_path = str(self.root / ck)
-        else:
-            self.checkpoint_path = str(
-                Path(
-                    resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")
-                ).resolve()
-            )
+        self.cfg_path, self.checkpoint_path = resolve_config_and_checkpoint(
+            self.root, p.cfg, p.checkpoint, self.ctx.models_dir, "alphapose"
+        )
         self.gpus = gpus_arg(self.ctx.device)
 
     def command(self, video: str, outdir: str) -> list[str]:

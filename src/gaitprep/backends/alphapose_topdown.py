@@ -55,8 +55,7 @@ from ..errors import BackendUnavailableError, InputError
 from ..results import Frame, PoseResult
 from ..subject import MainSubjectTracker
 from ..video import batched
-from ..weights import resolve_weights
-from .alphapose import KEYPOINT_LAYOUTS, ROOT_ENV, joints_from_keypoints
+from .alphapose import KEYPOINT_LAYOUTS, ROOT_ENV, joints_from_keypoints, resolve_config_and_checkpoint
 from .base import Context, PoseBackend
 from .yolo import _YoloBackend
 
@@ -182,20 +181,9 @@ class AlphaPoseTopDownBackend(PoseBackend):
             raise InputError(
                 f"alphapose-topdown: {self.root} is not an AlphaPose checkout (no alphapose/models/builder.py)"
             )
-        cfg_path = Path(p.cfg).expanduser()
-        cfg_path = cfg_path if cfg_path.is_absolute() else self.root / cfg_path
-        if not cfg_path.is_file():
-            raise InputError(f"alphapose-topdown: config {cfg_path} not found")
-        self.cfg_path = str(cfg_path)
-        ck = Path(p.checkpoint).expanduser()
-        if not ck.is_absolute() and (self.root / ck).is_file():
-            self.checkpoint_path = str(self.root / ck)
-        else:
-            self.checkpoint_path = str(
-                Path(
-                    resolve_weights(p.checkpoint, self.ctx.models_dir, False, what="AlphaPose pose checkpoint")
-                ).resolve()
-            )
+        self.cfg_path, self.checkpoint_path = resolve_config_and_checkpoint(
+            self.root, p.cfg, p.checkpoint, self.ctx.models_dir, "alphapose-topdown"
+        )
         update_config, builder, self._bbox, self._tf = import_alphapose(self.root)
         self.cfg = cfg = update_config(self.cfg_path)
         try:
