@@ -131,3 +131,24 @@ def test_cpu_backend_job_does_not_import_torch(tmp_path):
             "assert _resolve_device('blazepose', 'auto') == 'cpu'; assert 'torch' not in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
     assert PosePartsBackend.reads == ("pose", "silhouette")
+
+
+def test_intermediate_bytes_do_not_depend_on_when_it_was_written(tmp_path, monkeypatch):
+    """Same frames, written at two different clock times: the same bytes (a cluster run and a
+    local run of a clip must compare equal, tests/test_slurm.py)."""
+    import time
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    lm = rng.uniform(0, 50, (33, 4)).astype(np.float32)
+    soft = np.zeros((40, 60), np.float32)
+    soft[10:30, 20:40] = rng.uniform(0.2, 1.0, (20, 20))
+    out = []
+    for i, year in enumerate((2001, 2031)):
+        monkeypatch.setattr(zipfile.time, "localtime", lambda *a, y=year: time.struct_time((y, 5, 6, 7, 8, 9, 0, 1, 0)))
+        iw = IntermediateWriter(tmp_path / f"{i}.npz")
+        iw.add(3, lm, soft)
+        iw.add(4, None, None)
+        iw.close({"clip": "PA000/UGS/NW-WoJ_1"})
+        out.append((tmp_path / f"{i}.npz").read_bytes())
+    assert out[0] == out[1]

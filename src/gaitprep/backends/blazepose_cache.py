@@ -73,6 +73,7 @@ class IntermediateWriter:
     """
 
     def __init__(self, path: str | Path, compresslevel: int = 6):
+        self.compresslevel = compresslevel
         self.zf = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
         self.index: list[int] = []
         self.lms: list[np.ndarray] = []
@@ -90,19 +91,27 @@ class IntermediateWriter:
             if len(xs):
                 box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
                 data = _npy(q[box[1] : box[3], box[0] : box[2]])
-                self.zf.writestr(f"mask/{int(index)}.npy", data)
+                self._write(f"mask/{int(index)}.npy", data)
                 self.bytes_masks += self.zf.getinfo(f"mask/{int(index)}.npy").compress_size
         self.boxes.append(box)
+
+    def _write(self, name: str, data: bytes) -> None:
+        """One member, with a fixed time stamp: the same frames give the same bytes (a rerun, a
+        cluster run and a local run of the same clip compare equal)."""
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        self.zf.writestr(info, data, compresslevel=self.compresslevel)
 
     def close(self, meta: dict) -> None:
         """Write the landmark arrays and ``meta`` (JSON-serialisable) and close the zip."""
         n = len(self.index)
         lms = np.stack(self.lms) if n else np.zeros((0, N_LANDMARKS, 4), np.float32)
-        self.zf.writestr("index.npy", _npy(np.asarray(self.index, np.int32)))
-        self.zf.writestr("found.npy", _npy(~np.isnan(lms[:, 0, 0]) if n else np.zeros(0, bool)))
-        self.zf.writestr("landmarks.npy", _npy(lms))
-        self.zf.writestr("box.npy", _npy(np.asarray(self.boxes, np.int32).reshape(n, 4)))
-        self.zf.writestr("meta.json", json.dumps({"format": FORMAT, **meta}, sort_keys=True))
+        self._write("index.npy", _npy(np.asarray(self.index, np.int32)))
+        self._write("found.npy", _npy(~np.isnan(lms[:, 0, 0]) if n else np.zeros(0, bool)))
+        self._write("landmarks.npy", _npy(lms))
+        self._write("box.npy", _npy(np.asarray(self.boxes, np.int32).reshape(n, 4)))
+        self._write("meta.json", json.dumps({"format": FORMAT, **meta}, sort_keys=True))
         self.zf.close()
 
     def abort(self) -> None:
