@@ -188,6 +188,21 @@ def parse_results(path: str | Path) -> tuple[dict[int, list[Detection]], int]:
     return dict(frames), k_seen
 
 
+def checkout_root(alphapose_root: Optional[str], who: str) -> Path:
+    """The AlphaPose checkout: the backend's ``alphapose_root`` or, unset, ``$GAITPREP_ALPHAPOSE_ROOT``.
+
+    Raises:
+        InputError: neither is set (``who`` names the backend).
+    """
+    root = alphapose_root or os.environ.get(ROOT_ENV)
+    if not root:
+        raise InputError(
+            f"{who}: set `alphapose_root` (an AlphaPose checkout) in the backend params or the {ROOT_ENV} "
+            "environment variable; see docs/paper_models.md"
+        )
+    return Path(root).expanduser().resolve()
+
+
 def resolve_config_and_checkpoint(root: Path, cfg: str, checkpoint: str, models_dir, who: str) -> tuple[str, str]:
     """An AlphaPose config and pose checkpoint as absolute paths.
 
@@ -422,13 +437,7 @@ class AlphaPoseBackend(PoseBackend):
     def __init__(self, params: Optional[dict] = None, ctx=None):
         super().__init__(params, ctx)
         p = self.params
-        root = p.alphapose_root or os.environ.get(ROOT_ENV)
-        if not root:
-            raise InputError(
-                f"alphapose: set `alphapose_root` (an AlphaPose checkout) in the backend params or the {ROOT_ENV} "
-                "environment variable; see docs/paper_models.md"
-            )
-        self.root = Path(root).expanduser().resolve()
+        self.root = checkout_root(p.alphapose_root, "alphapose")
         self.script = self.root / "scripts" / "demo_inference.py"
         if not self.script.is_file():
             raise InputError(f"alphapose: {self.script} not found: `alphapose_root` must be an AlphaPose checkout")

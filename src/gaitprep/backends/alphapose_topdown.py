@@ -42,7 +42,6 @@ Raises (at construction):
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,7 @@ from ..errors import BackendUnavailableError, InputError
 from ..results import Frame, PoseResult
 from ..subject import MainSubjectTracker
 from ..video import batched
-from .alphapose import KEYPOINT_LAYOUTS, ROOT_ENV, joints_from_keypoints, resolve_config_and_checkpoint
+from .alphapose import KEYPOINT_LAYOUTS, checkout_root, joints_from_keypoints, resolve_config_and_checkpoint
 from .base import Context, PoseBackend
 from .yolo import _YoloBackend
 
@@ -170,13 +169,7 @@ class AlphaPoseTopDownBackend(PoseBackend):
         import torch
 
         p = self.params
-        root = p.alphapose_root or os.environ.get(ROOT_ENV)
-        if not root:
-            raise InputError(
-                f"alphapose-topdown: set `alphapose_root` (an AlphaPose checkout) in the backend params or "
-                f"the {ROOT_ENV} environment variable; see docs/paper_models.md"
-            )
-        self.root = Path(root).expanduser().resolve()
+        self.root = checkout_root(p.alphapose_root, "alphapose-topdown")
         if not (self.root / "alphapose" / "models" / "builder.py").is_file():
             raise InputError(
                 f"alphapose-topdown: {self.root} is not an AlphaPose checkout (no alphapose/models/builder.py)"
