@@ -102,13 +102,9 @@ def markers_from_records(records: Sequence[dict], fps: float, height: int, sourc
         raise InputError(f"{source}: fps must be positive, got {fps!r}")
     if not (height and int(height) > 0):
         raise InputError(f"{source}: image height must be positive, got {height!r} (needed to flip y up)")
-    recs = list(records)
-    if not recs:
-        raise InputError(f"{source}: pose JSON holds no frames")
-    try:
-        frames = np.array([int(r["frame"]) for r in recs], dtype=np.int64)
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"{source}: every pose record needs an integer 'frame' ({e})") from e
+    from ..gait.io import record_frames
+
+    recs, frames = record_frames(records, source)
     if len(frames) > 1 and not np.all(np.diff(frames) > 0):
         raise InputError(f"{source}: frames are not strictly increasing")
     seen: set[str] = set()

@@ -73,6 +73,21 @@ class PoseSeries:
         )
 
 
+def record_frames(records, source: str) -> tuple[list, np.ndarray]:
+    """The pose JSON records as a list and their ``frame`` numbers, ``(N,)`` int64.
+
+    Raises:
+        InputError: no records, or a record without an integer ``frame`` (naming ``source``).
+    """
+    recs = list(records)
+    if not recs:
+        raise InputError(f"{source}: pose JSON holds no frames")
+    try:
+        return recs, np.array([int(r["frame"]) for r in recs], dtype=np.int64)
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{source}: every pose record needs an integer 'frame' ({e})") from e
+
+
 def series_from_records(
     records: Iterable[dict],
     source: str = "<records>",
@@ -85,13 +100,7 @@ def series_from_records(
         InputError: a record without an int ``frame`` or with malformed joints, or no
             records at all (the message names ``source``).
     """
-    recs = list(records)
-    if not recs:
-        raise InputError(f"{source}: pose JSON holds no frames")
-    try:
-        idx = np.array([int(r["frame"]) for r in recs], dtype=np.int64)
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"{source}: every pose record needs an integer 'frame' ({e})") from e
+    recs, idx = record_frames(records, source)
     first, last = int(idx.min()), int(idx.max())
     frames = np.arange(first, last + 1, dtype=np.int64)
     T = len(frames)
