@@ -199,3 +199,57 @@ def test_load_pose_reads_timestamps_and_backend(tmp_path):
     res = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
     assert res.prep.diagnostics["event_offsets_s"] == EVENT_OFFSET_S["blazepose"]
     assert not any("no frame timestamps" in w for w in res.summary["warnings"])
+
+
+def test_pass_velocity_is_unbiased_at_the_ends_of_a_short_pass():
+    """A pass shorter than the 1 s velocity window (0.9 s in view) is found over all its
+    frames: a moving average would flatten its ends and split or drop it."""
+    from gaitprep.gait.preprocess import PrepConfig, find_passes, local_velocity
+
+    t = np.arange(27) / 30.0
+    x = 100 + 150.0 * t + 6 * np.sin(2 * np.pi * 1.8 * t)  # 150 px/s with the stride oscillation
+    v = local_velocity(x, t, 0.5)
+    assert np.isfinite(v).all() and np.all(np.abs(v - 150) < 30)
+    passes, warnings = find_passes(x, 30.0, PrepConfig(), t)
+    assert [(p.start, p.stop, p.direction) for p in passes] == [(0, 27, 1)], warnings
+
+
+def test_pass_length_is_measured_in_seconds_under_a_variable_frame_rate():
+    """15 frames at 15 fps (1 s) are a pass, whatever the nominal 30 fps says."""
+    from gaitprep.gait.preprocess import PrepConfig, find_passes
+
+    t = np.arange(15) / 15.0
+    x = 400 - 120.0 * t
+    passes, _ = find_passes(x, 30.0, PrepConfig(), t)
+    assert [(p.start, p.stop, p.direction) for p in passes] == [(0, 15, -1)]
+
+
+def test_a_missing_heel_strike_does_not_cost_a_toe_off():
+    """Two TOs one step time apart between two detected heel strikes two steps apart (the
+    heel strike between them was not seen) are both kept; two TOs of one step are one."""
+    from gaitprep.gait.events import _one_to_per_step
+
+    hs = [{"t": 0.0}, {"t": 0.55}, {"t": 1.1}, {"t": 2.2}]  # the strike at ~1.65 s is missing
+    to = [{"t": 0.35, "_value": 5.0}, {"t": 0.9, "_value": 4.0}, {"t": 1.45, "_value": 6.0},
+          {"t": 1.5, "_value": 1.0}, {"t": 2.0, "_value": 3.0}, {"t": 2.5, "_value": 3.0}]  # fmt: skip
+    for e in to:
+        e.update(event="TO", frame=30 * e["t"], **{"pass": 0})
+    rejected: list = []
+    kept = _one_to_per_step(hs, to, rejected)
+    assert [e["t"] for e in kept] == [0.35, 0.9, 1.45, 2.0, 2.5]
+    assert [r["frame"] for r in rejected] == [45.0] and "stronger" in rejected[0]["reason"]
+
+
+def test_a_pass_with_one_step_in_view_is_still_a_pass():
+    """A fast walker (130 steps/min) in view for ~1 s: its one visible heel strike and toe
+    off are found (the pass is not dropped as too short)."""
+    from gaitprep.synth.hard import random_case_params
+
+    cp = random_case_params(2014)  # 1.0 s fully in view
+    recs, timing, truth = make_case(cp)
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    assert res.prep.passes, res.summary["warnings"]
+    for kind in ("HS", "TO"):
+        errs, n, spurious = match(res, truth, kind)
+        assert n >= 1 and len(errs) == n and not spurious, (kind, errs, n, spurious)

@@ -341,21 +341,58 @@ def _smooth_ma(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig) -> tuple[list[Pass], list[str]]:
+def local_velocity(x: np.ndarray, t: np.ndarray, half_s: float) -> np.ndarray:
+    """``(T,)`` px/s: slope of the least-squares line through the finite samples of ``x``
+    within ``half_s`` seconds of each sample (times ``t``, s), inside the same finite run.
+
+    A local linear fit (a Savitzky-Golay slope on the clip's own, possibly irregular, frame
+    times) instead of a moving average: at the start and end of a run its one-sided window
+    still measures the slope (a moving average flattens the ends and a run shorter than the
+    window altogether). NaN where ``x`` is NaN or a window holds fewer than 3 samples or
+    spans less than ``half_s / 2``.
+    """
+    x = np.asarray(x, float)
+    t = np.asarray(t, float)
+    v = np.full(len(x), np.nan)
+    for a, b in runs(np.isfinite(x)):
+        tt, xx = t[a:b], x[a:b]
+        lo = np.searchsorted(tt, tt - half_s - 1e-9, side="left")
+        hi = np.searchsorted(tt, tt + half_s + 1e-9, side="right")
+        c1 = np.concatenate([[0.0], np.cumsum(tt)])
+        c2 = np.concatenate([[0.0], np.cumsum(tt * tt)])
+        cx = np.concatenate([[0.0], np.cumsum(xx)])
+        cxt = np.concatenate([[0.0], np.cumsum(xx * tt)])
+        n = (hi - lo).astype(float)
+        st, stt, sx, sxt = c1[hi] - c1[lo], c2[hi] - c2[lo], cx[hi] - cx[lo], cxt[hi] - cxt[lo]
+        den = n * stt - st * st
+        span = tt[hi - 1] - tt[lo]
+        ok = (n >= 3) & (span >= 0.5 * half_s - 1e-9) & (den > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = (n * sxt - st * sx) / den
+        v[a:b] = np.where(ok, slope, np.nan)
+    return v
+
+
+def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig, t: Optional[np.ndarray] = None) -> tuple[list[Pass], list[str]]:
     """Split a clip into passes of steady walking in one direction.
 
-    The pelvis x is smoothed over ~1 s (one stride, removing the within-stride speed
-    oscillation); frames where its speed is below ``turn_speed_frac`` of the clip's
-    typical walking speed (the 80th percentile of the speed) are turn-around or
-    standing frames. Runs of frames with one sign of velocity lasting at least
-    ``min_pass_s`` are passes. A run also ends at a gap in the data.
+    The pelvis velocity is the slope of a local straight-line fit over +-0.5 s (one stride:
+    :func:`local_velocity`, on the frame times ``t``, s; ``frames / fps`` when None), which
+    averages out the within-stride speed oscillation and stays unbiased at the first and last
+    frames of the data; frames where its magnitude is below ``turn_speed_frac`` of the
+    clip's typical walking speed (the 80th percentile) are turn-around or standing frames.
+    Runs of frames with one sign of velocity lasting at least ``min_pass_s`` (by the frame
+    times) are passes. A run also ends at a gap in the data.
 
     Returns:
         ``(passes, warnings)``.
     """
     warnings: list[str] = []
-    x = _smooth_ma(pelvis_x, int(round(fps)))
-    v = np.gradient(x) * fps if len(x) > 1 else np.zeros_like(x)
+    x = np.asarray(pelvis_x, float)
+    if t is None:
+        t = np.arange(len(x)) / float(fps)
+    t = np.asarray(t, float)
+    v = local_velocity(x, t, 0.5)
     fin = np.isfinite(v)
     if fin.sum() < 3:
         return [], ["no usable frames with the whole body in view"]
@@ -367,13 +404,14 @@ def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig) -> tuple[list
     sign[fin & (v > thr)] = 1
     sign[fin & (v < -thr)] = -1
     passes: list[Pass] = []
-    min_len = int(round(cfg.min_pass_s * fps))
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / fps
     for d in (1, -1):
         for a, b in runs(sign == d):
-            if b - a >= min_len:
+            dur = float(t[b - 1] - t[a]) + dt
+            if dur >= cfg.min_pass_s - 1e-9:
                 passes.append(Pass(0, int(a), int(b), d))
             elif b - a >= 3:
-                warnings.append(f"walking segment of {(b - a) / fps:.2f} s at frames {a}..{b - 1} is too short for a pass; ignored")
+                warnings.append(f"walking segment of {dur:.2f} s at frames {a}..{b - 1} is too short for a pass; ignored")
     passes.sort(key=lambda p: p.start)
     for i, p in enumerate(passes):
         p.index = i
@@ -440,7 +478,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     # frames usable only where the feet are there too
     feet_ok = np.isfinite(clean.xy["l_ankle"][:, 0]) & np.isfinite(clean.xy["r_ankle"][:, 0])
     pelvis[~feet_ok] = np.nan
-    passes, w = find_passes(pelvis[:, 0], fps, cfg)
+    passes, w = find_passes(pelvis[:, 0], fps, cfg, s.t)
     warnings += w
     foot_points, used = _foot_points(clean)
     have = feet_ok & np.isfinite(pelvis[:, 0]) & usable
