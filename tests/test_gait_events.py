@@ -181,7 +181,7 @@ def test_bench_synthetic_set_runs():
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
     )
     assert out.returncode == 0, out.stderr
-    assert "| HS |" in out.stdout and "seed set B (reporting)" in out.stdout
+    assert "| HS |" in out.stdout and "seed set B (development check)" in out.stdout
 
 
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
