@@ -190,11 +190,12 @@ def _diag(res) -> dict:
 
 
 # ------------------------------------------------------------------ real
-def read_labels(labels_dir: Path) -> tuple[dict, dict]:
-    """``({video: [event...]}, {video: [(first, last, direction)...]})`` from the TSVs."""
-    ev_path, pa_path = labels_dir / "real_events.tsv", labels_dir / "real_passes.tsv"
+def read_labels(labels_dir: Path, prefix: str = "real") -> tuple[dict, dict]:
+    """``({video: [event...]}, {video: [(first, last, direction)...]})`` from
+    ``<prefix>_events.tsv`` and ``<prefix>_passes.tsv``."""
+    ev_path, pa_path = labels_dir / f"{prefix}_events.tsv", labels_dir / f"{prefix}_passes.tsv"
     if not ev_path.exists() or not pa_path.exists():
-        raise SystemExit(f"{labels_dir}: real_events.tsv / real_passes.tsv not found (pass --labels DIR)")
+        raise SystemExit(f"{labels_dir}: {ev_path.name} / {pa_path.name} not found (pass --labels DIR)")
     events: dict = {}
     HIDDEN.clear()
     with open(ev_path, newline="") as f:
@@ -226,9 +227,13 @@ HIDDEN: dict = {}
 HIDDEN_TOL_FRAMES = 3
 
 
-def real_pose(video: str, cache: Path) -> tuple[list, dict]:
-    """BlazePose records and ``{fps, width, height, t_s}`` of a shared video (cached)."""
-    path = cache / f"{video}.pose.json"
+def real_pose(video: str, cache: Path, videos_dir: Path = VIDEOS_DIR) -> tuple[list, dict]:
+    """BlazePose records and ``{fps, width, height, t_s}`` of a video of ``videos_dir``
+    (cached in ``cache`` by file name and size)."""
+    v = videos_dir / video
+    if not v.exists():
+        raise SystemExit(f"{v}: video not found")
+    path = cache / f"{video}.{v.stat().st_size}.pose.json"
     if path.exists():
         d = json.loads(path.read_text())
         return d["records"], d["info"]
@@ -236,7 +241,6 @@ def real_pose(video: str, cache: Path) -> tuple[list, dict]:
 
     from gaitprep.gait.mpipe import blazepose_records
 
-    v = VIDEOS_DIR / video
     recs, info = blazepose_records(v)
     cap = cv2.VideoCapture(str(v))
     ts = []
@@ -248,11 +252,15 @@ def real_pose(video: str, cache: Path) -> tuple[list, dict]:
     return recs, info
 
 
-def run_real(labels_dir: Path, cache: Path) -> list[dict]:
-    labels, passes = read_labels(labels_dir)
+def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "real") -> list[dict]:
+    """Score every labelled video of ``<prefix>_events.tsv`` (videos in ``videos_dir``);
+    a ``<prefix>_sources.tsv`` beside the labels (columns ``video sha1 source``) pins
+    each video's content: a different file is refused."""
+    labels, passes = read_labels(labels_dir, prefix)
+    _check_sources(labels_dir / f"{prefix}_sources.tsv", videos_dir)
     rows = []
     for video in sorted(passes):
-        recs, info = real_pose(video, cache)
+        recs, info = real_pose(video, cache, videos_dir)
         fps = float(info["fps"])
         ts = info.get("t_s") or []
         timing = {"frames": list(range(len(ts))), "t_s": ts, "header_fps": fps} if len(ts) == len(recs) and ts else None
@@ -282,6 +290,21 @@ def run_real(labels_dir: Path, cache: Path) -> list[dict]:
         r["diagnostics"] = _diag(res)
         rows.append(r)
     return rows
+
+
+def _check_sources(path: Path, videos_dir: Path) -> None:
+    if not path.exists():
+        return
+    import hashlib
+
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            v = videos_dir / r["video"]
+            if not v.exists():
+                raise SystemExit(f"{v}: video not found (source: {r.get('source', '?')})")
+            h = hashlib.sha1(v.read_bytes()).hexdigest()
+            if h != r["sha1"].strip():
+                raise SystemExit(f"{v}: sha1 {h} is not the labelled file's {r['sha1']} (source: {r.get('source', '?')})")
 
 
 # ------------------------------------------------------------------ tables
@@ -324,6 +347,12 @@ def main() -> None:
     )
     ap.add_argument("--sets", default="A,A2,B,C", help="synthetic seed sets, comma separated ('' for none)")
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-video-out table of the real videos")
+    ap.add_argument(
+        "--heldout-videos",
+        default=None,
+        help="folder with the held-out real videos of heldout_sources.tsv (the Dataset/ folder of a clone of their"
+        " source repository): also score heldout_events.tsv with the shipped offsets",
+    )
     ap.add_argument("--no-real", action="store_true", help="skip the real videos")
     ap.add_argument("--cases", default=None, help="folder to keep/reuse the generated synthetic cases")
     ap.add_argument("--cache", default="/tmp/gaitprep_real_pose", help="BlazePose cache of the real videos")
@@ -371,6 +400,14 @@ def main() -> None:
             loo = leave_one_out(Path(a.labels), Path(a.cache))
             allrows["real_loo"] = loo
             _per_clip(loo, a.per_clip)
+    if a.heldout_videos:
+        rows = run_real(Path(a.labels), Path(a.cache), Path(a.heldout_videos), prefix="heldout")
+        allrows["real_heldout"] = rows
+        print(f"\n## held-out real videos, hand labels, BlazePose, shipped offsets (never used for tuning: {', '.join(r['label'] for r in rows)})")
+        print("\n".join(event_table(rows)))
+        print()
+        print("\n".join(param_table(rows)))
+        _per_clip(rows, a.per_clip)
     if a.rendered:
         run_rendered(Path(a.render_cache))
     if a.json:

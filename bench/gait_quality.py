@@ -38,8 +38,14 @@ def wrong_fps() -> None:
             q = res.summary["quality"]
             wr = q["checks"].get("walk_ratio_over_height", {}).get("value")
             name = f"{cfg['cadence']}/min {cfg['step_length_cm']} cm {cfg['direction'][:1]}"
-            print(f"{name:>28} {fps:5.0f} {q['computed']['cadence_steps_per_min']:8.1f} "
-                  f"{q['spectral_cadence']['cadence_steps_per_min']:8.1f} {wr:10.3f}  {', '.join(sorted(q['refused'])) or '-'}")  # fmt: skip
+            cad, spec = q["computed"].get("cadence_steps_per_min"), q["spectral_cadence"].get("cadence_steps_per_min")
+            print(f"{name:>28} {fps:5.0f} {_num(cad, 8, 1)} {_num(spec, 8, 1)} {_num(wr, 10, 3)}  "
+                  f"{', '.join(sorted(q['refused'])) or '-'}")  # fmt: skip
+
+
+def _num(x, width: int, digits: int) -> str:
+    """``x`` right-aligned with ``digits`` decimals, or ``-`` for a missing value."""
+    return f"{x:{width}.{digits}f}" if isinstance(x, (int, float)) and x == x else f"{'-':>{width}}"
 
 
 def deleted_heel_strikes() -> None:
