@@ -63,7 +63,8 @@ from gaitprep.gait.io import series_from_records  # noqa: E402
 MATCH_S = 0.12
 VIDEOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 #: role of each synthetic seed set in the tables (gaitprep.synth.hard.SEED_SETS)
-SET_ROLE = {"A": "tuning", "A2": "tuning", "B": "development check", "C": "reporting"}
+SET_ROLE = {"A": "tuning", "A2": "tuning", "B": "development check", "C": "reporting", "S": "tuning, step-to",
+            "S2": "reporting, step-to"}  # fmt: skip
 PARAMS = {
     "cadence_steps_per_min": "cadence (steps/min)",
     "step_length_cm": "step length (cm)",

@@ -253,3 +253,38 @@ def test_a_pass_with_one_step_in_view_is_still_a_pass():
     for kind in ("HS", "TO"):
         errs, n, spurious = match(res, truth, kind)
         assert n >= 1 and len(errs) == n and not spurious, (kind, errs, n, spurious)
+
+
+def test_step_to_gait_gets_both_feet_or_is_refused():
+    """A step-to gait (the far foot lands beside the near one and never leads): the
+    label-free signals see one foot's contacts only. With the pose model's labels clean and
+    a long pass, the other foot's heel strikes come from its own signal (every heel strike
+    found); whatever happens, a cadence of half the truth is never written: the
+    double-support rhythm (label-free, two dips per stride in any gait) refuses it."""
+    w = dict(BASE, cadence=100, step_length_cm=60, px_per_cm=1.2, fps=30.0, direction="right_to_left", seed=3,
+             step_asymmetry=0.85, width=1280, height=720)  # fmt: skip
+    res, truth = run(CaseParams(walker=w, seed=3, noise_px=0.5))
+    errs, n, spurious = match(res, truth, "HS")
+    assert n >= 5 and len(errs) == n and not spurious, (errs, n, spurious, res.summary["warnings"])
+    assert any("non-alternating gait" in x for x in res.summary["warnings"])
+    assert abs(res.summary["means"]["cadence_steps_per_min"] - 100) < 3
+    q = res.summary["quality"]
+    assert q["checks"]["double_support_rhythm"]["ok"] is True
+    assert abs(q["double_support_cadence"]["cadence_steps_per_min"] - 100) < 8
+
+
+def test_step_to_gait_with_swapped_labels_is_refused_not_halved():
+    from gaitprep.synth.hard import random_case_params
+
+    cp = random_case_params(4013, step_to=True)  # leg labels swapped in 19 % of the frames
+    recs, timing, truth = make_case(cp)
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    q = res.summary["quality"]
+    cad = q["computed"]["cadence_steps_per_min"]
+    # the swaps hide the one-foot rhythm from the labels: the events find one foot only ...
+    assert cad is not None and cad < 0.7 * truth["cadence_steps_per_min"], cad
+    # ... and the number is refused with its reason, not written
+    assert "cadence_steps_per_min" in q["refused"], (cad, q["checks"]["double_support_rhythm"])
+    assert "double_support_rhythm" in q["refused"]["cadence_steps_per_min"]
+    assert any("double-support rhythm" in x for x in res.summary["warnings"])

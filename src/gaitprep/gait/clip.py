@@ -96,7 +96,9 @@ def analyze_clip(
         warnings.append("no walking pass found (the person is never fully in view while walking)")
     edited_frames: list[float] = []
     if method == "zeni":
+        n_prep_warnings = len(prep.warnings)
         events = zeni_events(prep, refine=refine)
+        warnings += prep.warnings[n_prep_warnings:]  # the event detector's own notes
         if overrides is not None:
             times = getattr(prep, "t", None)  # frame times (s): real timestamps when the pose provenance has them
             time_of = (lambda f: float(np.interp(f, prep.series.frames, times))) if times is not None else None

@@ -373,6 +373,8 @@ LABEL_FREE_EXTENT_TOLERANCE = 0.55
 #: two TOs closer than this fraction of the step time are one step's (the less extreme
 #: is rejected); a step lasts one step time, a TO comes once per step
 TO_MIN_STEP_FRAC = 0.6
+#: fewest label-free events of one kind in a pass for the non-alternating (step-to) test
+NON_ALTERNATING_MIN_EVENTS = 3
 #: ground-speed threshold of the label-free refinement per kind (fraction of the walking
 #: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
 LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
@@ -675,6 +677,8 @@ def label_swaps(prep: Prepared, events: list[dict], series=None) -> np.ndarray:
     series = prep.raw if series is None else series
     out = np.zeros(prep.series.n, bool)
     for p in prep.passes:
+        if p.index in (prep.diagnostics.get("step_to_passes") or []):
+            continue  # the other foot never leads there: "the heel in front" says nothing
         hs = sorted([e for e in events if e["pass"] == p.index and e["event"] == "HS"], key=lambda e: e["frame"])
         want, d = _leading_foot(prep, p, hs, series)
         thr = _sep_threshold(prep, p, hs, d)
@@ -777,6 +781,8 @@ def zeni_events(
     # swap-corrected legs) stand in there (its label is not used: feet come from the
     # alternation below)
     single: dict = {}
+    step_to: list[int] = []
+    prep.diagnostics["step_to_passes"] = step_to  # read by label_swaps (below)
     for e in zeni_events_labelled(prep, refine, alpha["HS"]):
         e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
         e["time"] = e["t"]
@@ -858,6 +864,29 @@ def zeni_events(
             ev = [e for e in ev if not any(e is x for x in bad)]
             kept.append(ev)
         hs, to = kept
+        # a step-to / limping gait whose other foot never leads: the label-free signals
+        # see one foot's events only; the other foot's come from its own signal
+        lead_foot = {}
+        for kind in ("HS", "TO"):
+            cur = hs if kind == "HS" else to
+            sign, extra = _other_foot_events(
+                prep, p, cur, single.get((p.index, kind), []), labels, kind, confirmed="HS" in lead_foot
+            )
+            if sign:
+                lead_foot[kind] = sign
+                for e in cur:
+                    e["_orig"] = True
+                cur += extra
+                cur.sort(key=lambda e: e["t"])
+        if lead_foot:
+            step_to.append(p.index)
+            prep.warnings.append(
+                f"pass {p.index}: non-alternating gait (the pose model's labels put the same foot at every "
+                + " and every ".join(f"{'heel strike' if k == 'HS' else 'toe-off'} the label-free signals find"
+                                     for k in lead_foot)
+                + "; step-to or limping walk): the other foot's "
+                + " and ".join(k for k in lead_foot) + " are taken from its own heel/toe signal"
+            )  # fmt: skip
         to = _one_to_per_step(hs, to, rejected)
         _assign_feet(hs, to)
         allev = hs + to
@@ -867,8 +896,22 @@ def zeni_events(
         # without judged frames, in most event windows
         for e in allev:
             e["foot"] = "left" if e["_k"] % 2 == 0 else "right"
-        bad, tot = _swap_rate(prep, p, hs, labels)
-        if tot:
+        if lead_foot:
+            # the label-free events are the leading foot's (the labels agree at all of
+            # them); the alternation gives the inserted ones the other foot
+            orig = [e for e in allev if e.get("_orig")]
+            votes0 = sum((1.0 if e["_k"] % 2 == 0 else -1.0) * np.sign(e["_vote"]) for e in orig)
+            parity = 0 if votes0 >= 0 else 1
+            # judged on the label-free events only: at the other foot's strikes the
+            # leading heel is still the first foot's, so their votes say nothing
+            strong = [e for e in orig if abs(e["_vote"]) >= 0.5]
+            tot = len(strong)
+            bad = sum(1 for e in strong if np.sign(e["_vote"]) != (1.0 if (e["_k"] + parity) % 2 == 0 else -1.0))
+        else:
+            bad, tot = _swap_rate(prep, p, hs, labels)
+        if lead_foot:
+            pass  # parity, bad and tot set above
+        elif tot:
             parity = 0 if bad <= tot - bad else 1
             bad = min(bad, tot - bad)
         else:
@@ -880,7 +923,7 @@ def zeni_events(
         swaps.append((bad, tot))
         freq.append(_dominant_step_hz(env["sep"], fs))
         for e in allev:
-            for k in ("_value", "_vote", "_k", "_gpos"):
+            for k in ("_value", "_vote", "_k", "_gpos", "_orig"):
                 e.pop(k, None)
         events += allev
     for r in rejected:
@@ -905,6 +948,64 @@ def zeni_events(
         pose_backend=backend,
     )
     return sorted(events, key=lambda e: e["frame"])
+
+
+def _other_foot_events(
+    prep: Prepared, p: Pass, evs: list[dict], per_leg: list[dict], labels, kind: str, confirmed: bool = False
+) -> tuple[int, list[dict]]:
+    """Events of a non-alternating (step-to, limping) gait that the label-free signals miss.
+
+    In a step-to gait one foot lands beside, never ahead of, the other: the leading heel
+    (trailing toe) of :func:`envelope_signals` is always the same foot's, so the label-free
+    detector finds that foot's heel strikes (toe-offs) only, one per stride. It is
+    recognised by two independent signs, both required: (1) the pose model's labels put
+    the same foot at nearly every label-free event of ``kind`` (at least
+    :data:`NON_ALTERNATING_MIN_EVENTS` events, >= 75 % with a clear vote, >= 90 % of those
+    on one foot; in an alternating gait the votes alternate, and random label swaps do
+    not make them agree); (2) the per-leg detector (:func:`zeni_events_labelled`, the
+    model's continuity-corrected legs) finds an event of the **other** foot inside at
+    least two thirds (and at least two) of the intervals between consecutive label-free
+    events, between 25 % and 75 % of the interval (``confirmed``: not required for the
+    toe-offs of a pass whose heel strikes met both). Then every per-leg event of the other
+    foot that was seen (:func:`_single_seen`) and lies at least
+    :data:`MIN_STEP_SPACING_S` from the label-free events is added.
+
+    Returns ``(sign, added)``: ``sign`` +1 / -1 when the label-free events are the left /
+    right foot's (0: the gait alternates, nothing added) and the added events (dicts as
+    the label-free ones, ``foot`` None, with ``_value`` and ``_gpos``).
+    """
+    if len(evs) < NON_ALTERNATING_MIN_EVENTS:
+        return 0, []
+    votes = np.array([_label_vote(prep, p, e, labels) for e in evs])
+    clear = np.abs(votes) >= 0.5
+    if clear.mean() < 0.75:
+        return 0, []
+    share = float(np.mean(np.sign(votes[clear]) > 0))
+    if 0.1 < share < 0.9:
+        return 0, []
+    sign = 1 if share >= 0.9 else -1
+    other = "right" if sign > 0 else "left"
+    cand = [e for e in per_leg if e["foot"] == other and _single_seen(prep, e, kind)]
+    ts = [e["t"] for e in evs]
+    inside = 0
+    for a, b in zip(ts, ts[1:]):
+        if any(a + 0.25 * (b - a) <= c["t"] <= a + 0.75 * (b - a) for c in cand):
+            inside += 1
+    n_int = len(ts) - 1
+    if not confirmed and (inside < 2 or inside < (2.0 / 3.0) * n_int):
+        return 0, []
+    added = []
+    f0 = float(prep.series.frames[0])
+    sd = "l" if other == "left" else "r"
+    rel = p.direction * (prep.foot_points[sd]["hs" if kind == "HS" else "to"][:, 0] - prep.pelvis[:, 0])
+    for c in cand:
+        if not (p.start <= c["frame"] - f0 < p.stop):
+            continue
+        if any(abs(c["t"] - t) < MIN_STEP_SPACING_S for t in ts):
+            continue
+        val = _interp(np.nan_to_num(rel), c.get("extremum_frame", c["frame"]) - f0)
+        added.append(dict(c, foot=None, _value=val if kind == "HS" else -val, _gpos=np.nan, source="other-foot"))
+    return sign, added
 
 
 def _one_to_per_step(hs: list[dict], to: list[dict], rejected: list) -> list[dict]:

@@ -73,6 +73,7 @@ REFUSES = {
     "walk_ratio_over_height": TEMPORAL,  # lengths are checked on their own (step / stature)
     "body_height_fraction": CSV_KEYS,
     "cadence_agreement": CSV_KEYS,
+    "double_support_rhythm": CSV_KEYS,
     "pose_coverage": CSV_KEYS,
 }
 
@@ -80,6 +81,9 @@ REFUSES = {
 CADENCE_AGREEMENT = 0.15
 #: fewest gait cycles a pass must span for its spectral cadence
 MIN_CYCLES = 1.5
+#: the event cadence may not fall below this fraction of the double-support rhythm
+#: (:func:`double_support_cadence`): about half means one foot's contacts were not found
+MIN_DS_RHYTHM_RATIO = 0.7
 #: share of a pass's frames with pose (before gap filling) below which its parameters are refused
 MIN_POSE_COVERAGE = 0.6
 #: above this share of frames with swapped leg labels, per-foot values are flagged (not refused:
@@ -126,6 +130,54 @@ def spectral_cadence(prep) -> dict:
         f = float(freqs[int(np.argmax(pw))])
         cycles = f * (t[-1] - t[0])
         out.append({"index": p.index, "cadence": 120.0 * f, "cycles": round(cycles, 2), "duration_s": float(t[-1] - t[0])})
+    good = [q for q in out if q["cycles"] >= MIN_CYCLES]
+    cad = float(np.average([q["cadence"] for q in good], weights=[q["duration_s"] for q in good])) if good else None
+    return {"cadence_steps_per_min": cad, "passes": out}
+
+
+def double_support_cadence(prep) -> dict:
+    """Cadence (steps/min) from the rhythm of the double-support periods, label-free and
+    independent of the detected events.
+
+    Per pass, on the label-free signals of :func:`gaitprep.gait.events.envelope_signals`
+    (the leading heel and the trailing big toe along the walking direction, relative to
+    the pelvis): each point's ground speed is its pelvis-relative velocity plus the walking
+    speed (estimated from the stance foot's backward motion). Both are near zero only in
+    double support (the leading heel has landed, the trailing toe has not left), and one
+    of them is high whenever a foot swings, so ``D = max(|ground speed|) / walking speed``
+    dips once per step, whichever foot steps and however short its step: a step-to or
+    limping gait whose other foot never leads (and whose contacts the leading-heel /
+    inter-foot-distance estimators see once per stride) still shows two dips per stride.
+    The dominant frequency f of ``D`` on 0.5-4 Hz (Lomb-Scargle periodogram) gives
+    cadence = 60 f. Passes spanning fewer than :data:`MIN_CYCLES` strides are skipped; the
+    clip value is the duration-weighted mean.
+
+    Returns ``{"cadence_steps_per_min": float | None, "passes": [{"index", "cadence", "cycles", "duration_s"}]}``.
+    """
+    from scipy.signal import lombscargle
+
+    from .events import envelope_signals
+
+    freqs = np.linspace(0.5, 4.0, 3501)
+    out = []
+    for p in prep.passes:
+        env = envelope_signals(prep, p)
+        lead, trail, dt, tg = env["lead"], env["trail"], env["dt"], env["tg"]
+        if len(lead) < 10:
+            continue
+        m = np.fmin(np.gradient(lead), np.gradient(trail))
+        m = m[np.isfinite(m)]
+        v = float(-np.median(m)) / dt if len(m) else float("nan")
+        if not (np.isfinite(v) and v > 0):
+            continue
+        d = np.fmax(np.abs(np.gradient(lead) / dt + v), np.abs(np.gradient(trail) / dt + v)) / v
+        ok = np.isfinite(d)
+        if ok.sum() < 10:
+            continue
+        t, y = tg[ok], d[ok] - np.mean(d[ok])
+        f = float(freqs[int(np.argmax(lombscargle(t, y, 2 * np.pi * freqs)))])
+        dur = float(t[-1] - t[0])
+        out.append({"index": p.index, "cadence": 60.0 * f, "cycles": round(0.5 * f * dur, 2), "duration_s": dur})
     good = [q for q in out if q["cycles"] >= MIN_CYCLES]
     cad = float(np.average([q["cadence"] for q in good], weights=[q["duration_s"] for q in good])) if good else None
     return {"cadence_steps_per_min": cad, "passes": out}
@@ -237,6 +289,19 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
     else:
         checks["cadence_agreement"] = {"events": float(cad) if np.isfinite(cad) else None, "spectral": spec["cadence_steps_per_min"], "ok": None}
 
+    ds = double_support_cadence(prep)
+    if ds["cadence_steps_per_min"] is not None and np.isfinite(cad):
+        ratio = cad / ds["cadence_steps_per_min"]
+        ok = bool(ratio >= MIN_DS_RHYTHM_RATIO)
+        checks["double_support_rhythm"] = {"events": float(cad), "double_support": ds["cadence_steps_per_min"], "ratio": float(ratio),
+                                           "min": MIN_DS_RHYTHM_RATIO, "ok": ok}  # fmt: skip
+        if not ok:
+            refuse("double_support_rhythm", f"event-based cadence {cad:.1f} is {ratio:.2f} x the {ds['cadence_steps_per_min']:.1f} "
+                   "steps/min of the double-support rhythm: one foot's contacts were not found (step-to or limping gait?)")  # fmt: skip
+    else:
+        checks["double_support_rhythm"] = {"events": float(cad) if np.isfinite(cad) else None,
+                                           "double_support": ds["cadence_steps_per_min"], "ok": None}  # fmt: skip
+
     cov = pose_coverage(prep)
     if cov:
         w = [max(p.stop - p.start, 1) for p in prep.passes] if len(prep.passes) == len(cov) else None
@@ -258,6 +323,7 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         "leg_swap_rate": swap,
         "pose_coverage": cov,
         "spectral_cadence": spec,
+        "double_support_cadence": ds,
         "checks": checks,
         "flags": flags,
         "refused": dict(sorted(refused.items())),

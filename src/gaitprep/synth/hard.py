@@ -48,7 +48,11 @@ LEG = ("knee", "ankle", "heel", "big_toe", "small_toe")
 #: set of the first version of the label-free detector and was looked at while it was
 #: developed (its failures led to two changes), so it is a development check now; C is the
 #: reporting set, scored only after the detector was frozen
-SEED_SETS = {"A": range(1000, 1016), "A2": range(1016, 1064), "B": range(2000, 2016), "C": range(3000, 3032)}
+SEED_SETS = {"A": range(1000, 1016), "A2": range(1016, 1064), "B": range(2000, 2016), "C": range(3000, 3032),
+             "S": range(4000, 4016), "S2": range(4100, 4132)}  # fmt: skip
+#: step-to sets: every case of these has a far foot that lands beside the near one
+#: (``step_asymmetry`` U(0.6, 0.95)); S for tuning, S2 for reporting
+STEP_TO_SETS = ("S", "S2")
 
 
 @dataclass
@@ -71,17 +75,21 @@ class CaseParams:
         return asdict(self)
 
 
-def random_case_params(seed: int) -> CaseParams:
+def random_case_params(seed: int, step_to: bool = False) -> CaseParams:
     """A hard case drawn from ``seed``: stature U(150, 195) cm, step length 0.32-0.45 x
     stature, cadence U(85, 130), double support U(0.07, 0.15) per period, either
     direction, fps from :data:`FPS_CHOICES` (1 in 8 variable), 2-4 steps in view
     (image width), limp in 40 % of cases (0.15-0.35), step-time variability U(0, 0.06),
     swaps of U(0.05, 0.30) of the frames, edge drop-outs within 0.15-0.4 leg lengths, jitter
-    U(0.3, 1.5) px."""
+    U(0.3, 1.5) px. ``step_to``: also a step-to gait, the far foot landing beside the near
+    one (``step_asymmetry`` U(0.6, 0.95)) and 4-7 steps in view, both drawn from their own
+    generators so that the other draws of a seed stay the same."""
     r = np.random.default_rng(seed)
     H = float(r.uniform(150, 195))
     step = float(r.uniform(0.32, 0.45) * H)
     n_view = float(r.uniform(2.0, 4.0))
+    if step_to:  # long passes (4-7 steps in view): the one-foot-per-stride rhythm shows
+        n_view = float(np.random.default_rng(seed + 7).uniform(4.0, 7.0))
     width = 960 if r.uniform() < 0.5 else 1280
     height = 540 if width == 960 else 720
     view_cm = n_view * step + 0.6 * H  # the body needs ~0.6 H of the width beside the steps
@@ -93,6 +101,8 @@ def random_case_params(seed: int) -> CaseParams:
         direction=("left_to_right", "right_to_left")[int(r.integers(2))], px_per_cm=round(px_per_cm, 4),
         fps=fps, width=width, height=height, seed=int(seed), background="plain",
     )  # fmt: skip
+    if step_to:
+        w["step_asymmetry"] = round(float(np.random.default_rng(seed + 104729).uniform(0.6, 0.95)), 3)
     leg_px = 0.49 * H * px_per_cm
     return CaseParams(
         walker=w, limp=float(r.uniform(0.15, 0.35)) if r.uniform() < 0.4 else 0.0, var=float(r.uniform(0, 0.06)),
@@ -106,7 +116,7 @@ def seed_set(name: str) -> list[CaseParams]:
     check), ``"C"`` (reporting); see :data:`SEED_SETS`."""
     if name not in SEED_SETS:
         raise ValueError(f"unknown seed set {name!r} (expected one of {', '.join(SEED_SETS)})")
-    return [random_case_params(s) for s in SEED_SETS[name]]
+    return [random_case_params(s, step_to=name in STEP_TO_SETS) for s in SEED_SETS[name]]
 
 
 class HardCase:
@@ -346,6 +356,7 @@ def case_summary(cp: CaseParams) -> str:
     return (
         f"H{w['height_cm']:.0f} cad{w['cadence']:.0f} step{w['step_length_cm']:.0f} {w['direction'][:1].upper()}"
         f" {w['fps']:g}fps{'(vfr)' if cp.vfr else ''} limp{cp.limp:.2f} var{cp.var:.2f} swap{cp.swap_frac:.2f}"
+        + (f" stepto{w['step_asymmetry']:.2f}" if w.get("step_asymmetry") else "")
     )
 
 

@@ -106,6 +106,10 @@ class WalkerParams:
         phase0: gait phase of the near-side foot at t = 0 (0 = its HS); ``None``: drawn
             from ``seed``.
         seed: random seed for ``phase0`` and small appearance variations.
+        step_asymmetry: the far foot's footprints are moved back by this fraction of
+            ``step_length_cm`` (0 = symmetric; the far foot's step is ``(1 - a) x`` and the
+            near foot's ``(1 + a) x`` the step length, stride and speed unchanged). Near 1
+            the far foot lands beside the near one and never leads: a step-to gait.
         shirt_bgr, trousers_bgr, shoes_bgr, skin_bgr, hair_bgr: clothing/skin colours (BGR).
         background: ``"indoor"`` (wall, skirting, floor, door) or ``"plain"``.
     """
@@ -125,6 +129,7 @@ class WalkerParams:
     floor_y_px: Optional[float] = None
     phase0: Optional[float] = None
     seed: int = 0
+    step_asymmetry: float = 0.0
     shirt_bgr: tuple = (150, 90, 40)
     trousers_bgr: tuple = (60, 50, 45)
     shoes_bgr: tuple = (40, 40, 40)
@@ -147,6 +152,7 @@ class WalkerParams:
             ("duration_s", self.duration_s is None or self.duration_s > 0, "> 0"),
             ("n_steps", self.n_steps is None or self.n_steps > 0, "> 0"),
             ("background", self.background in ("indoor", "plain"), "indoor or plain"),
+            ("step_asymmetry", 0.0 <= self.step_asymmetry < 1.0, "0 <= a < 1"),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -347,6 +353,8 @@ class Walker:
             sgn = 1.0 if side == self.near else -1.0
             # This foot's HS happened q*T ago; the pelvis moved q*stride since then.
             heel_hs_x = px - q * stride + self.c_heel
+            if side != self.near:
+                heel_hs_x -= self.p.step_asymmetry * L  # step-to: the far foot lands short
             f = self.foot_rel(q)
             hip = pel + np.array([sgn * HIP_HALF_WIDTH * self.H * math.sin(pelvis_rot), 0.0])
             ankle = f["ankle"] + np.array([heel_hs_x, 0.0])
