@@ -29,14 +29,16 @@ class TVL1TorchParams(TVL1BackendSettings):
         batch_size: frame pairs solved at once; 0 = auto: 8 on CUDA (GPU memory ~0.1-0.3 GB
             per 960x540 pair), 1 on CPU (where batching does not pay: a batch iterates until
             its slowest pair has converged).
-        threads: torch intra-op CPU threads when running on CPU (0 = leave torch's setting;
-            on a machine whose cores are shared with other jobs, 1 avoids OpenMP spinning).
+        threads: torch intra-op CPU threads when running on CPU; default 1 (docs/flow.md
+            measured 2 threads costing 15x the CPU of 1 on cores shared with other jobs:
+            OpenMP threads spin); 0 = leave torch's own setting (all the cores it sees or
+            ``OMP_NUM_THREADS``). Ignored on CUDA.
         compile: fuse the primal-dual iteration with ``torch.compile`` (about 2x faster on
             CPU; the first batch pays a one-off compilation of a minute or two).
     """
 
     batch_size: int = 0
-    threads: int = 0
+    threads: int = 1
     compile: bool = False
 
     def __post_init__(self):
@@ -44,7 +46,7 @@ class TVL1TorchParams(TVL1BackendSettings):
         if int(self.batch_size) < 0:
             raise ValueError(f"batch_size must be >= 0 (0: auto), got {self.batch_size}")
         if int(self.threads) < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
+            raise ValueError(f"threads must be >= 0 (0: torch's own setting), got {self.threads}")
         self.tvl1()  # validates the engine's own constraints (gamma = 0)
 
     def tvl1(self):
