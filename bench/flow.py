@@ -474,10 +474,8 @@ def steady_pairs(path: Path, scale: float, n: int) -> list[int]:
 def roi_matrix(a) -> int:
     """ROI (``roi: true`` + ``--roi-params``) against the full frame, the same backend and
     scale, per pair of ``--pairs`` spread over each video (first and last pair included)."""
-    from gaitprep.backends.base import Context
     from gaitprep.backends.tvl1_opencv import TVL1OpenCVBackend
     from gaitprep.backends.tvl1_torch import TVL1TorchBackend
-    from gaitprep.results import Frame
     from gaitprep.video import probe
 
     cv2.setNumThreads(1)
@@ -533,6 +531,22 @@ def _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, row
             if cf:
                 np.savez(cf, flow=full, cpu=cpu_full)
         moving = np.linalg.norm(full, axis=-1) > 0.5
+        floor = None
+        if a.crop_floor:  # the engine's own sensitivity: the full frame less a strip of background on the right
+            cut = int(np.ceil(1.0 / sc))
+            cfl = cache / f"{key}_cut{cut}.npz" if cache else None
+            if cfl and cfl.is_file():
+                fc = np.load(cfl)["flow"]
+            else:
+                be = cls({"scale": sc, **extra}, Context(device="cpu"))
+                crop = [Frame(f.index, np.ascontiguousarray(f.image[:, :-cut])) for f in (f0, f1)]
+                fc = next(iter(be.run(iter(crop)))).flow
+                if cfl:
+                    np.savez(cfl, flow=fc)
+            e = np.linalg.norm(fc.astype(np.float64) - full[:, :-cut], axis=-1)
+            mv = moving[:, :-cut]
+            floor = {"epe_frame_px": float(e.mean()), "epe_moving_px": float(e[mv].mean()) if mv.any() else 0.0,
+                     "png_share": png_diff_share(fc, full[:, :-cut])}  # fmt: skip
         for v, vp in variants:
             be = cls({"scale": sc, **extra, "roi": True, **base_roi, **vp}, Context(device="cpu"))
             c0 = time.process_time()
@@ -545,13 +559,15 @@ def _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, row
                    "epe_frame_px": float(err.mean()), "epe_moving_px": float(err[moving].mean()) if moving.any() else 0.0,
                    "moving_share": float(moving.mean()), "max_abs_px": float(np.abs(flow - full).max()),
                    "png_share": png_diff_share(flow, full), "changed": r.changed,
-                   "halo_px": halo_px(full, r.changed, be._gray(f0.image).shape[:2] if hasattr(be, "_gray") else be._prep(f0.image).shape[:2])}  # fmt: skip
+                   "halo_px": halo_px(full, r.changed, gray_at_scale(f0.image, sc).shape[:2]), "crop_floor": floor}  # fmt: skip
             rows.append(row)
             per[v].append(row)
             if a.verbose:
                 print(f"  {path.stem[:22]:<22} {sc:>4} {i:>4} {v:<8} {row['decision']:<12} share {r.share:.3f} "
                       f"cpu {cpu_full:.2f}->{cpu:.2f} epe {row['epe_frame_px']:.4f}/{row['epe_moving_px']:.4f} "
-                      f"max {row['max_abs_px']:.3f} png {100 * row['png_share']:.2f}% halo {row['halo_px']}", flush=True)  # fmt: skip
+                      f"max {row['max_abs_px']:.3f} png {100 * row['png_share']:.2f}% halo {row['halo_px']}"
+                      + (f" | floor epe {floor['epe_frame_px']:.4f}/{floor['epe_moving_px']:.4f} png {100 * floor['png_share']:.2f}%" if floor else ""),
+                      flush=True)  # fmt: skip
     for v, _ in variants:
         rs = per[v]
         m = lambda k: float(np.mean([r[k] for r in rs]))  # noqa: E731
@@ -560,8 +576,11 @@ def _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, row
         for r in rs:
             dec[r["decision"]] = dec.get(r["decision"], 0) + 1
         halos = [r["halo_px"] for r in rs if r["halo_px"] is not None]
+        floors = [r["crop_floor"] for r in rs if r["crop_floor"]]
         srow = {"video": path.stem, "tuning": path.stem in TUNING_VIDEOS, "set": pset, "scale": sc, "variant": v, "pairs": len(rs),
                 "halo_px_max": max(halos) if halos else None,
+                "floor_epe_moving_px": float(np.mean([f["epe_moving_px"] for f in floors])) if floors else None,
+                "floor_png_share": float(np.mean([f["png_share"] for f in floors])) if floors else None,
                 "decisions": dec, "cpu_full_s": m("cpu_full_s"), "cpu_roi_s": m("cpu_roi_s"),
                 "share_mean": m("share"), "share_max": mx("share"), "epe_frame_px": m("epe_frame_px"),
                 "epe_frame_max_px": mx("epe_frame_px"), "epe_moving_px": m("epe_moving_px"),
@@ -575,17 +594,19 @@ def _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, row
 def _roi_print(a, cls, base_roi, rows, summary) -> None:
     """The --roi-matrix table (markdown) and the JSON."""
     print("\n| video | set | pairs | scale | variant | n | decisions | CPU s/pair full | CPU s/pair ROI | ROI/full | solved share mean (max) "
-          "| EPE frame px mean (max pair) | EPE moving px mean (max pair) | max abs px | PNG px > 2 levels mean (max pair) | halo px | rule |")
-    print("|" + " --- |" * 17)
+          "| EPE frame px mean (max pair) | EPE moving px mean (max pair) | max abs px | PNG px > 2 levels mean (max pair) | halo px "
+          "| floor: EPE moving, PNG | rule |")
+    print("|" + " --- |" * 18)
     for r in summary:
         dec = ", ".join(f"{k} {c}" for k, c in sorted(r["decisions"].items()))
         halo = "-" if r["halo_px_max"] is None else f"{r['halo_px_max']:.0f}"
+        fl = "-" if r["floor_epe_moving_px"] is None else f"{r['floor_epe_moving_px']:.3f}, {100 * r['floor_png_share']:.2f} %"
         print(f"| `{r['video']}` | {'tuning' if r['tuning'] else 'held-out' if r['video'] in SHARED_VIDEOS else 'extra'} | {r['set']} | {r['scale']} "
               f"| {r['variant']} | {r['pairs']} | {dec} | {r['cpu_full_s']:.2f} | {r['cpu_roi_s']:.2f} "
               f"| {r['cpu_roi_s'] / r['cpu_full_s']:.2f} | {r['share_mean']:.3f} ({r['share_max']:.3f}) "
               f"| {r['epe_frame_px']:.4f} ({r['epe_frame_max_px']:.4f}) | {r['epe_moving_px']:.4f} ({r['epe_moving_max_px']:.4f}) "
               f"| {r['max_abs_px']:.2f} | {100 * r['png_share']:.2f} % ({100 * r['png_share_max']:.2f} %) "
-              f"| {halo} | {'pass' if r['passes'] else 'FAIL'} |")  # fmt: skip
+              f"| {halo} | {fl} | {'pass' if r['passes'] else 'FAIL'} |")  # fmt: skip
     print(f"rule (docs/flow.md): mean EPE frame <= {ROI_RULE['epe_frame_px']} px, moving <= {ROI_RULE['epe_moving_px']} px, "
           f"PNG pixels > 2 levels <= {100 * ROI_RULE['png_share']} %, and ROI CPU < full-frame CPU, on every shared video")  # fmt: skip
     if a.json:
@@ -627,6 +648,8 @@ def main(argv=None) -> int:
     r.add_argument("--roi-variant", action="append", default=[], help="NAME=JSON: more ROI rows with these params")
     r.add_argument("--pairs-full-res", type=int, default=3, help="pairs per video at scale 1.0")
     r.add_argument("--extra-pairs", nargs="*", type=int, default=[], help="pair indices added to every video's spread")
+    r.add_argument("--crop-floor", action="store_true",
+                   help="also the full frame less ceil(1/scale) px of background on the right vs the full frame (the engine's floor)")
     r.add_argument("--steady", type=int, default=0, help="also up to N pairs the ROI test solves on a box ('steady' set)")
     r.add_argument("-v", "--verbose", action="store_true", help="print every pair")
     a = ap.parse_args(argv)

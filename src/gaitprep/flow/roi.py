@@ -132,7 +132,7 @@ def roi_decision(
     scale_step: float = 0.8,
     margin_px: int = 16,
     margin_frac: float = 0.1,
-    threshold: float = 8.0,
+    threshold: float = 4.0,
     max_share: float = 0.6,
     shake_px: float = 0.03,
     align: int = 16,
@@ -224,7 +224,7 @@ class RoiSettings:
 
     margin_px: int = 16
     margin_frac: float = 0.1
-    threshold: float = 8.0
+    threshold: float = 4.0
     max_share: float = 0.6
     shake_px: float = 0.03
     nscales: int = 5

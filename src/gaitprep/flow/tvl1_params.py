@@ -94,7 +94,7 @@ class TVL1BackendSettings(TVL1Settings):
     roi: bool = False
     roi_margin_px: int = 16
     roi_margin_frac: float = 0.1
-    roi_threshold: float = 8.0
+    roi_threshold: float = 4.0
     roi_max_share: float = 0.6
     roi_shake_px: float = 0.03
 
