@@ -499,7 +499,7 @@ def roi_matrix(a) -> int:
                 continue
             idx = sorted({int(round(x)) for x in np.linspace(0, n - 2, npairs)} | set(a.extra_pairs))
             sets = [("spread", idx)]
-            if a.steady:
+            if a.steady and sc < 1.0:
                 sets.append(("steady", steady_pairs(path, sc, a.steady)))
                 print(f"{path.stem} {sc}: steady pairs (the ROI test gives a box) {sets[-1][1]}", flush=True)
             for pset, idx in sets:
@@ -650,7 +650,7 @@ def main(argv=None) -> int:
     r.add_argument("--extra-pairs", nargs="*", type=int, default=[], help="pair indices added to every video's spread")
     r.add_argument("--crop-floor", action="store_true",
                    help="also the full frame less ceil(1/scale) px of background on the right vs the full frame (the engine's floor)")
-    r.add_argument("--steady", type=int, default=0, help="also up to N pairs the ROI test solves on a box ('steady' set)")
+    r.add_argument("--steady", type=int, default=0, help="also up to N pairs the ROI test solves on a box ('steady' set; scales < 1 only)")
     r.add_argument("-v", "--verbose", action="store_true", help="print every pair")
     a = ap.parse_args(argv)
     if a.cpu_matrix:
