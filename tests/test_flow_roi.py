@@ -193,3 +193,22 @@ def test_real_pair_within_the_bound():
     moving = np.linalg.norm(full, axis=-1) > 0.5
     assert moving.sum() > 200
     assert epe(roi, full) <= 0.02 and epe(roi, full, moving) <= 0.1
+
+
+def test_flow_job_records_the_roi_in_its_provenance(tmp_path):
+    """A flow job (the runner, as a workflow rule runs it) with ``roi: true``: the record
+    has the setting and the clip's solved-area share."""
+    from gaitprep.healthgait.naming import ClipId
+    from gaitprep.runner import JobSpec, run_modality
+
+    video = tmp_path / "square.mp4"
+    vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (BG.shape[1], BG.shape[0]))
+    for k in range(4):
+        vw.write(bgr(scene(60 + 3 * k)))
+    vw.release()
+    spec = JobSpec(backend="tvl1-opencv", params={**FAST, "roi": True}, device="cpu", progress=False)
+    rec = run_modality("flow", ClipId("PA001", "UGS", "NW-WJ", "1"), video, tmp_path / "tree", spec)
+    assert rec["backend"] == "tvl1-opencv" and rec["params"]["roi"] is True  # the backend's provenance, spread
+    roi = rec["roi"]
+    assert roi["pairs"] == 3 and sum(roi["decisions"].values()) == 3
+    assert 0 <= roi["solved_share_mean"] <= roi["solved_share_max"] <= 1
