@@ -12,6 +12,10 @@ Three modes:
     # of each against OpenCV at full resolution
     PYTHONPATH=src python bench/flow.py --cpu-matrix --pairs 4 --json /tmp/cpu_matrix.json
 
+    # motion ROI (roi: true) against the full frame, same engine and scale, on pairs spread
+    # over each clip: CPU s per pair, solved share, EPE, PNG pixels that differ, the rule
+    PYTHONPATH=src python bench/flow.py --roi-matrix --pairs 16 --cache /tmp/roi_cache
+
 Frames: consecutive frames of a walking video (default ``gait_normal_01.mp4`` from frame 50,
 the walker in view). Timed calls follow an untimed warm-up call (which, with ``--compile``,
 pays the compilation); CUDA timings use CUDA events after a synchronisation. The machine
@@ -399,6 +403,218 @@ def cpu_matrix(a) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- motion ROI matrix
+
+#: the decision rule of docs/flow.md "Motion ROI" (written before the figures were measured)
+ROI_RULE = {"epe_frame_px": 0.02, "epe_moving_px": 0.1, "png_share": 0.005}
+SHARED_VIDEOS = ["gait_normal_01", "gait_abnormal_03_concriduction", "gait_abnormal_01_slouch_posture",
+                 "gait_abnormal_06_no_arm_swing"]  # fmt: skip
+TUNING_VIDEOS = SHARED_VIDEOS[:2]
+
+
+def _video_path(name: str) -> Path:
+    """A shared video by stem or path; ``synth`` renders gaitprep's demo walker (a still
+    camera: the default DAG's demo clip) to a temporary mp4 once."""
+    if name == "synth":
+        import tempfile
+
+        from gaitprep.synth.render import render_walker
+
+        out = Path(tempfile.gettempdir()) / "gaitprep_roi_synth.mp4"
+        if not out.is_file():
+            render_walker(out)
+        return out
+    p = Path(name)
+    return p if p.suffix else SHARED / "data" / "videos" / f"{name}.mp4"
+
+
+def png_diff_share(fa: np.ndarray, fb: np.ndarray, coding: Optional[dict] = None, levels: int = 2) -> float:
+    """Share of pixels whose ``flow_to_bgr`` codes (default: fixed, 16 px) differ by more than
+    ``levels`` grey levels in any channel."""
+    from gaitprep.healthgait.flowcode import flow_to_bgr
+
+    a = flow_to_bgr(fa, **(coding or {})).astype(np.int16)
+    b = flow_to_bgr(fb, **(coding or {})).astype(np.int16)
+    return float((np.abs(a - b).max(axis=-1) > levels).mean())
+
+
+def halo_px(full: np.ndarray, changed, small_hw: tuple[int, int], mag: float = 0.16) -> Optional[float]:
+    """How far (px at the computed size, Chebyshev) outside the box of the changed pixels
+    the full-frame flow still exceeds ``mag`` px (0.16 px: what the fixed 16 px coding shows
+    as more than 2 grey levels): the 99.9th percentile of those pixels' distances."""
+    if changed is None:
+        return None
+    H, W = full.shape[:2]
+    h, w = small_hw
+    x0, y0, x1, y1 = changed
+    ys, xs = np.nonzero(np.linalg.norm(full, axis=-1) > mag)
+    if xs.size == 0:
+        return 0.0
+    xs, ys = (xs + 0.5) * w / W - 0.5, (ys + 0.5) * h / H - 0.5
+    d = np.maximum.reduce([x0 - xs, xs - (x1 - 1), y0 - ys, ys - (y1 - 1), np.zeros_like(xs)])
+    return float(np.percentile(d, 99.9))
+
+
+def steady_pairs(path: Path, scale: float, n: int) -> list[int]:
+    """Up to ``n`` pairs (evenly spread) that the ROI test, default knobs, solves on a box."""
+    from gaitprep.flow.roi import roi_decision
+    from gaitprep.flow.tvl1_params import gray_at_scale
+
+    prev, found = None, []
+    for f in VideoReader(path, prefetch=0):
+        g = gray_at_scale(f.image, scale)
+        if prev is not None and roi_decision(prev, g).kind == "box":
+            found.append(f.index - 1)
+        prev = g
+    if len(found) <= n:
+        return found
+    return [found[int(round(k))] for k in np.linspace(0, len(found) - 1, n)]
+
+
+def roi_matrix(a) -> int:
+    """ROI (``roi: true`` + ``--roi-params``) against the full frame, the same backend and
+    scale, per pair of ``--pairs`` spread over each video (first and last pair included)."""
+    from gaitprep.backends.tvl1_opencv import TVL1OpenCVBackend
+    from gaitprep.backends.tvl1_torch import TVL1TorchBackend
+    from gaitprep.video import probe
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    cls = TVL1OpenCVBackend if a.roi_engine == "opencv" else TVL1TorchBackend
+    extra = {} if a.roi_engine == "opencv" else {"threads": 1, "batch_size": 1}
+    variants = [("roi", {})] + [(v.split("=", 1)[0], json.loads(v.split("=", 1)[1])) for v in a.roi_variant]
+    base_roi = json.loads(a.roi_params)
+    print(f"machine: {machine()}\nengine {cls.name}, scales {a.scales}, ROI params {base_roi or 'defaults'}; "
+          f"variants {[v for v, _ in variants]}", flush=True)  # fmt: skip
+    cache = Path(a.cache) if a.cache else None
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+    rows, summary = [], []
+    for name in a.videos:
+        path = _video_path(name)
+        n = probe(path).frame_count
+        for sc in a.scales:
+            npairs = a.pairs if sc < 1.0 else a.pairs_full_res
+            if npairs <= 0:
+                continue
+            idx = sorted({int(round(x)) for x in np.linspace(0, n - 2, npairs)} | set(a.extra_pairs))
+            sets = [("spread", idx)]
+            if a.steady and sc < 1.0:
+                sets.append(("steady", steady_pairs(path, sc, a.steady)))
+                print(f"{path.stem} {sc}: steady pairs (the ROI test gives a box) {sets[-1][1]}", flush=True)
+            for pset, idx in sets:
+                if idx:
+                    _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, rows, summary)
+    _roi_print(a, cls, base_roi, rows, summary)
+    return 0
+
+
+def _roi_rows(a, cls, extra, variants, base_roi, cache, path, sc, pset, idx, rows, summary) -> None:
+    """One video x scale x pair set: ROI vs full frame per pair and per variant."""
+    from gaitprep.backends.base import Context
+    from gaitprep.flow.tvl1_params import gray_at_scale
+    from gaitprep.results import Frame
+
+    per = {v: [] for v, _ in variants}
+    for i in idx:
+        f0, f1 = [Frame(i + k, f.image) for k, f in enumerate(VideoReader(path, i, i + 2, prefetch=0))]
+        key = f"{path.stem}_{a.roi_engine}_{sc}_{i}"
+        cf = cache / f"{key}.npz" if cache else None
+        if cf and cf.is_file():
+            z = np.load(cf)
+            full, cpu_full = z["flow"], float(z["cpu"])
+        else:
+            be = cls({"scale": sc, **extra}, Context(device="cpu"))
+            c0 = time.process_time()
+            full = next(iter(be.run(iter([f0, f1])))).flow
+            cpu_full = time.process_time() - c0
+            if cf:
+                np.savez(cf, flow=full, cpu=cpu_full)
+        moving = np.linalg.norm(full, axis=-1) > 0.5
+        floor = None
+        if a.crop_floor:  # the engine's own sensitivity: the full frame less a strip of background on the right
+            cut = int(np.ceil(1.0 / sc))
+            cfl = cache / f"{key}_cut{cut}.npz" if cache else None
+            if cfl and cfl.is_file():
+                fc = np.load(cfl)["flow"]
+            else:
+                be = cls({"scale": sc, **extra}, Context(device="cpu"))
+                crop = [Frame(f.index, np.ascontiguousarray(f.image[:, :-cut])) for f in (f0, f1)]
+                fc = next(iter(be.run(iter(crop)))).flow
+                if cfl:
+                    np.savez(cfl, flow=fc)
+            e = np.linalg.norm(fc.astype(np.float64) - full[:, :-cut], axis=-1)
+            mv = moving[:, :-cut]
+            floor = {"epe_frame_px": float(e.mean()), "epe_moving_px": float(e[mv].mean()) if mv.any() else 0.0,
+                     "png_share": png_diff_share(fc, full[:, :-cut])}  # fmt: skip
+        for v, vp in variants:
+            be = cls({"scale": sc, **extra, "roi": True, **base_roi, **vp}, Context(device="cpu"))
+            c0 = time.process_time()
+            flow = next(iter(be.run(iter([f0, f1])))).flow
+            cpu = time.process_time() - c0
+            r = be.roi_stats.last
+            err = np.linalg.norm(flow.astype(np.float64) - full, axis=-1)
+            row = {"video": path.stem, "scale": sc, "set": pset, "pair": i, "variant": v, "decision": r.kind + (f":{r.reason}" if r.reason else ""),
+                   "box": r.box, "share": r.share, "shift_px": [round(x, 3) for x in r.shift], "cpu_full_s": cpu_full, "cpu_roi_s": cpu,
+                   "epe_frame_px": float(err.mean()), "epe_moving_px": float(err[moving].mean()) if moving.any() else 0.0,
+                   "moving_share": float(moving.mean()), "max_abs_px": float(np.abs(flow - full).max()),
+                   "png_share": png_diff_share(flow, full), "changed": r.changed,
+                   "halo_px": halo_px(full, r.changed, gray_at_scale(f0.image, sc).shape[:2]), "crop_floor": floor}  # fmt: skip
+            rows.append(row)
+            per[v].append(row)
+            if a.verbose:
+                print(f"  {path.stem[:22]:<22} {sc:>4} {i:>4} {v:<8} {row['decision']:<12} share {r.share:.3f} "
+                      f"cpu {cpu_full:.2f}->{cpu:.2f} epe {row['epe_frame_px']:.4f}/{row['epe_moving_px']:.4f} "
+                      f"max {row['max_abs_px']:.3f} png {100 * row['png_share']:.2f}% halo {row['halo_px']}"
+                      + (f" | floor epe {floor['epe_frame_px']:.4f}/{floor['epe_moving_px']:.4f} png {100 * floor['png_share']:.2f}%" if floor else ""),
+                      flush=True)  # fmt: skip
+    for v, _ in variants:
+        rs = per[v]
+        m = lambda k: float(np.mean([r[k] for r in rs]))  # noqa: E731
+        mx = lambda k: float(np.max([r[k] for r in rs]))  # noqa: E731
+        dec = {}
+        for r in rs:
+            dec[r["decision"]] = dec.get(r["decision"], 0) + 1
+        halos = [r["halo_px"] for r in rs if r["halo_px"] is not None]
+        floors = [r["crop_floor"] for r in rs if r["crop_floor"]]
+        srow = {"video": path.stem, "tuning": path.stem in TUNING_VIDEOS, "set": pset, "scale": sc, "variant": v, "pairs": len(rs),
+                "halo_px_max": max(halos) if halos else None,
+                "floor_epe_moving_px": float(np.mean([f["epe_moving_px"] for f in floors])) if floors else None,
+                "floor_png_share": float(np.mean([f["png_share"] for f in floors])) if floors else None,
+                "decisions": dec, "cpu_full_s": m("cpu_full_s"), "cpu_roi_s": m("cpu_roi_s"),
+                "share_mean": m("share"), "share_max": mx("share"), "epe_frame_px": m("epe_frame_px"),
+                "epe_frame_max_px": mx("epe_frame_px"), "epe_moving_px": m("epe_moving_px"),
+                "epe_moving_max_px": mx("epe_moving_px"), "max_abs_px": mx("max_abs_px"),
+                "png_share": m("png_share"), "png_share_max": mx("png_share")}  # fmt: skip
+        srow["passes"] = (srow["epe_frame_px"] <= ROI_RULE["epe_frame_px"] and srow["epe_moving_px"] <= ROI_RULE["epe_moving_px"]
+                          and srow["png_share"] <= ROI_RULE["png_share"] and srow["cpu_roi_s"] < srow["cpu_full_s"])  # fmt: skip
+        summary.append(srow)
+
+
+def _roi_print(a, cls, base_roi, rows, summary) -> None:
+    """The --roi-matrix table (markdown) and the JSON."""
+    print("\n| video | set | pairs | scale | variant | n | decisions | CPU s/pair full | CPU s/pair ROI | ROI/full | solved share mean (max) "
+          "| EPE frame px mean (max pair) | EPE moving px mean (max pair) | max abs px | PNG px > 2 levels mean (max pair) | halo px "
+          "| floor: EPE moving, PNG | rule |")
+    print("|" + " --- |" * 18)
+    for r in summary:
+        dec = ", ".join(f"{k} {c}" for k, c in sorted(r["decisions"].items()))
+        halo = "-" if r["halo_px_max"] is None else f"{r['halo_px_max']:.0f}"
+        fl = "-" if r["floor_epe_moving_px"] is None else f"{r['floor_epe_moving_px']:.3f}, {100 * r['floor_png_share']:.2f} %"
+        print(f"| `{r['video']}` | {'tuning' if r['tuning'] else 'held-out' if r['video'] in SHARED_VIDEOS else 'extra'} | {r['set']} | {r['scale']} "
+              f"| {r['variant']} | {r['pairs']} | {dec} | {r['cpu_full_s']:.2f} | {r['cpu_roi_s']:.2f} "
+              f"| {r['cpu_roi_s'] / r['cpu_full_s']:.2f} | {r['share_mean']:.3f} ({r['share_max']:.3f}) "
+              f"| {r['epe_frame_px']:.4f} ({r['epe_frame_max_px']:.4f}) | {r['epe_moving_px']:.4f} ({r['epe_moving_max_px']:.4f}) "
+              f"| {r['max_abs_px']:.2f} | {100 * r['png_share']:.2f} % ({100 * r['png_share_max']:.2f} %) "
+              f"| {halo} | {fl} | {'pass' if r['passes'] else 'FAIL'} |")  # fmt: skip
+    print(f"rule (docs/flow.md): mean EPE frame <= {ROI_RULE['epe_frame_px']} px, moving <= {ROI_RULE['epe_moving_px']} px, "
+          f"PNG pixels > 2 levels <= {100 * ROI_RULE['png_share']} %, and ROI CPU < full-frame CPU, on every shared video")  # fmt: skip
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"machine": machine_info(), "engine": cls.name, "roi_params": base_roi,
+                                            "rule": ROI_RULE, "summary": summary, "pairs": rows}, indent=1, default=str))  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- the throughput table
 
 
@@ -424,9 +640,25 @@ def main(argv=None) -> int:
     m.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0])
     m.add_argument("--cache", type=Path, default=None, help="keep the OpenCV reference flows in this .npz")
     m.add_argument("--json", type=Path, default=None, help="write the rows here")
+    r = ap.add_argument_group("--roi-matrix (also --pairs, --scales, --cache, --json)")
+    r.add_argument("--roi-matrix", action="store_true", help="motion ROI vs full frame (docs/flow.md Motion ROI)")
+    r.add_argument("--videos", nargs="+", default=SHARED_VIDEOS, help="shared video stems or paths; 'synth' = demo walker")
+    r.add_argument("--roi-engine", choices=["opencv", "torch"], default="opencv")
+    r.add_argument("--roi-params", default="{}", help="JSON of roi_* params for the 'roi' rows")
+    r.add_argument("--roi-variant", action="append", default=[], help="NAME=JSON: more ROI rows with these params")
+    r.add_argument("--pairs-full-res", type=int, default=3, help="pairs per video at scale 1.0")
+    r.add_argument("--extra-pairs", nargs="*", type=int, default=[], help="pair indices added to every video's spread")
+    r.add_argument("--crop-floor", action="store_true",
+                   help="also the full frame less ceil(1/scale) px of background on the right vs the full frame (the engine's floor)")
+    r.add_argument("--steady", type=int, default=0, help="also up to N pairs the ROI test solves on a box ('steady' set; scales < 1 only)")
+    r.add_argument("-v", "--verbose", action="store_true", help="print every pair")
     a = ap.parse_args(argv)
     if a.cpu_matrix:
         return cpu_matrix(a)
+    if a.roi_matrix:
+        if a.cache is not None and str(a.cache).endswith(".npz"):
+            raise SystemExit("--roi-matrix: --cache is a folder (one file per pair)")
+        return roi_matrix(a)
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.cv_threads >= 0:

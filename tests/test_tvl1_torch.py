@@ -72,6 +72,24 @@ def test_bad_params():
         tvl1_flow(np.zeros((1, 20, 20)), np.zeros((1, 20, 21)))
 
 
+def test_threads_default_one_on_cpu(monkeypatch):
+    """``threads`` defaults to 1 (2 threads cost 15x the CPU on shared cores, docs/flow.md);
+    0 leaves torch's own setting; the backend applies it on CPU only."""
+    from gaitprep.backends import tvl1_torch as mod
+    from gaitprep.backends.base import Context
+    from gaitprep.flow import tvl1 as engine
+
+    assert mod.TVL1TorchParams().threads == 1
+    assert mod.TVL1TorchParams(threads=0).threads == 0
+    with pytest.raises(ValueError, match="threads"):
+        mod.TVL1TorchParams(threads=-1)
+    calls = []
+    monkeypatch.setattr(engine, "set_cpu_threads", lambda n=None: calls.append(n) or n)
+    mod.TVL1TorchBackend({}, Context(device="cpu"))
+    mod.TVL1TorchBackend({"threads": 0}, Context(device="cpu"))
+    assert calls == [1]  # the default sets 1 thread; 0 leaves torch alone
+
+
 def test_resize_matches_opencv(rng):
     img = rng.uniform(0, 255, (37, 53)).astype(np.float32)
     ((h, w), (h2, w2)) = pyramid_sizes(37, 53, 2, 0.8)

@@ -70,15 +70,56 @@ class TVL1Settings:
 
 @dataclass
 class TVL1BackendSettings(TVL1Settings):
-    """TV-L1 parameters plus ``scale``: compute flow at this fraction of the source size
-    (1.0 = full resolution), then upsample the field and its vectors to the source size."""
+    """TV-L1 parameters plus ``scale`` and the motion ROI (``roi*``, :mod:`gaitprep.flow.roi`).
+
+    Attributes:
+        scale: compute flow at this fraction of the source size (1.0 = full resolution),
+            then upsample the field and its vectors to the source size.
+        roi: solve TV-L1 only on a box around the pixels that change between the two frames
+            (after ``scale``), zero flow outside; the full frame when the camera moves, the
+            light changes or the box would exceed ``roi_max_share``; zero flow without
+            solving when nothing changes (docs/flow.md "Motion ROI").
+        roi_margin_px: margin around the changed pixels' box on each side, px at the
+            computed size (covers the flow halo TV regularisation spreads around a mover).
+        roi_margin_frac: plus this fraction of the box's width (x) / height (y).
+        roi_threshold: the least grey-level difference counted as change (floor of the
+            threshold taken from the difference image's own noise level).
+        roi_max_share: box area above this share of the frame -> the full frame is solved.
+        roi_shake_px: an estimated global shift between the frames (camera motion) above
+            this, px at the computed size -> the full frame is solved (the moving background
+            has flow everywhere).
+    """
 
     scale: float = 1.0
+    roi: bool = False
+    roi_margin_px: int = 16
+    roi_margin_frac: float = 0.1
+    roi_threshold: float = 4.0
+    roi_max_share: float = 0.6
+    roi_shake_px: float = 0.03
 
     def __post_init__(self):
         super().__post_init__()
         if not 0.0 < self.scale <= 1.0:
             raise ValueError(f"scale must be in (0, 1], got {self.scale}")
+        if not isinstance(self.roi, bool):
+            raise ValueError(f"roi must be true or false, got {self.roi!r}")
+        if self.roi_margin_px < 0 or self.roi_margin_frac < 0:
+            raise ValueError(f"roi_margin_px and roi_margin_frac must be >= 0, got {self.roi_margin_px}, {self.roi_margin_frac}")
+        if self.roi_threshold <= 0:
+            raise ValueError(f"roi_threshold must be > 0 grey levels, got {self.roi_threshold}")
+        if not 0.0 < self.roi_max_share <= 1.0:
+            raise ValueError(f"roi_max_share must be in (0, 1], got {self.roi_max_share}")
+        if self.roi_shake_px < 0:
+            raise ValueError(f"roi_shake_px must be >= 0, got {self.roi_shake_px}")
+
+    def roi_settings(self):
+        """The :class:`gaitprep.flow.roi.RoiSettings` of these params (their pyramid included)."""
+        from .roi import RoiSettings
+
+        return RoiSettings(margin_px=self.roi_margin_px, margin_frac=self.roi_margin_frac, threshold=self.roi_threshold,
+                           max_share=self.roi_max_share, shake_px=self.roi_shake_px, nscales=self.nscales,
+                           scale_step=self.scale_step)  # fmt: skip
 
 
 def gray_at_scale(img: np.ndarray, scale: float) -> np.ndarray:
