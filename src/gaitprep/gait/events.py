@@ -375,6 +375,13 @@ LABEL_FREE_EXTENT_TOLERANCE = 0.55
 TO_MIN_STEP_FRAC = 0.6
 #: fewest label-free events of one kind in a pass for the non-alternating (step-to) test
 NON_ALTERNATING_MIN_EVENTS = 3
+#: double support: the leading heel and the trailing toe both slower than this fraction of
+#: the walking speed (:func:`_double_support_events`; the refinement threshold of
+#: :data:`LABEL_FREE_ALPHA`)
+DS_SPEED_FRAC = 0.3
+#: a pass with at least this many double-support periods per detected heel strike is a
+#: non-alternating (step-to) gait: an alternating one has one per heel strike
+DS_MIN_RATIO = 1.6
 #: ground-speed threshold of the label-free refinement per kind (fraction of the walking
 #: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
 LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
@@ -865,9 +872,19 @@ def zeni_events(
             kept.append(ev)
         hs, to = kept
         # a step-to / limping gait whose other foot never leads: the label-free signals
-        # see one foot's events only; the other foot's come from its own signal
+        # see one foot's events only. First label-free, from the double-support periods;
+        # else from the other foot's own signal when the model's labels show it
         lead_foot = {}
-        for kind in ("HS", "TO"):
+        ds_added = _double_support_events(prep, p, env, v_rest, hs, to, offsets if refine else {})
+        if ds_added:
+            for e in hs + to:
+                e["_orig"] = True
+            for e in ds_added:
+                (hs if e["event"] == "HS" else to).append(e)
+            hs.sort(key=lambda e: e["t"])
+            to.sort(key=lambda e: e["t"])
+            lead_foot = {k: 1 for k in ("HS", "TO") if any(e["event"] == k for e in ds_added)}
+        for kind in ("HS", "TO") if not ds_added else ():
             cur = hs if kind == "HS" else to
             sign, extra = _other_foot_events(
                 prep, p, cur, single.get((p.index, kind), []), labels, kind, confirmed="HS" in lead_foot
@@ -878,7 +895,15 @@ def zeni_events(
                     e["_orig"] = True
                 cur += extra
                 cur.sort(key=lambda e: e["t"])
-        if lead_foot:
+        if ds_added:
+            step_to.append(p.index)
+            nh = sum(e["event"] == "HS" for e in ds_added)
+            prep.warnings.append(
+                f"pass {p.index}: non-alternating gait (the double-support periods come twice as often as the "
+                f"contacts of the leading foot: step-to or limping walk): {nh} HS and {len(ds_added) - nh} TO "
+                "of the other foot taken from the double-support periods"
+            )
+        elif lead_foot:
             step_to.append(p.index)
             prep.warnings.append(
                 f"pass {p.index}: non-alternating gait (the pose model's labels put the same foot at every "
@@ -919,7 +944,10 @@ def zeni_events(
         for e in allev:
             e["foot"] = "left" if (e["_k"] + parity) % 2 == 0 else "right"
             e["label_agreement"] = round(e["_vote"] if e["foot"] == "left" else -e["_vote"], 3)
-            agree.append(e["label_agreement"])
+            if not lead_foot or e.get("_orig"):
+                # (at the added other-foot events of a step-to pass the leading heel is still
+                # the first foot's: their votes say nothing about the labels)
+                agree.append(e["label_agreement"])
         swaps.append((bad, tot))
         freq.append(_dominant_step_hz(env["sep"], fs))
         for e in allev:
@@ -948,6 +976,100 @@ def zeni_events(
         pose_backend=backend,
     )
     return sorted(events, key=lambda e: e["frame"])
+
+
+def _double_support_events(
+    prep: Prepared, p: Pass, env: dict, v: float, hs: list[dict], to: list[dict], offsets: dict
+) -> list[dict]:
+    """Contacts that the leading-heel / trailing-toe extrema miss, from the double-support
+    periods (label-free).
+
+    The leading heel stands still from its heel strike on and the trailing toe until its
+    toe-off, so ``D = max(|ground speed of the leading heel|, |ground speed of the
+    trailing toe|) / walking speed`` (ground speed = pelvis-relative velocity + walking
+    speed ``v``, px per grid sample, as in :func:`refine_event`) stays below
+    :data:`DS_SPEED_FRAC` exactly in double support, whichever foot landed and however
+    short its step. Each such period starts with a heel strike and ends with a toe-off.
+    Used only when the pass has clearly more of them than detected heel strikes (at
+    least :data:`DS_MIN_RATIO` x, counting periods that lie wholly inside the pass, with
+    at least two detected heel strikes): a step-to or limping gait whose other foot never leads, where the
+    extrema find one contact per stride (periods: below the threshold for at least 0.04 s
+    and 2 samples, runs less than 0.08 s apart merged). Each period's start (end) that
+    follows (precedes) a swing within 0.15 s (``D >= 1``: a foot moving at least at the
+    walking speed), with no detected
+    HS (TO) within :data:`MIN_STEP_SPACING_S`, and 0.3-0.7 strides from the detected ones
+    of its kind within a stride (the other foot's contact falls between two of the leading
+    foot's), becomes one, timed at the sub-sample
+    crossing of the threshold (plus the backend ``offsets``), ``source:
+    "double-support"``. Returns the added events (foot None, with ``_value`` and
+    ``_gpos``); empty when the gait alternates.
+    """
+    from .preprocess import runs
+
+    lead, trail = env["lead"], env["trail"]
+    n = len(lead)
+    if n < 5 or not (np.isfinite(v) and v > 0):
+        return []
+    gl = np.abs(np.gradient(lead) + v) / v  # ground speeds / walking speed
+    gt = np.abs(np.gradient(trail) + v) / v
+    d = np.fmax(gl, gt)
+    fs = 1.0 / env["dt"]
+    raw = runs(np.isfinite(d) & (d < DS_SPEED_FRAC))
+    # one double support: runs split by a jitter blip of < 0.08 s are merged; a period
+    # lasts at least 0.04 s and 2 samples
+    merged: list = []
+    for a, b in raw:
+        if merged and (a - merged[-1][1]) / fs < 0.08:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    periods = [(a, b) for a, b in merged if b - a >= max(2, int(np.ceil(0.04 * fs)))]
+    inner = [(a, b) for a, b in periods if a > 0 and b < n and np.isfinite(d[a - 1]) and np.isfinite(d[b])]
+    if len(hs) < 2 or len(inner) < DS_MIN_RATIO * len(hs):
+        return []  # (one detected heel strike cannot show a one-per-stride rhythm)
+    out: list[dict] = []
+    thr = DS_SPEED_FRAC
+    # the label-free events of a kind are one stride apart here: an added one lies in
+    # the middle third-ish of a stride from its label-free neighbours (else it is an
+    # edge or drop-out artefact, not the other foot's contact)
+    starts = [env["tg"][0] + a * env["dt"] for a, _ in inner]
+    stride_ds = 2.0 * float(np.median(np.diff(starts))) if len(starts) > 1 else np.nan
+
+    def placed(t: float, have: list[dict]) -> bool:
+        ts = sorted(e["t"] for e in have)
+        stride = float(np.median(np.diff(ts))) if len(ts) > 1 else stride_ds
+        if not ts or not np.isfinite(stride):
+            return False
+        near = [abs(t - x) for x in ts if abs(t - x) < stride]
+        return bool(near) and all(0.3 * stride <= dd <= 0.7 * stride for dd in near)
+
+    w = max(1, int(round(0.15 * fs)))
+
+    def swing(lo: int, hi: int) -> bool:  # a foot moved at >= the walking speed there
+        seg = d[max(lo, 0) : min(hi, n)]
+        seg = seg[np.isfinite(seg)]
+        return bool(len(seg)) and float(seg.max()) >= 1.0
+
+    for a, b in periods:
+        for kind, ok, pos in (
+            ("HS", a > 0 and np.isfinite(d[a - 1]) and swing(a - w, a), (a - 1) + (d[a - 1] - thr) / (d[a - 1] - d[a]) if a > 0 else np.nan),
+            ("TO", b < n and np.isfinite(d[b]) and swing(b, b + w), (b - 1) + (thr - d[b - 1]) / (d[b] - d[b - 1]) if b < n else np.nan),
+        ):
+            if not ok or not np.isfinite(pos):
+                continue
+            frame = _grid_to_frame(prep, p, env, float(pos))
+            t = _time(prep, frame) + offsets.get(kind, 0.0)
+            if offsets.get(kind, 0.0):
+                frame = _frame_of_time(prep, t)
+            have = hs if kind == "HS" else to
+            if any(abs(e["t"] - t) < MIN_STEP_SPACING_S for e in have + [x for x in out if x["event"] == kind]):
+                continue
+            if not placed(t, have):
+                continue
+            value = _interp(lead, pos) if kind == "HS" else -_interp(trail, pos)
+            out.append({"foot": None, "event": kind, "frame": frame, "t": t, "time": t, "pass": p.index, "edited": False,
+                        "extremum_frame": frame, "_value": value, "_gpos": float(pos), "source": "double-support"})  # fmt: skip
+    return out
 
 
 def _other_foot_events(

@@ -33,12 +33,14 @@ summary (:func:`gap_rules`). All times come from the events' ``t`` (s, the frame
 timestamp, :func:`event_t`), so a variable frame rate is timed correctly. Cadence (steps/min) = 2 x 60 / mean stride time (two steps per stride;
 stride times do not suffer from a timing bias that differs between the near and the far
 foot, which makes consecutive step times alternate), or 60 / mean step time when no
-stride is complete. Speed (m/s) of a pass = the sum
-of its step lengths / the sum of their step times (the floor distance covered by the
-feet from the first to the last counted contact over the time taken: equal to mean
-stride length / mean stride time for steady walking, and usable with the floor
-homography, which the pelvis, above the floor, is not); the clip's speed is the
-time-weighted mean over passes.
+stride is complete. The clip's mean step length is the mean of the left and the right
+foot's mean step length (equal to half the mean stride; an odd number of an asymmetric
+gait's long and short steps would otherwise bias it). Speed (m/s) of a pass = the sum
+of its stride lengths / the sum of their stride times (a stride holds one step of each
+foot, so the long and short steps of an asymmetric gait cannot bias it; a pass without a
+complete stride uses its step lengths / step times): the floor distance covered by the
+feet over the time taken, usable with the floor homography, which the pelvis, above the
+floor, is not; the clip's speed is the time-weighted mean over passes.
 """
 
 from __future__ import annotations
@@ -390,6 +392,13 @@ def _nanmean(x) -> float:
 def summarize(steps: pd.DataFrame, prep) -> dict:
     """Clip means of every parameter, cadence and speed (module docstring). NaN when undefined."""
     out = {k: _nanmean(steps[c]) for k, c in MEAN_KEYS.items()}
+    # mean step length balanced over the feet: the mean of the left and the right foot's
+    # mean step (= half the mean stride), so that an odd number of the long and short
+    # steps of an asymmetric (limping, step-to) gait cannot bias it
+    if "foot" in steps:
+        per = [_nanmean(steps.loc[steps["foot"] == f, "step_length_cm"]) for f in ("left", "right")]
+        if all(np.isfinite(x) for x in per):
+            out["step_length_cm"] = 0.5 * (per[0] + per[1])
     st = _nanmean(steps["step_time_s"])
     sr = _nanmean(steps["stride_time_s"])
     if np.isfinite(sr) and sr > 0:
@@ -398,10 +407,14 @@ def summarize(steps: pd.DataFrame, prep) -> dict:
         out["cadence_steps_per_min"] = 60.0 / st if np.isfinite(st) and st > 0 else float("nan")
     num = den = 0.0
     for _, g in steps.groupby("pass"):
-        ok = np.isfinite(g["step_length_cm"]) & np.isfinite(g["step_time_s"])
-        if ok.sum() >= 1:
-            num += float(g.loc[ok, "step_length_cm"].sum())
-            den += float(g.loc[ok, "step_time_s"].sum())
+        # strides where there are any: a stride holds one step of each foot, so an
+        # asymmetric (limping, step-to) gait's long and short steps cannot bias it
+        for ln, tm in (("stride_length_cm", "stride_time_s"), ("step_length_cm", "step_time_s")):
+            ok = np.isfinite(g[ln]) & np.isfinite(g[tm])
+            if ok.sum() >= 1:
+                num += float(g.loc[ok, ln].sum())
+                den += float(g.loc[ok, tm].sum())
+                break
     out["speed_m_per_s"] = num / den / 100.0 if den > 0 else float("nan")
     return out
 

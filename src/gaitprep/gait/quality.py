@@ -74,6 +74,7 @@ REFUSES = {
     "body_height_fraction": CSV_KEYS,
     "cadence_agreement": CSV_KEYS,
     "double_support_rhythm": CSV_KEYS,
+    "step_to_labels": SPATIAL,
     "pose_coverage": CSV_KEYS,
 }
 
@@ -89,6 +90,9 @@ MIN_POSE_COVERAGE = 0.6
 #: above this share of frames with swapped leg labels, per-foot values are flagged (not refused:
 #: the CSV parameters do not depend on which foot is which)
 MAX_LEG_SWAP_RATE = 0.3
+#: in a step-to pass the contact positions are read from the model's leg labels: below this
+#: mean label agreement (or above MAX_LEG_SWAP_RATE) step, stride and speed are refused
+MIN_STEP_TO_LABEL_AGREEMENT = 0.4
 
 
 def _times(prep) -> np.ndarray:
@@ -311,6 +315,19 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         if not ok:
             refuse("pose_coverage", f"pose in {100 * share:.0f} % of the pass frames (< {100 * MIN_POSE_COVERAGE:.0f} %)")
     swap = leg_swap_rate(prep)
+    step_to = list(diag.get("step_to_passes") or [])
+    if step_to:
+        # a step-to pass keeps the pose model's leg labels (the feet cannot be told from
+        # which one leads): its contact positions are only as good as those labels
+        agree = diag.get("foot_label_agreement")
+        bad = (swap is not None and np.isfinite(swap) and swap > MAX_LEG_SWAP_RATE) or (
+            agree is not None and np.isfinite(agree) and agree < MIN_STEP_TO_LABEL_AGREEMENT
+        )
+        checks["step_to_labels"] = {"passes": step_to, "leg_swap_rate": swap, "foot_label_agreement": agree,
+                                    "max_swap": MAX_LEG_SWAP_RATE, "min_agreement": MIN_STEP_TO_LABEL_AGREEMENT, "ok": not bad}  # fmt: skip
+        if bad:
+            refuse("step_to_labels", f"non-alternating (step-to) pass(es) {step_to}: contact positions come from the pose "
+                   f"model's leg labels, which disagree with the events (swap rate {_fmt(swap)}, agreement {_fmt(agree)})")  # fmt: skip
     flags = []
     if swap is not None and swap > MAX_LEG_SWAP_RATE:
         flags.append(f"leg labels swapped in {100 * swap:.0f} % of the frames (> {100 * MAX_LEG_SWAP_RATE:.0f} %): per-foot values and symmetry are unreliable")
