@@ -227,12 +227,14 @@ class BlazePoseMaskBackend(SilhouetteBackend):
             yield MaskResult(i, mask if (lm is not None and mask is not None and mask.any()) else None)
 
     def provenance(self) -> dict:
+        """With the intermediate, ``model`` is None: the job records the intermediate's own
+        (``meta["model"]``, what the pose job ran), and mediapipe (0.5 CPU s of imports) is
+        not imported by a job that runs no model."""
+        if self.intermediate:
+            return {**super().provenance(), "model": None, "intermediate": str(self.intermediate)}
         import mediapipe as mp
 
-        rec = {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
-        if self.intermediate:
-            rec["intermediate"] = str(self.intermediate)
-        return rec
+        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
 
     def close(self) -> None:
         if self.model is not None:
