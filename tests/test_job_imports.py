@@ -96,3 +96,24 @@ def test_no_model_job_imports_only_what_it_needs(tmp_path, modality):
         assert rec["intermediate"] == str(inter)
     assert {"numpy", "cv2", "gaitprep.runner"} <= mods
     assert [m for m in NOT_NEEDED if _imported(mods, m)] == []
+
+
+def test_mediapipe_import_leaves_out_plotting_and_audio():
+    """The BlazePose jobs import mediapipe without matplotlib (its landmark plotting) and
+    sounddevice (its audio tasks, whose PortAudio lookup runs ldconfig/gcc/ld); mediapipe's
+    drawing helpers still work (the real pyplot on first use) and a later `import
+    matplotlib.pyplot` is the real module."""
+    code = """
+import sys
+from gaitprep.backends.blazepose import import_mediapipe
+mp = import_mediapipe()
+assert mp is sys.modules["mediapipe"] and mp.solutions.pose.Pose
+assert import_mediapipe() is mp
+left = [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "sounddevice")]
+assert left == [], left
+from mediapipe.python.solutions import drawing_utils
+fig = drawing_utils.plt.figure  # first use: the real pyplot
+import matplotlib.pyplot as plt
+assert fig is plt.figure and type(plt).__name__ == "module" and type(sys.modules["matplotlib"]).__name__ == "module"
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
