@@ -38,3 +38,16 @@ def test_palette_matches_spec():
     assert DENSEPOSE_I_TO_PART[0] == 0 and (DENSEPOSE_I_TO_PART[1:] > 0).all()
     img = colorize(np.array([[0, 13]], np.uint8), bgr=False)
     assert tuple(img[0, 1]) == tuple(PALETTE_RGB[13])
+
+
+def test_colorize_is_the_palette_lookup():
+    """colorize's cv2.LUT path (uint8 label images) gives the table lookup's pixels."""
+    rng = np.random.default_rng(0)
+    for labels in (rng.integers(0, 15, (54, 96), dtype=np.uint8), rng.integers(0, 15, (40, 90), dtype=np.uint8)[:, ::3],
+                   np.zeros((1, 1), np.uint8), rng.integers(0, 15, (5, 6)).astype(np.int64)):  # fmt: skip
+        for bgr, table in ((True, PALETTE_RGB[:, ::-1]), (False, PALETTE_RGB)):
+            img = colorize(labels, bgr=bgr)
+            assert img.dtype == np.uint8 and img.shape == labels.shape + (3,)
+            assert np.array_equal(img, table[labels])
+    with pytest.raises(ValueError, match="part label 15 outside 0..14"):
+        colorize(np.full((2, 2), 15, np.uint8))

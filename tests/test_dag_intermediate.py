@@ -92,6 +92,68 @@ def test_parts_from_pose_joints_known_truth():
     assert p2[210, 120] in (PART_LABEL["l_lower_leg"], PART_LABEL["r_lower_leg"])
 
 
+def _assign_parts_reference(mask, lm):
+    """assign_parts as first written (over the whole mask, one temporary per operation): the
+    optimised one must give the same labels, bit for bit."""
+    from gaitprep.backends.pose_parts import SEGMENTS
+
+    out = np.zeros(mask.shape, np.uint8)
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return out
+    px, py = xs.astype(np.float32), ys.astype(np.float32)
+
+    def point(ref):
+        return lm[list(ref if isinstance(ref, tuple) else (ref,)), :2].mean(axis=0)
+
+    torso = float(np.linalg.norm(point((11, 12)) - point((23, 24)))) or 1.0
+    a = np.stack([point(s[1]) for s in SEGMENTS]).astype(np.float32)
+    b = np.stack([point(s[2]) for s in SEGMENTS]).astype(np.float32)
+    r = np.array([s[3] for s in SEGMENTS], np.float32) * torso
+    ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+    if not np.isfinite(torso):
+        ok[:] = False
+    if not ok.any():
+        return out
+    keep = np.nonzero(ok)[0]
+    a, b, r = a[keep], b[keep], r[keep]
+    ab = b - a
+    denom = np.maximum((ab**2).sum(1), 1e-6)
+    best = np.full(len(px), np.inf, np.float32)
+    arg = np.zeros(len(px), np.intp)
+    for k in range(len(keep)):
+        dx, dy = px - a[k, 0], py - a[k, 1]
+        t = np.clip((dx * ab[k, 0] + dy * ab[k, 1]) / denom[k], 0.0, 1.0)
+        dx -= t * ab[k, 0]
+        dy -= t * ab[k, 1]
+        cost = np.sqrt(dx * dx + dy * dy) - r[k]
+        better = cost < best
+        best[better] = cost[better]
+        arg[better] = k
+    out[ys, xs] = np.array([PART_LABEL[SEGMENTS[k][0]] for k in keep], np.uint8)[arg]
+    return out
+
+
+def test_assign_parts_matches_the_reference_bit_for_bit():
+    rng = np.random.default_rng(3)
+    h, w = 240, 200
+    for trial in range(12):
+        joints = _stick(cx=float(rng.uniform(60, 140)), top=float(rng.uniform(5, 40)))
+        joints = {k: {**v, "x": v["x"] + float(rng.normal(0, 6)), "y": v["y"] + float(rng.normal(0, 6))} for k, v in joints.items()}
+        if trial % 3 == 1:  # joints missing: their segments are left out
+            for k in rng.choice(sorted(joints), 4, replace=False):
+                joints.pop(k)
+        lm = joints_to_landmarks(joints)
+        mask = np.zeros((h, w), bool)
+        y0, x0 = rng.integers(0, 60), rng.integers(0, 80)
+        mask[y0 : y0 + rng.integers(20, 180), x0 : x0 + rng.integers(10, 120)] = True
+        mask &= rng.random((h, w)) > 0.2
+        for lmv in (lm, lm.astype(np.float64)):
+            assert np.array_equal(assign_parts(mask, lmv), _assign_parts_reference(mask, lmv)), trial
+    assert not assign_parts(np.zeros((h, w), bool), lm).any()
+    assert not assign_parts(np.ones((h, w), bool), np.full((33, 2), np.nan, np.float32)).any()
+
+
 def test_pose_parts_job_reads_the_tree(tmp_path):
     """`gaitprep run segmentation` with pose-parts: no video, frames = pose frames with a
     silhouette; a missing silhouette folder is an error naming it, nothing written."""

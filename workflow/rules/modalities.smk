@@ -22,7 +22,7 @@ for _m in ("pose", "silhouette", "segmentation", "flow"):
         priority: rule_priority(_m)
         conda:
             conda_env(_m)
-        threads: res(_m, "threads")
+        threads: clip_rule_threads(_m)
         resources:
             gpu=clip_rule_gpu(_m),
             mem_mb=res(_m, "mem_mb"),

@@ -103,9 +103,24 @@ def clip_rule_spec(modality):
     return spec
 
 
+def _runs_no_model(modality):
+    """silhouette_clip reading the shared intermediate, segmentation_clip reading the tree:
+    no model, no decode, one thread of Python."""
+    return (modality == "silhouette" and SHARED_BLAZEPOSE) or (modality == "segmentation" and TREE_SEGMENTATION)
+
+
+def clip_rule_threads(modality):
+    """`threads:` of a per-clip rule: the config's `resources.<modality>.threads` or the
+    default; 1 by default for a job that runs no model (Snakemake also sets
+    OPENBLAS_NUM_THREADS etc. to it: numpy's BLAS thread start costs such a job ~70 ms CPU)."""
+    if _runs_no_model(modality) and "threads" not in (config.get("resources", {}).get(modality) or {}):
+        return 1
+    return res(modality, "threads")
+
+
 def clip_rule_gpu(modality):
     def gpu(w):
-        if (modality == "silhouette" and SHARED_BLAZEPOSE) or (modality == "segmentation" and TREE_SEGMENTATION):
+        if _runs_no_model(modality):
             return 0
         return uses_gpu(modality, getattr(w, "method", None) if modality == "flow" else None)
 

@@ -13,6 +13,9 @@ score 0.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -81,6 +84,53 @@ def check_landmark_model(mp, complexity: int) -> None:
         )
 
 
+class _Deferred(types.ModuleType):
+    """Stands in for a module that ``import mediapipe`` imports but BlazePose never uses; the
+    first attribute read imports the real module (so mediapipe's drawing helpers still work)."""
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        for name in [n for n, m in sys.modules.items() if isinstance(m, _Deferred)]:
+            del sys.modules[name]  # used while mediapipe is still importing: the real ones, now
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+#: imported by ``import mediapipe`` for features gaitprep does not use: matplotlib.pyplot
+#: (mediapipe's landmark plotting, ~0.3 CPU s) and sounddevice (its audio tasks: looking for
+#: PortAudio runs ldconfig, gcc and ld, ~65 ms CPU)
+_UNUSED_BY_BLAZEPOSE = ("matplotlib", "matplotlib.pyplot", "sounddevice")
+
+
+def import_mediapipe():
+    """``import mediapipe``, without importing what only its unused features need
+    (:data:`_UNUSED_BY_BLAZEPOSE`, when this process has not imported them yet).
+
+    During the import, matplotlib and pyplot are :class:`_Deferred` stand-ins (mediapipe's
+    ``drawing_utils.plt`` imports the real pyplot on first use) and sounddevice is None
+    (mediapipe's audio tasks then record that it is unavailable, as on a machine without
+    PortAudio). Afterwards ``sys.modules`` holds none of them: a later ``import matplotlib``
+    is the real one. Landmarks and masks do not depend on it (gait_normal_01: identical pose
+    JSON and intermediate).
+    """
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    stand_ins = {}
+    for name in _UNUSED_BY_BLAZEPOSE:
+        if name not in sys.modules:
+            stand_ins[name] = None if name == "sounddevice" else _Deferred(name)
+    if "matplotlib" in stand_ins and "matplotlib.pyplot" in stand_ins:
+        stand_ins["matplotlib"].pyplot = stand_ins["matplotlib.pyplot"]  # `import matplotlib.pyplot as plt`
+    sys.modules.update(stand_ins)
+    try:
+        import mediapipe
+    finally:
+        for name, mod in stand_ins.items():
+            if sys.modules.get(name, mod) is mod:
+                sys.modules.pop(name, None)
+    return mediapipe
+
+
 class BlazePoseModel:
     """One MediaPipe Pose graph in video mode; :meth:`process` streams frames through it.
 
@@ -92,7 +142,7 @@ class BlazePoseModel:
 
     def __init__(self, p: BlazePoseParams, segmentation: bool):
         try:
-            import mediapipe as mp
+            mp = import_mediapipe()
         except ImportError as e:  # pragma: no cover - mediapipe is a core dependency
             raise BackendUnavailableError("mediapipe is not installed: pip install mediapipe==0.10.14") from e
         self.p = p
@@ -130,7 +180,7 @@ MODEL_PARAMS = ("model_complexity", "min_detection_confidence", "min_tracking_co
 
 def model_description(complexity: int, segmentation: bool) -> str:
     """The provenance ``model`` string of a BlazePose run."""
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     head = " + segmentation" if segmentation else ""
     return f"mediapipe {mp.__version__} BlazePose GHUM 3D (pose_landmark_{('lite', 'full', 'heavy')[int(complexity)]}){head}"
@@ -227,12 +277,13 @@ class BlazePoseMaskBackend(SilhouetteBackend):
             yield MaskResult(i, mask if (lm is not None and mask is not None and mask.any()) else None)
 
     def provenance(self) -> dict:
-        import mediapipe as mp
-
-        rec = {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
+        """With the intermediate, ``model`` is None: the job records the intermediate's own
+        (``meta["model"]``, what the pose job ran), and mediapipe (0.5 CPU s of imports) is
+        not imported by a job that runs no model."""
         if self.intermediate:
-            rec["intermediate"] = str(self.intermediate)
-        return rec
+            return {**super().provenance(), "model": None, "intermediate": str(self.intermediate)}
+        mp = import_mediapipe()
+        return {**super().provenance(), "model": f"mediapipe {mp.__version__} BlazePose GHUM 3D segmentation"}
 
     def close(self) -> None:
         if self.model is not None:

@@ -51,7 +51,11 @@ def intermediate_path(root: str | Path, clip) -> Path:
 
 def quantise(p: np.ndarray) -> np.ndarray:
     """``(H, W)`` float mask in [0, 1] -> ``(H, W)`` uint8 ``clip(ceil(256 p) - 1, 0, 255)``."""
-    return np.clip(np.ceil(np.asarray(p, np.float32) * 256.0) - 1.0, 0, 255).astype(np.uint8)
+    t = np.multiply(np.asarray(p, np.float32), np.float32(256.0))  # float32 throughout, in place
+    np.ceil(t, out=t)
+    t -= np.float32(1.0)
+    np.clip(t, 0, 255, out=t)
+    return t.astype(np.uint8)
 
 
 def threshold(q: np.ndarray, t: float) -> np.ndarray:
@@ -87,9 +91,10 @@ class IntermediateWriter:
         box = (-1, -1, -1, -1)
         if lm is not None and soft is not None:
             q = quantise(soft)
-            ys, xs = np.nonzero(q)
-            if len(xs):
-                box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            rows = np.flatnonzero(q.any(axis=1))
+            if len(rows):  # the bounding box of q > 0
+                cols = np.flatnonzero(q.any(axis=0))
+                box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
                 data = _npy(q[box[1] : box[3], box[0] : box[2]])
                 self._write(f"mask/{int(index)}.npy", data)
                 self.bytes_masks += self.zf.getinfo(f"mask/{int(index)}.npy").compress_size

@@ -52,6 +52,25 @@ def _point(lm: np.ndarray, ref) -> np.ndarray:
     return lm[list(idx), :2].mean(axis=0)
 
 
+def _endpoints(lm: np.ndarray, refs) -> np.ndarray:
+    """``(K, 2)`` float32 segment end points: each ref's landmark, or the mean of a pair,
+    computed in the landmarks' own precision as :func:`_point` (its mean), then float32."""
+    xy = np.asarray(lm)[:, :2]
+    if not np.issubdtype(xy.dtype, np.floating):
+        xy = xy.astype(np.float64)
+    one = np.array([r if not isinstance(r, tuple) else r[0] for r in refs])
+    two = np.array([r[1] if isinstance(r, tuple) else -1 for r in refs])
+    out = xy[one]
+    pair = two >= 0
+    out[pair] = (xy[one[pair]] + xy[two[pair]]) / xy.dtype.type(2)
+    return out.astype(np.float32)
+
+
+_SEG_A = tuple(s[1] for s in SEGMENTS)
+_SEG_B = tuple(s[2] for s in SEGMENTS)
+_SEG_R = np.array([s[3] for s in SEGMENTS], np.float32)
+
+
 def assign_parts(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Label each mask pixel with its nearest body segment.
 
@@ -64,15 +83,19 @@ def assign_parts(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
         ``(H, W)`` uint8 coarse part labels (0 background, 1..14 see :data:`gaitprep.healthgait.palette.PARTS`).
     """
     out = np.zeros(mask.shape, np.uint8)
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
         return out
-    px, py = xs.astype(np.float32), ys.astype(np.float32)  # (P,) pixel centres, px
+    cols = np.flatnonzero(mask.any(axis=0))
+    y0, x0 = int(rows[0]), int(cols[0])
+    box = mask[y0 : int(rows[-1]) + 1, x0 : int(cols[-1]) + 1]  # the person's bounding box
+    ys, xs = np.nonzero(box)  # row-major, as over the whole mask
+    px, py = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)  # (P,) pixel centres, px
     torso = float(np.linalg.norm(_point(lm, (11, 12)) - _point(lm, (23, 24))))
     torso = torso or 1.0
-    a = np.stack([_point(lm, s[1]) for s in SEGMENTS]).astype(np.float32)  # (K, 2)
-    b = np.stack([_point(lm, s[2]) for s in SEGMENTS]).astype(np.float32)
-    r = np.array([s[3] for s in SEGMENTS], np.float32) * torso
+    a = _endpoints(lm, _SEG_A)  # (K, 2)
+    b = _endpoints(lm, _SEG_B)
+    r = _SEG_R * torso
     ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
     if not np.isfinite(torso):
         ok[:] = False
@@ -82,19 +105,33 @@ def assign_parts(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
     a, b, r = a[keep], b[keep], r[keep]
     ab = b - a
     denom = np.maximum((ab**2).sum(1), 1e-6)
-    best = np.full(len(px), np.inf, np.float32)
-    arg = np.zeros(len(px), np.intp)
-    for k in range(len(keep)):  # K <= 14 vectorised passes over all pixels
-        dx, dy = px - a[k, 0], py - a[k, 1]
-        t = np.clip((dx * ab[k, 0] + dy * ab[k, 1]) / denom[k], 0.0, 1.0)
-        dx -= t * ab[k, 0]
-        dy -= t * ab[k, 1]
-        cost = np.sqrt(dx * dx + dy * dy) - r[k]
-        better = cost < best  # ties: the first segment, as argmin
-        best[better] = cost[better]
-        arg[better] = k
+    n = len(px)
+    best = np.full(n, np.inf, np.float32)
+    arg = np.zeros(n, np.intp)
+    dx, dy, t, u = (np.empty(n, np.float32) for _ in range(4))
+    better = np.empty(n, bool)
+    for k in range(len(keep)):  # K <= 14 vectorised passes over the person's pixels, in place
+        np.subtract(px, a[k, 0], out=dx)
+        np.subtract(py, a[k, 1], out=dy)
+        np.multiply(dx, ab[k, 0], out=t)  # t = clip((dx ab_x + dy ab_y) / |ab|^2, 0, 1)
+        np.multiply(dy, ab[k, 1], out=u)
+        t += u
+        t /= denom[k]
+        np.clip(t, 0.0, 1.0, out=t)
+        np.multiply(t, ab[k, 0], out=u)
+        dx -= u
+        np.multiply(t, ab[k, 1], out=u)
+        dy -= u
+        dx *= dx  # cost = sqrt(dx^2 + dy^2) - r_k
+        dy *= dy
+        dx += dy
+        np.sqrt(dx, out=dx)
+        dx -= r[k]
+        np.less(dx, best, out=better)  # ties: the first segment, as argmin
+        np.copyto(best, dx, where=better)
+        np.copyto(arg, k, where=better)
     labels = np.array([PART_LABEL[SEGMENTS[k][0]] for k in keep], np.uint8)
-    out[ys, xs] = labels[arg]
+    out[ys + y0, xs + x0] = labels[arg]
     return out
 
 

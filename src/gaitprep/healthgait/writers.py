@@ -189,4 +189,8 @@ class FrameDirWriter:
 
 def write_mask(writer: FrameDirWriter, index: int, mask: np.ndarray) -> None:
     """Write a boolean ``(H, W)`` mask as a binary 0/255 single-channel image."""
-    writer.write(index, np.where(mask, 255, 0).astype(np.uint8))
+    mask = np.asarray(mask)
+    if mask.dtype == bool:  # the same 0/255 image, without np.where's int64 temporary
+        writer.write(index, mask.view(np.uint8) * np.uint8(255))
+    else:
+        writer.write(index, np.where(mask, 255, 0).astype(np.uint8))
