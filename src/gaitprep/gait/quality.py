@@ -281,19 +281,24 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         rng("body_height_fraction", body_px / float(frame_h))
 
     spec = spectral_cadence(prep)
-    agree = None
-    if spec["cadence_steps_per_min"] is not None and np.isfinite(cad):
-        rel = abs(cad - spec["cadence_steps_per_min"]) / spec["cadence_steps_per_min"]
-        agree = bool(rel <= CADENCE_AGREEMENT)
-        checks["cadence_agreement"] = {"events": float(cad), "spectral": spec["cadence_steps_per_min"], "relative_difference": float(rel),
-                                       "max": CADENCE_AGREEMENT, "ok": agree}  # fmt: skip
-        if not agree:
-            refuse("cadence_agreement", f"event-based cadence {cad:.1f} vs {spec['cadence_steps_per_min']:.1f} steps/min from the "
-                   f"inter-foot distance ({100 * rel:.0f} % apart, > {100 * CADENCE_AGREEMENT:.0f} %): events missed or spurious")  # fmt: skip
-    else:
-        checks["cadence_agreement"] = {"events": float(cad) if np.isfinite(cad) else None, "spectral": spec["cadence_steps_per_min"], "ok": None}
-
     ds = double_support_cadence(prep)
+    # a step-to pass keeps the model's leg labels, whose swaps garble the signed inter-foot
+    # distance: there the independent estimate is the double-support rhythm
+    step_to_passes = list(diag.get("step_to_passes") or [])
+    ref, ref_name = (ds, "the double-support rhythm") if step_to_passes and ds["cadence_steps_per_min"] else (spec, "the inter-foot distance")
+    agree = None
+    if ref["cadence_steps_per_min"] is not None and np.isfinite(cad):
+        rel = abs(cad - ref["cadence_steps_per_min"]) / ref["cadence_steps_per_min"]
+        agree = bool(rel <= CADENCE_AGREEMENT)
+        checks["cadence_agreement"] = {"events": float(cad), "spectral": ref["cadence_steps_per_min"], "relative_difference": float(rel),
+                                       "max": CADENCE_AGREEMENT, "ok": agree, "reference": ref_name}  # fmt: skip
+        if not agree:
+            refuse("cadence_agreement", f"event-based cadence {cad:.1f} vs {ref['cadence_steps_per_min']:.1f} steps/min from "
+                   f"{ref_name} ({100 * rel:.0f} % apart, > {100 * CADENCE_AGREEMENT:.0f} %): events missed or spurious")  # fmt: skip
+    else:
+        checks["cadence_agreement"] = {"events": float(cad) if np.isfinite(cad) else None, "spectral": ref["cadence_steps_per_min"], "ok": None,
+                                       "reference": ref_name}  # fmt: skip
+
     if ds["cadence_steps_per_min"] is not None and np.isfinite(cad):
         ratio = cad / ds["cadence_steps_per_min"]
         ok = bool(ratio >= MIN_DS_RHYTHM_RATIO)
