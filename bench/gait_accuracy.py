@@ -384,19 +384,11 @@ def main() -> None:
         rows = run_synth(name, Path(a.cases) if a.cases else None)
         allrows[f"synth_{name}"] = rows
         split = SET_ROLE.get(name, "reporting")
-        print(f"\n## synthetic seed set {name} ({split}), {len(rows)} clips, exact keypoints + swaps/drop-outs/jitter")
-        print("\n".join(event_table(rows)))
-        print()
-        print("\n".join(param_table(rows)))
-        _per_clip(rows, a.per_clip)
+        _print_set(f"synthetic seed set {name} ({split}), {len(rows)} clips, exact keypoints + swaps/drop-outs/jitter", rows, a.per_clip)
     if not a.no_real:
         rows = run_real(Path(a.labels), Path(a.cache))
         allrows["real"] = rows
-        print(f"\n## real videos, hand labels, BlazePose, shipped offsets (calibrated on these {len(rows)} videos: in-sample)")
-        print("\n".join(event_table(rows)))
-        print()
-        print("\n".join(param_table(rows)))
-        _per_clip(rows, a.per_clip)
+        _print_set(f"real videos, hand labels, BlazePose, shipped offsets (calibrated on these {len(rows)} videos: in-sample)", rows, a.per_clip)
         if not a.no_loo:
             loo = leave_one_out(Path(a.labels), Path(a.cache))
             allrows["real_loo"] = loo
@@ -404,11 +396,7 @@ def main() -> None:
     if a.heldout_videos:
         rows = run_real(Path(a.labels), Path(a.cache), Path(a.heldout_videos), prefix="heldout")
         allrows["real_heldout"] = rows
-        print(f"\n## held-out real videos, hand labels, BlazePose, shipped offsets (never used for tuning: {', '.join(r['label'] for r in rows)})")
-        print("\n".join(event_table(rows)))
-        print()
-        print("\n".join(param_table(rows)))
-        _per_clip(rows, a.per_clip)
+        _print_set(f"held-out real videos, hand labels, BlazePose, shipped offsets (never used for tuning: {', '.join(r['label'] for r in rows)})", rows, a.per_clip)
     if a.rendered:
         run_rendered(Path(a.render_cache))
     if a.json:
@@ -487,11 +475,17 @@ def leave_one_out(labels: Path, cache: Path) -> list[dict]:
         row = next(x for x in with_offsets(off) if x["label"] == r["label"])
         print(f"{r['label']}: offsets from the others HS {off['HS']:+.3f} s, TO {off['TO']:+.3f} s")
         out.append(row)
-    print(f"\n## real videos, hand labels, BlazePose, leave-one-video-out offsets (each video scored with offsets calibrated on the other {len(out) - 1}: the held-out figure)")
-    print("\n".join(event_table(out)))
-    print()
-    print("\n".join(param_table(out)))
+    _print_set(f"real videos, hand labels, BlazePose, leave-one-video-out offsets (each video scored with offsets calibrated on the other {len(out) - 1}: the held-out figure)", out, False)
     return out
+
+
+def _print_set(title: str, rows: list[dict], per_clip: bool) -> None:
+    """One scored set: its heading, the event and parameter tables, optionally one line per clip."""
+    print(f"\n## {title}")
+    print("\n".join(event_table(rows)))
+    print()
+    print("\n".join(param_table(rows)))
+    _per_clip(rows, per_clip)
 
 
 def _per_clip(rows, show):
