@@ -753,7 +753,11 @@ def zeni_events(
         "pass": int, "edited": False, "extremum_frame": float (the unrefined Zeni
         extremum), "label_agreement": float (+1: the model's labels agree with the
         assigned foot around the event, -1: they say the other foot), and
-        "source": "single-foot" on events found where only one foot was seen}``.
+        "source": "single-foot" on events found where only one foot was seen,
+        "double-support" / "other-foot" on the other foot's events of a non-alternating
+        (step-to) pass (:func:`_double_support_events`, :func:`_other_foot_events`)}``.
+        A step-to pass keeps the model's leg labels (it is listed in
+        ``prep.diagnostics["step_to_passes"]`` and a warning names it).
 
     Side effects: the leg keypoints of ``prep`` (``raw``, ``series``, ``foot_points``) are
     relabelled where they contradict the feet found here (:func:`label_swaps`,
