@@ -485,6 +485,38 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     return out
 
 
+def pass_envelope(prep: Prepared, p: Pass) -> dict:
+    """:func:`envelope_signals` of a pass, computed once per :class:`Prepared` (they read the
+    model's own labels, ``prep.labelled``, which the relabelling after the events leaves
+    alone)."""
+    if prep.labelled is None:  # the signals read prep.raw, which the relabelling changes
+        return envelope_signals(prep, p)
+    env = prep.envelopes.get(p.index)
+    if env is None:
+        env = prep.envelopes[p.index] = envelope_signals(prep, p)
+    return env
+
+
+def support_speeds(env: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ground speeds of the leading heel and the trailing toe of a pass, label-free.
+
+    ``v`` is the walking speed (px per grid sample of ``env``), estimated from the stance
+    foot's backward motion relative to the pelvis (minus the median of the smaller of the two
+    signals' velocities: independent of camera pan); a point's ground speed is its
+    pelvis-relative velocity plus ``v``. Returns ``(|ground speed of the leading heel| / v,
+    |ground speed of the trailing toe| / v, v)``, arrays ``(n,)`` on the grid; both are near 0
+    only in double support. ``v`` is NaN (and the arrays NaN) without a usable estimate.
+    """
+    lead, trail = env["lead"], env["trail"]
+    m = np.fmin(np.gradient(lead), np.gradient(trail)) if len(lead) > 1 else np.array([])
+    m = m[np.isfinite(m)]
+    v = float(-np.median(m)) if len(m) else float("nan")
+    if len(lead) < 2 or not (np.isfinite(v) and v > 0):
+        nan = np.full(len(lead), np.nan)
+        return nan, nan.copy(), v
+    return np.abs(np.gradient(lead) + v) / v, np.abs(np.gradient(trail) + v) / v, v
+
+
 #: an event within this time (s) of a pose gap of at least GAP_REJECT_S is not trusted:
 #: its extremum may be the end of an interpolated stretch, not of the motion
 GAP_NEAR_S = 0.05
@@ -802,12 +834,10 @@ def zeni_events(
         e["source"] = "single-foot"
         single.setdefault((e["pass"], e["event"]), []).append(e)
     for p in prep.passes:
-        env = envelope_signals(prep, p)
+        env = pass_envelope(prep, p)
         fs = 1.0 / env["dt"]
         lead, trail = env["lead"], env["trail"]
-        m = np.fmin(np.gradient(lead), np.gradient(trail)) if len(lead) > 1 else np.array([])
-        m = m[np.isfinite(m)]
-        v_rest = float(-np.median(m)) if len(m) else float("nan")  # walking speed, px per grid sample
+        gl, gt, v_rest = support_speeds(env)  # v_rest: walking speed, px per grid sample
         v = v_rest if refine else float("nan")
         rng_all = np.concatenate([lead[np.isfinite(lead)], trail[np.isfinite(trail)]])
         rng = float(np.percentile(rng_all, 95) - np.percentile(rng_all, 5)) if len(rng_all) else 0.0
@@ -879,7 +909,7 @@ def zeni_events(
         # see one foot's events only. First label-free, from the double-support periods;
         # else from the other foot's own signal when the model's labels show it
         lead_foot = {}
-        ds_added = _double_support_events(prep, p, env, v_rest, hs, to, offsets if refine else {})
+        ds_added = _double_support_events(prep, p, env, (gl, gt, v_rest), hs, to, offsets if refine else {})
         if ds_added:
             for e in hs + to:
                 e["_orig"] = True
@@ -938,13 +968,11 @@ def zeni_events(
             bad = sum(1 for e in strong if np.sign(e["_vote"]) != (1.0 if (e["_k"] + parity) % 2 == 0 else -1.0))
         else:
             bad, tot = _swap_rate(prep, p, hs, labels)
-        if lead_foot:
-            pass  # parity, bad and tot set above
-        elif tot:
-            parity = 0 if bad <= tot - bad else 1
-            bad = min(bad, tot - bad)
-        else:
-            parity = 0 if sum(e["_vote"] * (1 if e["_k"] % 2 == 0 else -1) for e in allev) >= 0 else 1
+            if tot:
+                parity = 0 if bad <= tot - bad else 1
+                bad = min(bad, tot - bad)
+            else:
+                parity = 0 if sum(e["_vote"] * (1 if e["_k"] % 2 == 0 else -1) for e in allev) >= 0 else 1
         for e in allev:
             e["foot"] = "left" if (e["_k"] + parity) % 2 == 0 else "right"
             e["label_agreement"] = round(e["_vote"] if e["foot"] == "left" else -e["_vote"], 3)
@@ -983,15 +1011,14 @@ def zeni_events(
 
 
 def _double_support_events(
-    prep: Prepared, p: Pass, env: dict, v: float, hs: list[dict], to: list[dict], offsets: dict
+    prep: Prepared, p: Pass, env: dict, speeds: tuple, hs: list[dict], to: list[dict], offsets: dict
 ) -> list[dict]:
     """Contacts that the leading-heel / trailing-toe extrema miss, from the double-support
     periods (label-free).
 
     The leading heel stands still from its heel strike on and the trailing toe until its
     toe-off, so ``D = max(|ground speed of the leading heel|, |ground speed of the
-    trailing toe|) / walking speed`` (ground speed = pelvis-relative velocity + walking
-    speed ``v``, px per grid sample, as in :func:`refine_event`) stays below
+    trailing toe|) / walking speed`` (``speeds`` = :func:`support_speeds` of ``env``) stays below
     :data:`DS_SPEED_FRAC` exactly in double support, whichever foot landed and however
     short its step. Each such period starts with a heel strike and ends with a toe-off.
     Used only when the pass has clearly more of them than detected heel strikes (at
@@ -1011,11 +1038,10 @@ def _double_support_events(
     from .preprocess import runs
 
     lead, trail = env["lead"], env["trail"]
+    gl, gt, v = speeds
     n = len(lead)
     if n < 5 or not (np.isfinite(v) and v > 0):
         return []
-    gl = np.abs(np.gradient(lead) + v) / v  # ground speeds / walking speed
-    gt = np.abs(np.gradient(trail) + v) / v
     d = np.fmax(gl, gt)
     fs = 1.0 / env["dt"]
     raw = runs(np.isfinite(d) & (d < DS_SPEED_FRAC))

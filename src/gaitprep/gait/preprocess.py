@@ -115,6 +115,10 @@ class Prepared:
             feet and the pelvis usable) and by :func:`gaitprep.gait.events.zeni_events`
             (``leg_swap_rate``, ``rejected_events``...; see there).
         cfg: the :class:`PrepConfig` used.
+        envelopes: pass index -> the label-free signals of
+            :func:`gaitprep.gait.events.envelope_signals` (filled by
+            :func:`gaitprep.gait.events.pass_envelope`, so that the event detector and the
+            quality record compute them once).
     """
 
     series: PoseSeries
@@ -131,6 +135,7 @@ class Prepared:
     labelled: Optional[PoseSeries] = None
     diagnostics: dict = field(default_factory=dict)
     cfg: Optional[PrepConfig] = None
+    envelopes: dict = field(default_factory=dict, repr=False)
 
 
 def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarray]:

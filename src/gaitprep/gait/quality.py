@@ -160,21 +160,19 @@ def double_support_cadence(prep) -> dict:
     """
     from scipy.signal import lombscargle
 
-    from .events import envelope_signals
+    from .events import pass_envelope, support_speeds
 
     freqs = np.linspace(0.5, 4.0, 3501)
     out = []
     for p in prep.passes:
-        env = envelope_signals(prep, p)
-        lead, trail, dt, tg = env["lead"], env["trail"], env["dt"], env["tg"]
-        if len(lead) < 10:
+        env = pass_envelope(prep, p)
+        tg = env["tg"]
+        if len(tg) < 10:
             continue
-        m = np.fmin(np.gradient(lead), np.gradient(trail))
-        m = m[np.isfinite(m)]
-        v = float(-np.median(m)) / dt if len(m) else float("nan")
+        gl, gt, v = support_speeds(env)
         if not (np.isfinite(v) and v > 0):
             continue
-        d = np.fmax(np.abs(np.gradient(lead) / dt + v), np.abs(np.gradient(trail) / dt + v)) / v
+        d = np.fmax(gl, gt)
         ok = np.isfinite(d)
         if ok.sum() < 10:
             continue
