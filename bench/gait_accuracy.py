@@ -143,6 +143,10 @@ def score_clip(res, truth_events: list[dict], truth_means: dict, fps: float, in_
         est, tru = m.get(k), truth_means.get(k)
         ok = est is not None and tru is not None and np.isfinite(est) and np.isfinite(tru)
         out["params"][k] = (float(est) - float(tru)) if ok else None
+    # the label-free double-support rhythm (a quality check's reference) against the truth
+    ds = ((res.summary.get("quality") or {}).get("double_support_cadence") or {}).get("cadence_steps_per_min")
+    tc = truth_means.get("cadence_steps_per_min")
+    out["ds_cadence_error"] = (float(ds) - float(tc)) if ds is not None and tc is not None and np.isfinite(tc) else None
     out["warnings"] = res.summary.get("warnings", [])
     out["n_steps"] = res.summary.get("n_steps")
     return out
@@ -494,9 +498,11 @@ def _per_clip(rows, show):
     for r in rows:
         hs, to = r["HS"], r["TO"]
         cad = r["params"]["cadence_steps_per_min"]
+        dse = r.get("ds_cadence_error")
         print(
             f"  {r['label'][:70]:70s} HS {hs['found']}/{hs['n_true']}+{hs['spurious']} TO {to['found']}/{to['n_true']}+{to['spurious']}"
-            f" cad {'n/a' if cad is None else f'{cad:+.1f}'} {r.get('diagnostics', {})}"
+            f" cad {'n/a' if cad is None else f'{cad:+.1f}'} ds-rhythm {'n/a' if dse is None else f'{dse:+.1f}'}"
+            f" {r.get('diagnostics', {})}"
         )
 
 
