@@ -311,3 +311,50 @@ def test_one_contact_per_stride_is_refused_not_written(monkeypatch):
         assert "double_support_rhythm" in q["refused"][k]
     assert any("double-support rhythm" in x for x in res.summary["warnings"])
     assert abs(q["double_support_cadence"]["cadence_steps_per_min"] - truth["cadence_steps_per_min"]) < 8
+
+
+def test_a_false_detection_before_the_walker_is_not_bridged_to_it():
+    """A pose model's one-frame false detection far from the walker (another person, a
+    poster), a few frames before the walker comes into view: the gap interpolation must
+    not bridge it to the walker as a jump (a velocity of the wrong sign that would delay
+    the pass start and cost its first heel strike). The events are those of the clean
+    clip, and a warning says what was dropped."""
+    import copy
+
+    from gaitprep.gait.preprocess import PrepConfig, mask_unusable
+
+    cp = case(seed=7)
+    recs, timing, truth = make_case(cp)
+    clean, _ = run(cp)
+    _, usable = mask_unusable(series_from_records(recs, "synth", truth["width"], truth["height"]), PrepConfig())
+    first = int(np.flatnonzero(usable)[0])  # the first frame with the walker's whole body in view
+    ghost = copy.deepcopy(recs)
+    for r in ghost[: first - 3]:
+        r["joints"] = None  # nothing in view before the ghost...
+    k = first - 4  # ...and 3 frames of nothing between it and the walker (< max_gap)
+    src = recs[len(recs) // 2]
+    ghost[k]["joints"] = {n: dict(j, x=j["x"] + 450.0 * (1 if j["x"] < truth["width"] / 2 else -1))
+                          for n, j in src["joints"].items()}  # fmt: skip
+    s = attach_times(series_from_records(ghost, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    assert any("isolated detection" in w for w in res.summary["warnings"]), res.summary["warnings"]
+    key = lambda r: [(e["event"], e["foot"], round(e["t"], 6)) for e in r.events]  # noqa: E731
+    assert key(res) == key(clean)
+
+
+def test_drop_islands_keeps_the_walker_reappearing_at_the_edge():
+    """A short run of detections within reach of the walker (the walker seen again for a
+    frame at the image edge) is kept; one hundreds of px away is dropped."""
+    from gaitprep.gait.preprocess import drop_islands
+
+    t = np.arange(40) / 30.0
+    usable = np.ones(40, bool)
+    usable[30:32] = usable[33:] = False  # walker 0..29, a 1-frame run at 32
+    x = 100 + 150.0 * t
+    u = usable.copy()
+    assert drop_islands(u, t, x, 120.0, 0.1) == [] and u[32]
+    x2 = x.copy()
+    x2[32] = 900.0
+    u = usable.copy()
+    assert drop_islands(u, t, x2, 120.0, 0.1) == [(32, 33)] and not u[32]
+    assert drop_islands(usable.copy(), t, x2, 120.0, 0.0) == []

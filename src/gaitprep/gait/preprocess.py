@@ -1,7 +1,7 @@
 """Cleaning keypoint trajectories before event detection.
 
-Order (:func:`prepare`): mask unusable frames -> drop single-frame glitches -> fix
-left/right leg swaps by continuity ->
+Order (:func:`prepare`): mask unusable frames -> drop isolated detections -> drop
+single-frame glitches -> fix left/right leg swaps by continuity ->
 interpolate short gaps -> zero-phase low-pass filter -> pelvis, walking direction, passes.
 
 Filter: 4th-order Butterworth low-pass, applied forward and backward
@@ -16,6 +16,7 @@ fore-aft excursion relative to the pelvis has its energy at the stride frequency
 
 from __future__ import annotations
 
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -57,6 +58,11 @@ class PrepConfig:
             glitch of the pose model; it is dropped and interpolated. 0 disables.
         spike_window_s: duration (s) of that running median (rounded to an odd number
             of frames, at least 3; 0.17 s = 5 frames at 30 fps).
+        min_run_s: a run of usable frames shorter than this (s, by the frame times),
+            farther from the runs before and after it than the walker can move, is
+            dropped (:func:`drop_islands`): a pose model's false detection on a frame or
+            two (another person, a poster) would otherwise be bridged to the walker by the
+            gap interpolation as a jump of hundreds of px. 0 disables.
     """
 
     min_score: float = 0.3
@@ -70,6 +76,7 @@ class PrepConfig:
     fix_swaps: bool = True
     spike_frac: float = 0.15
     spike_window_s: float = 0.17
+    min_run_s: float = 0.1
 
 
 @dataclass
@@ -166,6 +173,60 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     for k in s.xy:
         s.xy[k][~usable] = np.nan
     return s, usable
+
+
+#: the fastest a body moves between two runs of detections, in leg lengths per second
+#: (running at ~3.5 m/s with a ~0.9 m leg); an island farther than that from both
+#: neighbouring runs cannot be the same person
+ISLAND_MAX_SPEED_LEG_PER_S = 4.0
+
+
+def drop_islands(usable: np.ndarray, t: np.ndarray, x: np.ndarray, leg: float, min_run_s: float) -> list[tuple[int, int]]:
+    """Set to False, in place, the runs of ``usable`` (``(T,)`` bool) that last less than
+    ``min_run_s`` seconds and lie out of reach of both neighbouring runs: a pose model's
+    false detection on a frame or two (another person, a poster), which the gap
+    interpolation would otherwise bridge to the walker as a jump of hundreds of px.
+
+    Args:
+        usable: ``(T,)`` bool, modified in place.
+        t: ``(T,)`` frame times, s (a run of n frames lasts ``t[last] - t[first]`` plus
+            one median frame interval).
+        x: ``(T,)`` px, horizontal body position (mean x of the hips and legs).
+        leg: leg length, px (NaN: every short run counts as out of reach).
+        min_run_s: 0 disables.
+
+    A short run is kept when its nearest sample is within ``leg x (1 +``
+    :data:`ISLAND_MAX_SPEED_LEG_PER_S` ``x gap)`` px of the nearest sample of the run before
+    or after it (gap = the time between them, s): the walker reappearing for a frame at the
+    image edge is the walker. A clip that is one run keeps it (later stages refuse it
+    when too short). Returns the dropped runs ``[(start, stop), ...]`` (positions, stop
+    exclusive).
+    """
+    if min_run_s <= 0 or len(usable) < 2:
+        return []
+    t = np.asarray(t, float)
+    x = np.asarray(x, float)
+    dt = float(np.median(np.diff(t)))
+    rr = runs(usable)
+    if len(rr) < 2:
+        return []
+    out = []
+    for i, (a, b) in enumerate(rr):
+        if float(t[b - 1] - t[a]) + dt >= min_run_s - 1e-9:
+            continue
+        reach = False
+        for j, here, there in ((i - 1, a, None), (i + 1, b - 1, None)):
+            if not 0 <= j < len(rr):
+                continue
+            there = rr[j][1] - 1 if j < i else rr[j][0]
+            gap = abs(float(t[there] - t[here]))
+            if np.isfinite(leg) and abs(x[here] - x[there]) <= leg * (1.0 + ISLAND_MAX_SPEED_LEG_PER_S * gap):
+                reach = True
+        if not reach:
+            out.append((a, b))
+    for a, b in out:
+        usable[a:b] = False
+    return out
 
 
 def leg_length_px(s: PoseSeries) -> float:
@@ -454,6 +515,17 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
                 % (1000 * dt.min(), 1000 * dt.max(), 1000 * np.median(dt))
             )
     masked, usable = mask_unusable(s, cfg)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
+        body_x = np.nanmean(np.stack([masked.xy[k][:, 0] for k in BORDER_JOINTS if k in masked.xy], axis=1), axis=1)
+    islands = drop_islands(usable, s.t, body_x, leg_length_px(masked), cfg.min_run_s)
+    if islands:
+        for k in masked.xy:
+            masked.xy[k][~usable] = np.nan
+        warnings.append(
+            "%d isolated detection(s) shorter than %.2f s and out of reach of the walker dropped (not bridged to the walker): frames %s"
+            % (len(islands), cfg.min_run_s, ", ".join(f"{s.frames[a]}..{s.frames[b - 1]}" for a, b in islands[:5]))
+        )
     max_gap = max(1, int(round(cfg.max_gap_s * fps)))
     labelled = masked.copy()
     masked, n_spk = remove_spikes(masked, cfg.spike_frac, odd_frames(cfg.spike_window_s, fps))
