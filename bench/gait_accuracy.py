@@ -211,9 +211,11 @@ def read_labels(labels_dir: Path, prefix: str = "real") -> tuple[dict, dict]:
                 raise SystemExit(f"{ev_path}:{i}: bad row ({e})") from e
             if kind not in ("HS", "TO") or foot not in ("L", "R"):
                 raise SystemExit(f"{ev_path}:{i}: event must be HS|TO and foot L|R, got {kind!r} {foot!r}")
+            conf = (r.get("confidence") or "").strip().lstrip("±+-")
             events.setdefault(r["video"].strip(), []).append(
-                {"event": kind, "foot": "left" if foot == "L" else "right", "frame": frame}
-            )
+                {"event": kind, "foot": "left" if foot == "L" else "right", "frame": frame,
+                 "tolerance_frames": int(conf) if conf.isdigit() else 1}
+            )  # fmt: skip
     passes: dict = {}
     with open(pa_path, newline="") as f:
         for i, r in enumerate(csv.DictReader(f, delimiter="\t"), start=2):
@@ -297,6 +299,69 @@ def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefi
     return rows
 
 
+def label_noise(labels_dir: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "real", draws: int = 400, seed: int = 0,
+                cache: Path | None = None) -> list[dict]:  # fmt: skip
+    """How much the hand-labelled reference itself is uncertain: each labelled event moved
+    by a uniform whole number of frames within its stated confidence (``±1``: -1, 0 or +1;
+    ``±2``: -2..+2), ``draws`` times, and the participant means recomputed from the labels
+    exactly as the truth of :func:`run_real`. The spread (standard deviation and mean
+    absolute change) is the part of a measured error that would be there with a perfect
+    detector. Frame times as :func:`run_real` (the video's timestamps, from the pose cache)."""
+    labels, passes = read_labels(labels_dir, prefix)
+    rng = np.random.default_rng(seed)
+    out = []
+    for video in sorted(passes):
+        ts = None
+        if cache is not None:
+            _, info = real_pose(video, cache, videos_dir)
+            ts = info.get("t_s") or None
+        fps = None
+        rngs = [(a, b) for a, b, _ in passes[video]]
+        ev = []
+        for e in labels.get(video, []):
+            q = next((i for i, (a, b) in enumerate(rngs) if a <= e["frame"] <= b), None)
+            if q is not None:
+                ev.append(dict(e, **{"pass": q}))
+        if fps is None:
+            fps = float(_info_fps(video, videos_dir))
+
+        def means(shift, ev=ev, ts=ts, fps=fps):
+            tf = (lambda f: float(np.interp(f, range(len(ts)), ts))) if ts else (lambda f: f / fps)
+            evs = sorted((dict(e, time=tf(e["frame"] + d)) for e, d in zip(ev, shift)), key=lambda e: e["time"])
+            return _hard().params_from_events(evs, lambda e: True)
+
+        m0 = means([0] * len(ev))
+        dd = [means([int(rng.integers(-e["tolerance_frames"], e["tolerance_frames"] + 1)) for e in ev]) for _ in range(draws)]
+        row = {"label": video}
+        for k in ("cadence_steps_per_min", "single_support_s", "double_support_s"):
+            x = np.array([d[k] for d in dd], float) - m0[k]
+            row[k] = {"reference": m0[k], "sd": float(np.nanstd(x)), "mean_abs": float(np.nanmean(np.abs(x)))}
+        out.append(row)
+    return out
+
+
+def _info_fps(video: str, videos_dir: Path) -> float:
+    import cv2
+
+    cap = cv2.VideoCapture(str(videos_dir / video))
+    try:
+        return float(cap.get(cv2.CAP_PROP_FPS)) or 30.0
+    finally:
+        cap.release()
+
+
+def _print_label_noise(title: str, rows: list[dict]) -> None:
+    print(f"\n## {title}")
+    print("| video | cadence (steps/min): reference, sd, mean abs change | MonoSP (s) | BiSP (s) |")
+    print("| --- | --- | --- | --- |")
+    for r in rows:
+        cells = [f"{r[k]['reference']:.{p}f}, {r[k]['sd']:.{p}f}, {r[k]['mean_abs']:.{p}f}"
+                 for k, p in (("cadence_steps_per_min", 2), ("single_support_s", 3), ("double_support_s", 3))]  # fmt: skip
+        print(f"| {r['label']} | " + " | ".join(cells) + " |")
+    mean = [np.mean([r[k]["mean_abs"] for r in rows]) for k in ("cadence_steps_per_min", "single_support_s", "double_support_s")]
+    print(f"| mean | mean abs change {mean[0]:.2f} | {mean[1]:.3f} | {mean[2]:.3f} |")
+
+
 def _check_sources(path: Path, videos_dir: Path) -> None:
     if not path.exists():
         return
@@ -369,6 +434,12 @@ def main() -> None:
     ap.add_argument("--render-cache", default="/tmp/gaitprep_synth_cache", help="cache of the rendered walkers' pose")
     ap.add_argument("--json", default=None, help="write all per-clip scores here")
     ap.add_argument(
+        "--label-noise",
+        action="store_true",
+        help="also print how much the real videos' hand-labelled participant means move when every label moves"
+        " within its stated confidence (the reference's own uncertainty)",
+    )
+    ap.add_argument(
         "--tune",
         action="store_true",
         help="print the BlazePose timing offsets (s) that zero the mean error on all the real videos (computed without offsets)",
@@ -401,6 +472,14 @@ def main() -> None:
         rows = run_real(Path(a.labels), Path(a.cache), Path(a.heldout_videos), prefix="heldout")
         allrows["real_heldout"] = rows
         _print_set(f"held-out real videos, hand labels, BlazePose, shipped offsets (never used for tuning: {', '.join(r['label'] for r in rows)})", rows, a.per_clip)
+    if a.label_noise and not a.no_real:
+        rows = label_noise(Path(a.labels), cache=Path(a.cache))
+        allrows["label_noise_real"] = rows
+        _print_label_noise("the reference's own uncertainty: real hand labels moved within their confidence (400 draws)", rows)
+    if a.label_noise and a.heldout_videos:
+        rows = label_noise(Path(a.labels), Path(a.heldout_videos), "heldout", cache=Path(a.cache))
+        allrows["label_noise_heldout"] = rows
+        _print_label_noise("the reference's own uncertainty: held-out hand labels moved within their confidence (400 draws)", rows)
     if a.rendered:
         run_rendered(Path(a.render_cache))
     if a.json:

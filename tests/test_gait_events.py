@@ -170,6 +170,30 @@ def test_bench_scores_real_labels_format(tmp_path):
         ga.read_labels(tmp_path)
 
 
+def test_bench_label_noise_is_the_spread_of_the_labels_own_confidence(tmp_path, monkeypatch):
+    """``--label-noise``: labels moved within their confidence move the reference cadence;
+    labels of ±0 frames would not (a regular walk: one stride time, one cadence)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import gait_accuracy as ga
+
+    rows = ["video\tevent\tfoot\tframe\tconfidence\tnote"]
+    for i in range(6):  # HS every 18 frames (100 steps/min at 30 fps), TO 6 frames after each
+        foot = "L" if i % 2 == 0 else "R"
+        other = "R" if foot == "L" else "L"
+        rows += [f"v.mp4\tHS\t{foot}\t{20 + 18 * i}\t±1\t", f"v.mp4\tTO\t{other}\t{26 + 18 * i}\t±1\t"]
+    (tmp_path / "real_events.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "real_passes.tsv").write_text(
+        "video\tpass\tfirst_frame\tlast_frame\tdirection\nv.mp4\t1\t15\t130\tleft_to_right\n"
+    )
+    monkeypatch.setattr(ga, "_info_fps", lambda video, videos_dir: 30.0)  # no video needed without a pose cache
+    (r,) = ga.label_noise(tmp_path, tmp_path, draws=200)
+    c = r["cadence_steps_per_min"]
+    assert abs(c["reference"] - 100.0) < 1e-6 and 0.2 < c["sd"] < 3.0
+    (tmp_path / "real_events.tsv").write_text("\n".join(rows).replace("±1", "±0") + "\n")
+    (r,) = ga.label_noise(tmp_path, tmp_path, draws=20)
+    assert r["cadence_steps_per_min"]["sd"] == 0.0
+
+
 @pytest.mark.slow
 def test_bench_synthetic_set_runs():
     """The command docs/gait.md quotes, on seed set B only (about 15 s)."""
