@@ -375,6 +375,9 @@ LABEL_FREE_EXTENT_TOLERANCE = 0.55
 TO_MIN_STEP_FRAC = 0.6
 #: fewest label-free events of one kind in a pass for the non-alternating (step-to) test
 NON_ALTERNATING_MIN_EVENTS = 3
+#: feet of a step-to pass with double-support events from the labels in all judged frames
+#: (:func:`_swap_rate`), not from the votes at the leading foot's events alone
+STEP_TO_FRAME_PARITY = True
 #: double support: the leading heel and the trailing toe both slower than this fraction of
 #: the walking speed (:func:`_double_support_events`; the refinement threshold of
 #: :data:`LABEL_FREE_ALPHA`)
@@ -716,8 +719,10 @@ def label_swaps(prep: Prepared, events: list[dict], series=None) -> np.ndarray:
     series = prep.raw if series is None else series
     out = np.zeros(prep.series.n, bool)
     for p in prep.passes:
-        if p.index in (prep.diagnostics.get("step_to_passes") or []):
-            continue  # the other foot never leads there: "the heel in front" says nothing
+        if p.index in (prep.diagnostics.get("step_to_passes") or []) and p.index not in (
+            prep.diagnostics.get("step_to_relabelled") or []
+        ):
+            continue  # the other foot's strikes are not known: "the heel in front" says nothing
         hs = sorted([e for e in events if e["pass"] == p.index and e["event"] == "HS"], key=lambda e: e["frame"])
         want, d = _leading_foot(prep, p, hs, series)
         thr = _sep_threshold(prep, p, hs, d)
@@ -825,7 +830,9 @@ def zeni_events(
     # alternation below)
     single: dict = {}
     step_to: list[int] = []
+    step_to_relabelled: list[int] = []
     prep.diagnostics["step_to_passes"] = step_to  # read by label_swaps (below)
+    prep.diagnostics["step_to_relabelled"] = step_to_relabelled
     for e in zeni_events_labelled(prep, refine, alpha["HS"]):
         e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
         e["time"] = e["t"]
@@ -955,7 +962,19 @@ def zeni_events(
         # without judged frames, in most event windows
         for e in allev:
             e["foot"] = "left" if e["_k"] % 2 == 0 else "right"
-        if lead_foot:
+        fb, ft = _swap_rate(prep, p, hs, labels) if ds_added and STEP_TO_FRAME_PARITY else (0, 0)
+        if ft:
+            # step-to pass with the other foot's events from the double-support periods:
+            # every heel strike is known, so the heel in front between two crossings of
+            # the feet is known in every frame (the other foot's stretch in front is short
+            # or, at a pure step-to, ambiguous and not judged); the parity is the one the
+            # model's labels agree with in most judged frames, as for an alternating pass
+            # (the votes of the few label-free events alone fail when label swaps happen
+            # to cover two of three)
+            parity = 0 if fb <= ft - fb else 1
+            bad, tot = min(fb, ft - fb), ft
+            step_to_relabelled.append(p.index)  # its legs are relabelled like an alternating pass's
+        elif lead_foot:
             # the label-free events are the leading foot's (the labels agree at all of
             # them); the alternation gives the inserted ones the other foot
             orig = [e for e in allev if e.get("_orig")]

@@ -318,7 +318,10 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         if not ok:
             refuse("pose_coverage", f"pose in {100 * share:.0f} % of the pass frames (< {100 * MIN_POSE_COVERAGE:.0f} %)")
     swap = leg_swap_rate(prep)
-    step_to = list(diag.get("step_to_passes") or [])
+    # step-to passes whose leg labels were not corrected (the other foot's events taken
+    # from its own labelled signal; a pass with double-support events is relabelled from
+    # its events like an alternating one: :func:`gaitprep.gait.events.label_swaps`)
+    step_to = [i for i in diag.get("step_to_passes") or [] if i not in (diag.get("step_to_relabelled") or [])]
     if step_to:
         # a step-to pass keeps the pose model's leg labels (the feet cannot be told from
         # which one leads): its contact positions are only as good as those labels
