@@ -342,6 +342,26 @@ def test_step_to_feet_and_lengths_from_every_frame_not_three_votes(seed):
         assert np.isfinite(m[k]) and abs(m[k] - truth[k]) < 1.5, (k, m[k], truth[k], res.summary["warnings"])
 
 
+@pytest.mark.parametrize("seed", [4003, 4006])
+def test_double_support_contacts_are_timed_by_the_foot_that_makes_them(seed):
+    """The other foot's HS and TO of a step-to gait (tuning set S) are timed by that foot's
+    own ground speed, not by the edge of the double-support period (where the landing
+    toe comes down after the heel struck, the leading heel rises before its toe leaves:
+    up to 1.6 frames late / 0.8 early before)."""
+    from gaitprep.synth.hard import random_case_params
+
+    cp = random_case_params(seed, step_to=True)
+    recs, timing, truth = make_case(cp)
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    errs = []
+    for e in res.events:
+        if e.get("source") == "double-support":
+            t = min((x for x in truth["events"] if x["event"] == e["event"]), key=lambda x: abs(x["time"] - e["t"]))
+            errs.append((e["t"] - t["time"]) * truth["fps"])
+    assert len(errs) >= 4 and max(abs(x) for x in errs) <= 0.6, errs
+
+
 def test_one_contact_per_stride_is_refused_not_written(monkeypatch):
     """The safety net: with both step-to recoveries switched off, the events of a step-to
     gait are one per stride (half the cadence); the double-support rhythm check refuses the

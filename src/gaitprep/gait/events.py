@@ -378,6 +378,13 @@ NON_ALTERNATING_MIN_EVENTS = 3
 #: feet of a step-to pass with double-support events from the labels in all judged frames
 #: (:func:`_swap_rate`), not from the votes at the leading foot's events alone
 STEP_TO_FRAME_PARITY = True
+#: time a double-support contact from the foot that makes it (:func:`_ds_contact`)
+DS_REFINE = True
+#: mean ground speed (x the walking speed) of the foot making a double-support contact
+#: over the 0.15 s of swing next to it, and the most of the supporting foot, for
+#: :func:`_ds_contact` to tell them apart
+DS_SWING_MIN = 1.0
+DS_STAND_MAX = 0.5
 #: double support: the leading heel and the trailing toe both slower than this fraction of
 #: the walking speed (:func:`_double_support_events`; the refinement threshold of
 #: :data:`LABEL_FREE_ALPHA`)
@@ -1106,6 +1113,9 @@ def _double_support_events(
         ):
             if not ok or not np.isfinite(pos):
                 continue
+            if DS_REFINE:
+                pos = _ds_contact(_leg_signals(prep, p, env, kind), kind, a if kind == "HS" else b, float(pos), v, w,
+                                  LABEL_FREE_ALPHA[kind])  # fmt: skip
             frame = _grid_to_frame(prep, p, env, float(pos))
             t = _time(prep, frame) + offsets.get(kind, 0.0)
             if offsets.get(kind, 0.0):
@@ -1119,6 +1129,70 @@ def _double_support_events(
             out.append({"foot": None, "event": kind, "frame": frame, "t": t, "time": t, "pass": p.index, "edited": False,
                         "extremum_frame": frame, "_value": value, "_gpos": float(pos), "source": "double-support"})  # fmt: skip
     return out
+
+
+def _leg_signals(prep: Prepared, p: Pass, env: dict, kind: str) -> tuple:
+    """The two legs' heel (HS) or toe (TO) positions relative to the pelvis along the walking
+    direction (px) on ``env``'s grid, from ``prep.series`` (swap-corrected by continuity,
+    filtered)."""
+    sl = slice(p.start, p.stop)
+    key = "hs" if kind == "HS" else "to"
+    out = []
+    for sd in SIDES:
+        y = p.direction * (prep.foot_points[sd][key][sl, 0] - prep.pelvis[sl, 0])
+        if not env["uniform"]:
+            t = prep.t[sl] if prep.t is not None else prep.series.frames[sl] / prep.fps
+            y = _to_grid(y, t, env["tg"])
+        out.append(y)
+    return tuple(out)
+
+
+def _ds_contact(pts: tuple, kind: str, i: int, pos: float, v: float, w: int, alpha: float) -> float:
+    """The instant of the contact that starts (HS) or ends (TO) a double-support period, from
+    the foot that makes it (label-free), as :func:`refine_event` times the leading foot's.
+
+    The period's own edge (``pos``, grid samples; ``i`` its first sample, HS, or the one
+    after it, TO) is where the slower of the two supporting points stops or starts moving:
+    at a step-to contact that is not the contact itself (the landing foot's toe comes down
+    after its heel struck; the leading foot's heel rises before its toe leaves). The
+    landing heel is the one of the two (the heel in front, the heel behind) that moved
+    faster in the ``w`` samples before ``i``; the HS is the last crossing of its ground
+    speed below ``alpha`` x the walking speed ``v`` (px per sample) within ``w`` samples
+    before ``i``. The leaving toe is the one of the two toes that moves faster in the ``w``
+    samples after ``i``; the TO is the first crossing of its ground speed above
+    ``alpha x v`` within ``w`` samples after ``i``. The two feet are the legs of
+    ``pts`` (``prep.series``: swap-corrected by continuity), told apart by motion only:
+    the foot making the contact must have moved at :data:`DS_SWING_MIN` x the walking
+    speed or more on average over those samples and the other at most
+    :data:`DS_STAND_MAX` x; otherwise (labels swapped there, jitter), and without a
+    crossing, ``pos`` is returned unchanged.
+    """
+    n = len(pts[0])
+    moving = []
+    for y in pts:
+        if y is None or len(y) < 3:
+            return pos
+        u = np.abs(np.gradient(y) + v) / v
+        seg = u[max(i - w, 0) : i] if kind == "HS" else u[i : min(i + w + 1, n)]
+        seg = seg[np.isfinite(seg)]
+        if not len(seg):
+            return pos
+        moving.append((float(seg.mean()), u))
+    (m0, u0), (m1, u1) = moving
+    # one foot swung (at least the walking speed) while the other stood (below half of it):
+    # else the legs cannot be told apart here (labels swapped, jitter) and the edge stays
+    if max(m0, m1) < DS_SWING_MIN or min(m0, m1) > DS_STAND_MAX:
+        return pos
+    u = u0 if m0 > m1 else u1
+    if kind == "HS":
+        for j in range(min(i + 1, n - 1), max(i - w, 0), -1):
+            if np.isfinite(u[j - 1]) and np.isfinite(u[j]) and u[j - 1] > alpha >= u[j]:
+                return (j - 1) + (u[j - 1] - alpha) / (u[j - 1] - u[j])
+    else:
+        for j in range(max(i, 1), min(i + w, n)):
+            if np.isfinite(u[j - 1]) and np.isfinite(u[j]) and u[j - 1] <= alpha < u[j]:
+                return (j - 1) + (alpha - u[j - 1]) / (u[j] - u[j - 1])
+    return pos
 
 
 def _other_foot_events(
