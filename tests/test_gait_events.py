@@ -362,6 +362,27 @@ def test_double_support_contacts_are_timed_by_the_foot_that_makes_them(seed):
     assert len(errs) >= 4 and max(abs(x) for x in errs) <= 0.6, errs
 
 
+@pytest.mark.parametrize("seed", [4001, 4010])
+def test_step_to_gait_at_24_25_fps(seed):
+    """Step-to gaits at 25 and 24 fps (tuning set S): a double support of ~0.1 s lasts one
+    or two samples there, and a period of one sample (>= 0.04 s) counts, so the other
+    foot's contacts are found: every eligible event, none spurious, each with its foot."""
+    from gaitprep.synth.hard import random_case_params
+
+    cp = random_case_params(seed, step_to=True)
+    assert cp.walker["fps"] in (24.0, 25.0)
+    recs, timing, truth = make_case(cp)
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    for kind in ("HS", "TO"):
+        errs, n, spurious = match(res, truth, kind)
+        assert n >= 3 and len(errs) == n and not spurious, (kind, errs, n, spurious)
+    for e in res.events:
+        t = min((x for x in truth["events"] if x["event"] == e["event"]), key=lambda x: abs(x["time"] - e["t"]))
+        assert e["foot"] == t["foot"], (e, t)
+    assert np.isfinite(res.summary["means"]["cadence_steps_per_min"])
+
+
 def test_one_contact_per_stride_is_refused_not_written(monkeypatch):
     """The safety net: with both step-to recoveries switched off, the events of a step-to
     gait are one per stride (half the cadence); the double-support rhythm check refuses the

@@ -1050,14 +1050,15 @@ def _double_support_events(
     Used only when the pass has clearly more of them than detected heel strikes (at
     least :data:`DS_MIN_RATIO` x, counting periods that lie wholly inside the pass, with
     at least two detected heel strikes): a step-to or limping gait whose other foot never leads, where the
-    extrema find one contact per stride (periods: below the threshold for at least 0.04 s
-    and 2 samples, runs less than 0.08 s apart merged). Each period's start (end) that
+    extrema find one contact per stride (periods: below the threshold for at least 0.04 s,
+    i.e. one sample at 25 fps or less, two at 30 and 50, three at 60, where a double
+    support of ~0.1 s shows for a sample or two; runs less than 0.08 s apart merged). Each period's start (end) that
     follows (precedes) a swing within 0.15 s (``D >= 1``: a foot moving at least at the
     walking speed), with no detected
     HS (TO) within :data:`MIN_STEP_SPACING_S`, and 0.3-0.7 strides from the detected ones
     of its kind within a stride (the other foot's contact falls between two of the leading
-    foot's), becomes one, timed at the sub-sample
-    crossing of the threshold (plus the backend ``offsets``), ``source:
+    foot's), becomes one, timed by the foot that makes it (:func:`_ds_contact`; else at
+    the sub-sample crossing of the threshold), plus the backend ``offsets``, ``source:
     "double-support"``. Returns the added events (foot None, with ``_value`` and
     ``_gpos``); empty when the gait alternates.
     """
@@ -1072,14 +1073,14 @@ def _double_support_events(
     fs = 1.0 / env["dt"]
     raw = runs(np.isfinite(d) & (d < DS_SPEED_FRAC))
     # one double support: runs split by a jitter blip of < 0.08 s are merged; a period
-    # lasts at least 0.04 s and 2 samples
+    # lasts at least 0.04 s (at 24-25 fps one sample: two would miss most of them)
     merged: list = []
     for a, b in raw:
         if merged and (a - merged[-1][1]) / fs < 0.08:
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
-    periods = [(a, b) for a, b in merged if b - a >= max(2, int(np.ceil(0.04 * fs)))]
+    periods = [(a, b) for a, b in merged if b - a >= max(1, int(np.ceil(0.04 * fs - 1e-6)))]
     inner = [(a, b) for a, b in periods if a > 0 and b < n and np.isfinite(d[a - 1]) and np.isfinite(d[b])]
     if len(hs) < 2 or len(inner) < DS_MIN_RATIO * len(hs):
         return []  # (one detected heel strike cannot show a one-per-stride rhythm)
