@@ -64,7 +64,7 @@ MATCH_S = 0.12
 VIDEOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 #: role of each synthetic seed set in the tables (gaitprep.synth.hard.SEED_SETS)
 SET_ROLE = {"A": "tuning", "A2": "tuning", "B": "development check", "C": "reporting", "S": "tuning, step-to",
-            "S2": "reporting, step-to"}  # fmt: skip
+            "S2": "development check, step-to", "S3": "reporting, step-to"}  # fmt: skip
 PARAMS = {
     "cadence_steps_per_min": "cadence (steps/min)",
     "step_length_cm": "step length (cm)",
@@ -512,6 +512,40 @@ def run_rendered(cache: Path) -> None:
             f"| {'BlazePose' if backend else 'none'} | {np.mean(np.abs(hs)):.2f} / {np.mean(hs):+.2f} |"
             f" {np.mean(np.abs(to)):.2f} / {np.mean(to):+.2f} | {np.mean(ss):.3f} | {np.mean(ds):.3f} |"
         )
+    run_rendered_step_to(cache)
+
+
+def run_rendered_step_to(cache: Path) -> None:
+    """Step-to walkers of the project's renderer through BlazePose
+    (:data:`gaitprep.gait.validation.STEP_TO_CONFIGS`, cached in ``cache``): per clip the
+    events found / true / spurious (the true ones are those with the whole body in view,
+    a detection matches within :data:`MATCH_S`) and each participant mean minus the truth,
+    or the refusal."""
+    from gaitprep.gait.validation import STEP_TO_CONFIGS, synth_blazepose
+
+    print(f"\n## project renderer -> BlazePose, {len(STEP_TO_CONFIGS)} step-to walkers (validation.STEP_TO_CONFIGS), per clip")
+    keys = ("cadence_steps_per_min", "step_length_cm", "single_support_s", "double_support_s")
+    print("| walker | HS found/true (+spurious) | TO found/true (+spurious) | " + " | ".join(PARAMS[k] + " error" for k in keys) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in keys) + " |")
+    for cfg in STEP_TO_CONFIGS:
+        recs, truth, p = synth_blazepose(cfg, cache)
+        s = series_from_records(recs, "synth", p.width, p.height)
+        s.extra["backend"] = "blazepose"
+        res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+        vis = truth["fully_visible_frames"]
+        lo, hi = min(vis) / p.fps, max(vis) / p.fps
+        tev = [dict(e, eligible=lo <= e["time"] <= hi) for e in truth["events"]]
+        det = [dict(e, _t=float(e["t"])) for e in res.events]
+        cells = []
+        for kind in ("HS", "TO"):
+            m = match_events(det, tev, kind, p.fps, lambda t, lo=lo, hi=hi: lo - 0.1 <= t <= hi + 0.1)
+            cells.append(f"{m['found']}/{m['n_true']} (+{m['spurious']})")
+        means = res.summary["means"]
+        for k in keys:
+            v = means.get(k)
+            cells.append(f"{v - truth[k]:+.3f}" if v is not None and np.isfinite(v) else "refused")
+        name = f"{cfg['cadence']} steps/min, asymmetry {cfg['step_asymmetry']}, {p.fps:g} fps, {cfg['direction']}"
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def tune(labels: Path, cache: Path) -> None:

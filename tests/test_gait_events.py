@@ -291,6 +291,9 @@ def test_step_to_gait_gets_both_feet_or_is_refused():
     errs, n, spurious = match(res, truth, "HS")
     assert n >= 5 and len(errs) == n and not spurious, (errs, n, spurious, res.summary["warnings"])
     assert any("non-alternating gait" in x for x in res.summary["warnings"])
+    # support times of a step-to pass are written with a word (how far off they came on
+    # rendered step-to walkers through BlazePose)
+    assert any("step-to" in x and "check the events in the QC plot" in x for x in res.summary["warnings"])
     assert abs(res.summary["means"]["cadence_steps_per_min"] - 100) < 3
     q = res.summary["quality"]
     assert q["checks"]["double_support_rhythm"]["ok"] is True

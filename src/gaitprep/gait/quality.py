@@ -335,6 +335,14 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
             refuse("step_to_labels", f"non-alternating (step-to) pass(es) {step_to}: contact positions come from the pose "
                    f"model's leg labels, which disagree with the events (swap rate {_fmt(swap)}, agreement {_fmt(agree)})")  # fmt: skip
     flags = []
+    all_step_to = list(diag.get("step_to_passes") or [])
+    if all_step_to and any(k not in refused for k in ("single_support_s", "double_support_s")):
+        flags.append(
+            f"non-alternating (step-to) pass(es) {all_step_to}: the other foot's contacts were recovered (from the "
+            "double-support periods or its own signal); on the renderer's step-to walkers through BlazePose single and "
+            "double support came within 0.03 s in 3 of 5 clips, 0.06 s off in one and 0.12 s in another "
+            "(bench/gait_accuracy.py --rendered, docs/gait.md): check the events in the QC plot before publishing them"
+        )
     if swap is not None and swap > MAX_LEG_SWAP_RATE:
         flags.append(f"leg labels swapped in {100 * swap:.0f} % of the frames (> {100 * MAX_LEG_SWAP_RATE:.0f} %): per-foot values and symmetry are unreliable")
     record = {

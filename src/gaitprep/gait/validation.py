@@ -25,6 +25,17 @@ CONFIGS = [
     dict(cadence=130, step_length_cm=80, double_support_fraction=0.075, direction="left_to_right", seed=5),
     dict(cadence=115, step_length_cm=55, double_support_fraction=0.14, direction="right_to_left", seed=6, height_cm=160),
 ]
+#: step-to walkers of the project's renderer (the far foot lands short by
+#: ``step_asymmetry`` x the step length; near 1 it never leads), for
+#: ``bench/gait_accuracy.py --rendered``: the step-to recovery on real pose-model jitter
+STEP_TO_CONFIGS = [
+    dict(cadence=96, step_length_cm=60, double_support_fraction=0.14, direction="left_to_right", seed=11, step_asymmetry=0.7),
+    dict(cadence=104, step_length_cm=55, double_support_fraction=0.15, direction="right_to_left", seed=12, step_asymmetry=0.85),
+    dict(cadence=90, step_length_cm=50, double_support_fraction=0.17, direction="left_to_right", seed=13, step_asymmetry=0.92),
+    dict(cadence=112, step_length_cm=62, double_support_fraction=0.12, direction="right_to_left", seed=14, step_asymmetry=0.6),
+    dict(cadence=100, step_length_cm=58, double_support_fraction=0.13, direction="left_to_right", seed=15, step_asymmetry=0.8, fps=25.0),
+    dict(cadence=94, step_length_cm=52, double_support_fraction=0.16, direction="right_to_left", seed=16, step_asymmetry=0.9, fps=24.0),
+]
 #: summary mean key -> per-step column compared with the truth of the same name
 PARAMS = dict(MEAN_KEYS)
 CLIP_ONLY = ("cadence_steps_per_min", "speed_m_per_s")
@@ -91,6 +102,8 @@ def synth_blazepose(cfg: dict, cache_dir: str | Path, tag: Optional[str] = None)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = tag or "walker_{cadence}_{step_length_cm}_{double_support_fraction}_{direction}".format(**cfg)
+    if tag.startswith("walker_") and cfg.get("step_asymmetry"):
+        tag += f"_stepto{cfg['step_asymmetry']}_{p.fps:g}fps"
     video, pose_json, truth_json = cache_dir / f"{tag}.mp4", cache_dir / f"{tag}.pose.json", cache_dir / f"{tag}.truth.json"
     if not (pose_json.exists() and truth_json.exists()):
         truth = render_walker(video, p, truth_json)
