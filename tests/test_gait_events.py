@@ -453,3 +453,30 @@ def test_drop_islands_keeps_the_walker_reappearing_at_the_edge():
     u = usable.copy()
     assert drop_islands(u, t, x2, 120.0, 0.1) == [(32, 33)] and not u[32]
     assert drop_islands(usable.copy(), t, x2, 120.0, 0.0) == []
+
+
+def test_first_contact_with_the_trailing_leg_still_outside_the_image():
+    """A walker coming into view: at its first heel strike the trailing leg is still at the
+    image border (the pose model puts it there, with score 0). That leg is masked on its
+    own, not the frame, so the strike is found from the leading leg alone, on time; with
+    the old rule (the whole frame dropped) it was lost."""
+    import gaitprep.gait.preprocess as pre
+    from gaitprep.synth import WalkerParams, walker_keypoints, walker_truth
+
+    p = WalkerParams(direction="left_to_right", cadence=100, step_length_cm=60, seed=1)
+    truth = [e for e in walker_truth(p)["events"] if e["event"] == "HS"]
+
+    def first_hs(edge_one_leg):
+        old = pre.EDGE_ONE_LEG
+        pre.EDGE_ONE_LEG = edge_one_leg
+        try:
+            s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+            res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+        finally:
+            pre.EDGE_ONE_LEG = old
+        return min((e for e in res.events if e["event"] == "HS"), key=lambda e: e["frame"])
+
+    t = truth[1]  # the first strike with the leading foot in the image (the one before is outside)
+    new, old = first_hs(True), first_hs(False)
+    assert abs(new["frame"] - t["frame"]) < 0.5 and new["foot"] == t["foot"] and new["source"] == "single-foot"
+    assert old["frame"] > t["frame"] + 10  # the old rule's first strike is the next one

@@ -29,6 +29,9 @@ SIDES = ("l", "r")
 FOOT_NAME = {"l": "left", "r": "right"}
 #: joints that must be inside the image margin for a frame to count (arms may leave it)
 BORDER_JOINTS = tuple(f"{sd}_{j}" for sd in ("l", "r") for j in ("hip", "knee", "ankle", "heel", "big_toe"))
+#: a leg at the left/right image border is masked alone, not its frame (mask_unusable);
+#: False: the whole frame is dropped instead
+EDGE_ONE_LEG = True
 #: leg joints swapped together when the left/right identity of the legs flips
 LEG_JOINTS = ("knee", "ankle", "heel", "big_toe")
 
@@ -149,14 +152,22 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     """NaN out low-score joints and whole frames that cannot be used.
 
     A frame is usable when both hips (or Halpe ``hip``) and both ankles are present with
-    ``score >= min_score`` and, when the image width is known, no present joint lies
-    within the border margin (see :class:`PrepConfig`) of the left/right border
+    ``score >= min_score`` and, when the image width is known, no hip and no joint of a
+    leg lies within the border margin (see :class:`PrepConfig`) of the left/right border
     (legs and hips only, :data:`BORDER_JOINTS`; a swinging hand may leave the image).
+    With :data:`EDGE_ONE_LEG` (default) a leg with a joint within the margin (placed there
+    by the pose model whatever its score: a model puts an unseen foot at the image edge)
+    is masked on its own, and the frame stays usable when the other leg's ankle is seen:
+    a walker coming into or leaving the view keeps the first and last contacts of the
+    leg in view (the events there come from that leg's own signal, ``source:
+    "single-foot"``). A leg missing for another reason (occluded, low score) still
+    makes the frame unusable.
 
     Returns:
         ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
     """
     s = s.copy()
+    raw_x = {k: s.xy[k][:, 0].copy() for k in s.xy}  # positions whatever their score
     for k in s.xy:
         low = s.score[k] < cfg.min_score
         s.xy[k][low] = np.nan
@@ -166,10 +177,29 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     if s.width:
         leg = leg_length_px(s)
         margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
-        allx = np.stack([s.xy[k][:, 0] for k in BORDER_JOINTS], axis=1)
-        with np.errstate(invalid="ignore"):
-            near = (allx < margin) | (allx > s.width - 1 - margin)
-        usable &= ~near.any(axis=1)
+
+        def near(keys, xs):
+            x = np.stack([xs[k] if xs is raw_x else xs[k][:, 0] for k in keys if k in xs], axis=1)
+            with np.errstate(invalid="ignore"):
+                return ((x < margin) | (x > s.width - 1 - margin)).any(axis=1)
+
+        if EDGE_ONE_LEG:
+            # a leg at the image border (placed there by the pose model whatever its score:
+            # a model puts an unseen foot at the edge) is dropped on its own, so a walker
+            # coming into or leaving the view keeps the frames where the other leg is seen
+            hips_near = near([k for k in BORDER_JOINTS if k.endswith("_hip")], s.xy)
+            at_border = {}
+            for sd in ("l", "r"):
+                keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel", "big_toe")]
+                at_border[sd] = near(keys, s.xy) | near(keys, raw_x)
+                for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
+                    if k in s.xy:
+                        s.xy[k][at_border[sd]] = np.nan
+            la, ra = np.isfinite(s.xy["l_ankle"][:, 0]), np.isfinite(s.xy["r_ankle"][:, 0])
+            one_leg = (la & at_border["r"]) | (ra & at_border["l"])
+            usable = ok_hips & ((la & ra) | one_leg) & ~hips_near
+        else:
+            usable &= ~near(BORDER_JOINTS, s.xy)
     for k in s.xy:
         s.xy[k][~usable] = np.nan
     return s, usable
@@ -554,6 +584,8 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         pelvis = clean.xy["hip"].copy()
     # frames usable only where the feet are there too
     feet_ok = np.isfinite(clean.xy["l_ankle"][:, 0]) & np.isfinite(clean.xy["r_ankle"][:, 0])
+    if EDGE_ONE_LEG:
+        feet_ok |= usable & (np.isfinite(clean.xy["l_ankle"][:, 0]) | np.isfinite(clean.xy["r_ankle"][:, 0]))
     pelvis[~feet_ok] = np.nan
     passes, w = find_passes(pelvis[:, 0], fps, cfg, s.t)
     warnings += w

@@ -340,7 +340,7 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         flags.append(
             f"non-alternating (step-to) pass(es) {all_step_to}: the other foot's contacts were recovered (from the "
             "double-support periods or its own signal); on the renderer's step-to walkers through BlazePose single and "
-            "double support came within 0.03 s in 3 of 5 clips, 0.06 s off in one and 0.12 s in another "
+            "double support came within 0.03 s in 3 of the 4 clips given numbers (2 of 6 refused), 0.07 s / 0.10 s off in one "
             "(bench/gait_accuracy.py --rendered, docs/gait.md): check the events in the QC plot before publishing them"
         )
     if swap is not None and swap > MAX_LEG_SWAP_RATE:
