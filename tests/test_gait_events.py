@@ -54,6 +54,23 @@ def match(res, truth, kind, tol_s=0.12):
     return errs, n, spurious
 
 
+def run_hard(seed: int, step_to: bool = False):
+    """``(case params, analyze_clip result, truth)`` of hard case ``seed`` (its timestamps)."""
+    from gaitprep.synth.hard import random_case_params
+
+    cp = random_case_params(seed, step_to=step_to)
+    recs, timing, truth = make_case(cp)
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    return cp, analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]}), truth
+
+
+def assert_feet_right(res, truth):
+    """Every detected event has the foot of the nearest true event of its kind."""
+    for e in res.events:
+        t = min((x for x in truth["events"] if x["event"] == e["event"]), key=lambda x: abs(x["time"] - e["t"]))
+        assert e["foot"] == t["foot"], (e, t)
+
+
 def assert_all_found(res, truth, mae=0.6):
     for kind in ("HS", "TO"):
         errs, n, spurious = match(res, truth, kind)
@@ -267,12 +284,7 @@ def test_a_missing_heel_strike_does_not_cost_a_toe_off():
 def test_a_pass_with_one_step_in_view_is_still_a_pass():
     """A fast walker (130 steps/min) in view for ~1 s: its one visible heel strike and toe
     off are found (the pass is not dropped as too short)."""
-    from gaitprep.synth.hard import random_case_params
-
-    cp = random_case_params(2014)  # 1.0 s fully in view
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    cp, res, truth = run_hard(2014)  # 1.0 s fully in view
     assert res.prep.passes, res.summary["warnings"]
     for kind in ("HS", "TO"):
         errs, n, spurious = match(res, truth, kind)
@@ -304,12 +316,7 @@ def test_step_to_gait_with_swapped_labels_from_the_double_support_periods():
     """Step-to gait with the leg labels swapped in 19 % of the frames (the labels cannot show
     which foot leads): the other foot's contacts come from the label-free double-support
     periods, and the cadence is right."""
-    from gaitprep.synth.hard import random_case_params
-
-    cp = random_case_params(4013, step_to=True)
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    cp, res, truth = run_hard(4013, step_to=True)
     for kind in ("HS", "TO"):
         errs, n, spurious = match(res, truth, kind)
         assert n >= 4 and len(errs) == n and not spurious, (kind, errs, n, spurious)
@@ -325,12 +332,7 @@ def test_step_to_feet_and_lengths_from_every_frame_not_three_votes(seed):
     the labels in every judged frame (as in an alternating pass), so each event has the
     true foot, the legs are relabelled, and step and stride length are written (not
     refused) and right; the swap rate said is about the injected one."""
-    from gaitprep.synth.hard import random_case_params
-
-    cp = random_case_params(seed, step_to=True)
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    cp, res, truth = run_hard(seed, step_to=True)
     n = 0
     for e in res.events:
         t = min((x for x in truth["events"] if x["event"] == e["event"]), key=lambda x: abs(x["time"] - e["t"]))
@@ -351,12 +353,7 @@ def test_double_support_contacts_are_timed_by_the_foot_that_makes_them(seed):
     own ground speed, not by the edge of the double-support period (where the landing
     toe comes down after the heel struck, the leading heel rises before its toe leaves:
     up to 1.6 frames late / 0.8 early before)."""
-    from gaitprep.synth.hard import random_case_params
-
-    cp = random_case_params(seed, step_to=True)
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    cp, res, truth = run_hard(seed, step_to=True)
     errs = []
     for e in res.events:
         if e.get("source") == "double-support":
@@ -370,19 +367,12 @@ def test_step_to_gait_at_24_25_fps(seed):
     """Step-to gaits at 25 and 24 fps (tuning set S): a double support of ~0.1 s lasts one
     or two samples there, and a period of one sample (>= 0.04 s) counts, so the other
     foot's contacts are found: every eligible event, none spurious, each with its foot."""
-    from gaitprep.synth.hard import random_case_params
-
-    cp = random_case_params(seed, step_to=True)
+    cp, res, truth = run_hard(seed, step_to=True)
     assert cp.walker["fps"] in (24.0, 25.0)
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
     for kind in ("HS", "TO"):
         errs, n, spurious = match(res, truth, kind)
         assert n >= 3 and len(errs) == n and not spurious, (kind, errs, n, spurious)
-    for e in res.events:
-        t = min((x for x in truth["events"] if x["event"] == e["event"]), key=lambda x: abs(x["time"] - e["t"]))
-        assert e["foot"] == t["foot"], (e, t)
+    assert_feet_right(res, truth)
     assert np.isfinite(res.summary["means"]["cadence_steps_per_min"])
 
 
@@ -391,14 +381,10 @@ def test_one_contact_per_stride_is_refused_not_written(monkeypatch):
     gait are one per stride (half the cadence); the double-support rhythm check refuses the
     numbers, with the reason, instead of writing them."""
     import gaitprep.gait.events as ev_mod
-    from gaitprep.synth.hard import random_case_params
 
     monkeypatch.setattr(ev_mod, "DS_MIN_RATIO", 1e9)
     monkeypatch.setattr(ev_mod, "NON_ALTERNATING_MIN_EVENTS", 10**6)
-    cp = random_case_params(4013, step_to=True)
-    recs, timing, truth = make_case(cp)
-    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), timing, truth["fps"])
-    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    cp, res, truth = run_hard(4013, step_to=True)
     q = res.summary["quality"]
     cad = q["computed"]["cadence_steps_per_min"]
     assert cad is not None and cad < 0.7 * truth["cadence_steps_per_min"], cad
