@@ -513,6 +513,81 @@ def run_rendered(cache: Path) -> None:
             f" {np.mean(np.abs(to)):.2f} / {np.mean(to):+.2f} | {np.mean(ss):.3f} | {np.mean(ds):.3f} |"
         )
     run_rendered_step_to(cache)
+    run_rendered_sweep(cache)
+
+
+#: the random renderer walkers of :func:`run_rendered_sweep` (seeded: the same every run)
+SWEEP_N, SWEEP_SEED = 12, 777
+
+
+def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED) -> list[dict]:
+    """``n`` random :class:`gaitprep.synth.WalkerParams` field sets: cadence 85-130 steps/min,
+    step 45-80 cm, double support 8-16 % of the cycle, both directions, 24/25/30/50/60 fps,
+    statures 150-195 cm, plain or indoor background."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        out.append(dict(
+            cadence=int(rng.integers(85, 131)), step_length_cm=int(rng.integers(45, 81)),
+            double_support_fraction=round(float(rng.uniform(0.08, 0.16)), 3),
+            direction=str(rng.choice(["left_to_right", "right_to_left"])), seed=100 + k,
+            fps=float(rng.choice([24.0, 25.0, 30.0, 50.0, 60.0])), height_cm=int(rng.integers(150, 196)),
+            background=str(rng.choice(["plain", "indoor"])),
+        ))  # fmt: skip
+    return out
+
+
+def run_rendered_sweep(cache: Path) -> None:
+    """Random walkers of the project's renderer through BlazePose (:func:`sweep_configs`,
+    cached in ``cache``), scored like a user's clip: a true event counts when the pose
+    model places the striking heel (HS) or the leaving toe (TO) of either leg inside the
+    image (15 px from the left/right border) with the hips seen, i.e. including the
+    contacts of a walker coming into or leaving the view; a detection within
+    :data:`MATCH_S` matches (one-to-one); errors in frames; participant means against the
+    renderer's truth."""
+    from gaitprep.gait.validation import synth_blazepose
+
+    cfgs = sweep_configs()
+    tot = {k: [0, 0, 0, []] for k in ("HS", "TO")}
+    means = {k: [] for k in ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")}
+    for i, cfg in enumerate(cfgs):
+        recs, truth, p = synth_blazepose(cfg, cache, tag=f"sweep{SWEEP_SEED}_{i}")
+        s = series_from_records(recs, "synth", p.width, p.height)
+        s.extra["backend"] = "blazepose"
+        res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+        frames = {int(f): j for j, f in enumerate(s.frames)}
+        for kind in ("HS", "TO"):
+            key = "heel" if kind == "HS" else "big_toe"
+            tev = []
+            for e in truth["events"]:
+                j = frames.get(int(round(e["frame"])))
+                if e["event"] != kind or j is None or not np.isfinite(s.xy["l_hip"][j, 0]):
+                    continue
+                xs = [s.xy[f"{sd}_{key}"][j, 0] for sd in ("l", "r")]
+                if any(np.isfinite(x) and 15 < x < p.width - 15 for x in xs):
+                    tev.append(dict(e, eligible=True))
+            det = [dict(e, _t=float(e["t"])) for e in res.events]
+            m = match_events(det, tev, kind, p.fps, lambda t: True)
+            m_sp = sum(1 for e in det if e["event"] == kind) - len(m["_matched_truth"])
+            tot[kind][0] += m["n_true"]
+            tot[kind][1] += m["found"]
+            tot[kind][2] += m_sp
+            tot[kind][3] += m["errors"]
+        for k in means:
+            v = res.summary["means"].get(k)
+            if v is not None and np.isfinite(v):
+                means[k].append(v - truth[k])
+    print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {SWEEP_SEED}), events with the foot in the image")
+    print("| event | true | found | found % | spurious | MAE (frames) | bias (frames) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for k, (n, f, sp, e) in tot.items():
+        e = np.array(e)
+        print(f"| {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} |")
+    print("| parameter | clips scored | MAE | bias | worst |")
+    print("| --- | --- | --- | --- | --- |")
+    for k, v in means.items():
+        v = np.array(v)
+        print(f"| {PARAMS[k]} | {len(v)}/{len(cfgs)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
 
 
 def run_rendered_step_to(cache: Path) -> None:

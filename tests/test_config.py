@@ -47,7 +47,7 @@ def test_another_backend_starts_from_its_own_defaults():
 
 def test_defaults_fill_what_is_unset():
     cfg = fill_defaults({"gait": {"method": "ankle-distance"}}, SCHEMA)
-    assert cfg["gait"] == {"method": "ankle-distance", "lengths": "contacts", "event_overrides": None,
+    assert cfg["gait"] == {"method": "ankle-distance", "lengths": "contacts", "event_overrides": None, "event_offsets_s": None,
                            "calibration": {"default": {"method": "height"}, "clips": {}}}  # fmt: skip
     assert cfg["pose"] == {"backend": "blazepose"} and cfg["demo"] == {"enabled": False, "dir": "demo", "clips": []}
     assert cfg["flow"]["engines"] == [{"backend": "tvl1-opencv", "params": {"scale": 0.5}}]
@@ -67,7 +67,7 @@ def test_every_problem_listed_with_its_key_path():
         prepare_config([user], SCHEMA)
     msg = str(e.value)
     for needle in (
-        "gait: Additional properties are not allowed ('methd' was unexpected) (known keys: calibration, event_overrides, lengths, method)",
+        "gait: Additional properties are not allowed ('methd' was unexpected) (known keys: calibration, event_offsets_s, event_overrides, lengths, method)",
         "gait.calibration.clips.PA001/UGS/NW-WJ_1: Additional properties are not allowed ('px_per_cn' was unexpected)",
         "resources.flow: Additional properties are not allowed ('runtim' was unexpected) (known keys: mem_mb, runtime, threads)",
         "pose.params (blazepose): unknown parameter(s) ['model_complexty']",

@@ -88,6 +88,17 @@ def test_rerun_segmentation_backend(done_run):
 
 
 @pytest.mark.slow
+def test_rerun_gait_event_offsets(done_run):
+    """Own timing corrections (gait.event_offsets_s): the gait jobs only."""
+    gait = {"method": "zeni", "calibration": {"default": {"method": "px_per_cm", "px_per_cm": 2.0}},
+            "event_offsets_s": {"HS": -0.03, "TO": 0.01}}  # fmt: skip
+    jobs = _dry(done_run, gait=gait)
+    assert jobs == {"gait_clip": 1, "gait_aggregate": 1}, jobs
+    dry = snakemake("-n", "-p", "--configfile", _config(done_run, gait=gait), cwd=done_run).stdout
+    assert "--event-offsets -0.03,0.01" in dry
+
+
+@pytest.mark.slow
 def test_rerun_flow_added_runs_only_flow(done_run):
     jobs = _dry(done_run, modalities=["pose", "silhouette", "segmentation", "gait", "flow"])
     assert jobs == {"flow_clip": 1}, jobs

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -207,6 +208,30 @@ def test_gait_clip_without_provenance_needs_the_frame_size(tmp_path):
                        capture_output=True, text=True, env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert abs(json.loads((out / "b.json").read_text())["means"]["cadence_steps_per_min"] - 110) < 1
+
+
+def test_gait_clip_event_offsets_from_the_command_line(tmp_path):
+    """``--event-offsets HS,TO`` (the config's ``gait.event_offsets_s``) replaces the pose
+    backend's timing corrections: every heel strike moves by HS and every toe-off by TO
+    seconds; a malformed value is an error naming the flag."""
+    pose, p = _pose_file(tmp_path)
+    env = {"PYTHONPATH": str(REPO / "src")}
+    cal = json.dumps({"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+    base = [sys.executable, "-m", "gaitprep", "gait-clip", "--pose", str(pose), "--clip", CLIP, "--fps", "30",
+            "--width", str(p.width), "--height", str(p.height), "--calibration", cal]  # fmt: skip
+    steps = {}
+    for name, extra in (("none", []), ("shift", ["--event-offsets", "0.05,-0.03"])):
+        out = tmp_path / f"{name}.parquet"
+        r = subprocess.run(base + extra + ["--steps", str(out)], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        steps[name] = pd.read_parquet(out)
+    a, b = steps["none"], steps["shift"]
+    assert len(a) == len(b) >= 4
+    assert np.allclose(b["hs_time"] - a["hs_time"], 0.05, atol=1e-6)
+    to = a["to_time"].notna()
+    assert to.any() and np.allclose((b["to_time"] - a["to_time"])[to], -0.03, atol=1e-6)
+    r = subprocess.run(base + ["--event-offsets", "0.05"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "--event-offsets must be HS,TO" in r.stderr
 
 
 def test_frame_info_from_video():

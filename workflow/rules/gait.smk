@@ -32,9 +32,14 @@ rule gait_clip:
         aggregate=f"{OUT}/gait_parameters_estimation.csv",
         method=config.get("gait", {}).get("method", "zeni"),
         lengths=config.get("gait", {}).get("lengths", "contacts"),
+        offsets=lambda w: (
+            "--event-offsets {HS},{TO}".format(**config["gait"]["event_offsets_s"])
+            if (config.get("gait") or {}).get("event_offsets_s")
+            else ""
+        ),
         overrides=lambda w, input: (f"--overrides {shlex.quote(input.overrides[0])}" if input.overrides else ""),
     shell:
-        "rm -f {params.aggregate:q}; python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
+        "rm -f {params.aggregate:q}; python -m gaitprep gait-clip --pose {input.pose:q} --provenance {input.prov:q} --clip {wildcards.pid}/{wildcards.gt}/{wildcards.stem} --calibration {params.calibration:q} --method {params.method} --lengths {params.lengths} {params.offsets} {params.overrides} --steps {output.steps:q} --summary {output.summary:q} --qc {output.qc:q} > {log:q} 2>&1"
 
 
 rule gait_aggregate:

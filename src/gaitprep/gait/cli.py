@@ -48,6 +48,7 @@ def frame_info(a) -> tuple[float, int, int]:
 
 
 def _cmd_clip(a) -> int:
+    from ..errors import InputError
     from .clip import analyze_clip, write_outputs
     from .io import load_pose
     from .overrides import read_overrides
@@ -55,7 +56,16 @@ def _cmd_clip(a) -> int:
     fps, width, height = frame_info(a)
     series = load_pose(a.pose, width, height, provenance=a.provenance)
     overrides = read_overrides(a.overrides) if a.overrides else None
-    res = analyze_clip(series, fps, a.clip, a.calibration, a.method, overrides, refine=not a.no_refine, lengths=a.lengths)
+    offsets = None
+    if a.event_offsets:
+        try:
+            hs, to = (float(x) for x in a.event_offsets.split(","))
+        except ValueError:
+            raise InputError(f"gait-clip: --event-offsets must be HS,TO in seconds (e.g. -0.04,0.02), got {a.event_offsets!r}") from None
+        offsets = {"HS": hs, "TO": to}
+    res = analyze_clip(
+        series, fps, a.clip, a.calibration, a.method, overrides, refine=not a.no_refine, lengths=a.lengths, event_offsets=offsets
+    )
     write_outputs(res, a.steps, a.summary, a.qc, a.clip)
     s = res.summary
     m = s["means"]
@@ -93,6 +103,8 @@ def register(sub) -> None:
     c.add_argument("--no-refine", action="store_true", help="plain Zeni events (no foot-speed refinement)")
     c.add_argument("--lengths", default="contacts", choices=("contacts", "instant"),
                    help="step lengths from heel contacts (static camera, default) or within double support (panning camera)")
+    c.add_argument("--event-offsets", default=None, metavar="HS,TO",
+                   help="timing corrections (s) of heel strikes and toe-offs instead of the pose backend's calibrated ones")  # fmt: skip
     c.add_argument("--overrides", default=None, help="event overrides TSV (clip, foot, event, frame, action)")
     c.add_argument("--steps", default=None, help="output per-step parquet (a CSV of the same table is written beside it)")
     c.add_argument("--summary", default=None, help="output summary JSON")

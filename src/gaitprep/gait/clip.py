@@ -60,6 +60,7 @@ def analyze_clip(
     prep_cfg: Optional[PrepConfig] = None,
     refine: bool = True,
     lengths: str = "contacts",
+    event_offsets: Optional[dict] = None,
 ) -> ClipResult:
     """Gait events and parameters of one clip.
 
@@ -75,6 +76,8 @@ def analyze_clip(
         refine: refine Zeni's events by foot ground speed (:func:`gaitprep.gait.events.zeni_events`).
         lengths: ``contacts`` (static camera, default) or ``instant`` (panning camera);
             see :func:`gaitprep.gait.params.zeni_steps`. Zeni method only.
+        event_offsets: ``{"HS": s, "TO": s}`` timing corrections replacing the pose backend's
+            (:data:`gaitprep.gait.events.EVENT_OFFSET_S`); None: the backend's.
 
     Raises:
         InputError: unknown method or non-positive fps.
@@ -97,7 +100,7 @@ def analyze_clip(
     edited_frames: list[float] = []
     if method == "zeni":
         n_prep_warnings = len(prep.warnings)
-        events = zeni_events(prep, refine=refine)
+        events = zeni_events(prep, refine=refine) if event_offsets is None else zeni_events(prep, refine=refine, offsets=dict(event_offsets))
         warnings += prep.warnings[n_prep_warnings:]  # the event detector's own notes
         if overrides is not None:
             times = getattr(prep, "t", None)  # frame times (s): real timestamps when the pose provenance has them
