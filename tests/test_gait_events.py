@@ -441,7 +441,7 @@ def test_drop_islands_keeps_the_walker_reappearing_at_the_edge():
     assert drop_islands(usable.copy(), t, x2, 120.0, 0.0) == []
 
 
-def test_first_contact_with_the_trailing_leg_still_outside_the_image():
+def test_first_contact_with_the_trailing_leg_still_outside_the_image(monkeypatch):
     """A walker coming into view: at its first heel strike the trailing leg is still at the
     image border (the pose model puts it there, with score 0). That leg is masked on its
     own, not the frame, so the strike is found from the leading leg alone, on time; with
@@ -453,13 +453,9 @@ def test_first_contact_with_the_trailing_leg_still_outside_the_image():
     truth = [e for e in walker_truth(p)["events"] if e["event"] == "HS"]
 
     def first_hs(edge_one_leg):
-        old = pre.EDGE_ONE_LEG
-        pre.EDGE_ONE_LEG = edge_one_leg
-        try:
-            s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
-            res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
-        finally:
-            pre.EDGE_ONE_LEG = old
+        monkeypatch.setattr(pre, "EDGE_ONE_LEG", edge_one_leg)
+        s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+        res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
         return min((e for e in res.events if e["event"] == "HS"), key=lambda e: e["frame"])
 
     t = truth[1]  # the first strike with the leading foot in the image (the one before is outside)

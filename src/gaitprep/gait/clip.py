@@ -100,7 +100,7 @@ def analyze_clip(
     edited_frames: list[float] = []
     if method == "zeni":
         n_prep_warnings = len(prep.warnings)
-        events = zeni_events(prep, refine=refine) if event_offsets is None else zeni_events(prep, refine=refine, offsets=dict(event_offsets))
+        events = zeni_events(prep, refine=refine, offsets=None if event_offsets is None else dict(event_offsets))
         warnings += prep.warnings[n_prep_warnings:]  # the event detector's own notes
         if overrides is not None:
             times = getattr(prep, "t", None)  # frame times (s): real timestamps when the pose provenance has them

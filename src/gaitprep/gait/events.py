@@ -172,14 +172,26 @@ def refine_event(y: np.ndarray, pos: float, v: float, kind: str, fps: float, alp
     i0 = int(round(pos))
     n = len(y)
     if kind == "HS":
-        for i in range(max(i0, 0), min(i0 + w, n - 1)):
-            if np.isfinite(u[i]) and np.isfinite(u[i + 1]) and u[i] > thr >= u[i + 1]:
-                return max(pos, i + (u[i] - thr) / (u[i] - u[i + 1]))
-    else:
-        for i in range(min(i0, n - 1), max(i0 - w, 0), -1):
-            if np.isfinite(u[i]) and np.isfinite(u[i - 1]) and u[i] > thr >= u[i - 1]:
-                return min(pos, i - 1 + (thr - u[i - 1]) / (u[i] - u[i - 1]))
-    return pos
+        x = _crossing(u, thr, range(max(i0, 0) + 1, min(i0 + w, n - 1) + 1), falling=True)
+        return pos if x is None else max(pos, x)
+    x = _crossing(u, thr, range(min(i0, n - 1), max(i0 - w, 0), -1), falling=False)
+    return pos if x is None else min(pos, x)
+
+
+def _crossing(u: np.ndarray, thr: float, js, falling: bool) -> Optional[float]:
+    """Sub-sample position of the first crossing of ``thr`` by ``u`` between samples
+    ``j - 1`` and ``j``, for ``j`` in ``js`` in that order (linear interpolation): falling
+    (``u[j-1] > thr >= u[j]``) or rising (``u[j-1] <= thr < u[j]``); None without one
+    (NaN samples never cross)."""
+    for j in js:
+        a, b = u[j - 1], u[j]
+        if not (np.isfinite(a) and np.isfinite(b)):
+            continue
+        if falling and a > thr >= b:
+            return (j - 1) + (a - thr) / (a - b)
+        if not falling and a <= thr < b:
+            return (j - 1) + (thr - a) / (b - a)
+    return None
 
 
 def zeni_events_labelled(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA) -> list[dict]:
@@ -1107,6 +1119,7 @@ def _double_support_events(
         seg = seg[np.isfinite(seg)]
         return bool(len(seg)) and float(seg.max()) >= 1.0
 
+    legs = {k: _leg_signals(prep, p, env, k) for k in ("HS", "TO")} if DS_REFINE else {}
     for a, b in periods:
         for kind, ok, pos in (
             ("HS", a > 0 and np.isfinite(d[a - 1]) and swing(a - w, a), (a - 1) + (d[a - 1] - thr) / (d[a - 1] - d[a]) if a > 0 else np.nan),
@@ -1115,8 +1128,7 @@ def _double_support_events(
             if not ok or not np.isfinite(pos):
                 continue
             if DS_REFINE:
-                pos = _ds_contact(_leg_signals(prep, p, env, kind), kind, a if kind == "HS" else b, float(pos), v, w,
-                                  LABEL_FREE_ALPHA[kind])  # fmt: skip
+                pos = _ds_contact(legs[kind], kind, a if kind == "HS" else b, float(pos), v, w, LABEL_FREE_ALPHA[kind])
             frame = _grid_to_frame(prep, p, env, float(pos))
             t = _time(prep, frame) + offsets.get(kind, 0.0)
             if offsets.get(kind, 0.0):
@@ -1150,21 +1162,19 @@ def _leg_signals(prep: Prepared, p: Pass, env: dict, kind: str) -> tuple:
 
 def _ds_contact(pts: tuple, kind: str, i: int, pos: float, v: float, w: int, alpha: float) -> float:
     """The instant of the contact that starts (HS) or ends (TO) a double-support period, from
-    the foot that makes it (label-free), as :func:`refine_event` times the leading foot's.
+    the foot that makes it, as :func:`refine_event` times the leading foot's.
 
     The period's own edge (``pos``, grid samples; ``i`` its first sample, HS, or the one
     after it, TO) is where the slower of the two supporting points stops or starts moving:
     at a step-to contact that is not the contact itself (the landing foot's toe comes down
-    after its heel struck; the leading foot's heel rises before its toe leaves). The
-    landing heel is the one of the two (the heel in front, the heel behind) that moved
-    faster in the ``w`` samples before ``i``; the HS is the last crossing of its ground
-    speed below ``alpha`` x the walking speed ``v`` (px per sample) within ``w`` samples
-    before ``i``. The leaving toe is the one of the two toes that moves faster in the ``w``
-    samples after ``i``; the TO is the first crossing of its ground speed above
-    ``alpha x v`` within ``w`` samples after ``i``. The two feet are the legs of
-    ``pts`` (``prep.series``: swap-corrected by continuity), told apart by motion only:
-    the foot making the contact must have moved at :data:`DS_SWING_MIN` x the walking
-    speed or more on average over those samples and the other at most
+    after its heel struck; the leading foot's heel rises before its toe leaves). ``pts``
+    are the two legs' heel (HS) or toe (TO) signals (:func:`_leg_signals`), told apart by
+    motion, not by their labels: the landing heel is the one that moved faster in the
+    ``w`` samples before ``i``, and the HS the last crossing of its ground speed below
+    ``alpha`` x the walking speed ``v`` (px per sample) within them; the leaving toe is the
+    one that moves faster in the ``w`` samples after ``i``, and the TO the first crossing
+    of its ground speed above ``alpha x v`` within them. The moving foot must average at
+    least :data:`DS_SWING_MIN` x the walking speed there and the other at most
     :data:`DS_STAND_MAX` x; otherwise (labels swapped there, jitter), and without a
     crossing, ``pos`` is returned unchanged.
     """
@@ -1186,14 +1196,10 @@ def _ds_contact(pts: tuple, kind: str, i: int, pos: float, v: float, w: int, alp
         return pos
     u = u0 if m0 > m1 else u1
     if kind == "HS":
-        for j in range(min(i + 1, n - 1), max(i - w, 0), -1):
-            if np.isfinite(u[j - 1]) and np.isfinite(u[j]) and u[j - 1] > alpha >= u[j]:
-                return (j - 1) + (u[j - 1] - alpha) / (u[j - 1] - u[j])
+        x = _crossing(u, alpha, range(min(i + 1, n - 1), max(i - w, 0), -1), falling=True)
     else:
-        for j in range(max(i, 1), min(i + w, n)):
-            if np.isfinite(u[j - 1]) and np.isfinite(u[j]) and u[j - 1] <= alpha < u[j]:
-                return (j - 1) + (alpha - u[j - 1]) / (u[j] - u[j - 1])
-    return pos
+        x = _crossing(u, alpha, range(max(i, 1), min(i + w, n)), falling=False)
+    return pos if x is None else x
 
 
 def _other_foot_events(

@@ -178,8 +178,10 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
         leg = leg_length_px(s)
         margin = max(cfg.border_px, cfg.border_frac * leg) if np.isfinite(leg) else cfg.border_px
 
-        def near(keys, xs):
-            x = np.stack([xs[k] if xs is raw_x else xs[k][:, 0] for k in keys if k in xs], axis=1)
+        def near(keys, xs=None):
+            """(T,) bool: a joint of ``keys`` within the margin of the left/right border;
+            positions from ``xs`` (joint -> (T,) x), else the score-masked ones."""
+            x = np.stack([(xs[k] if xs is not None else s.xy[k][:, 0]) for k in keys if k in s.xy], axis=1)
             with np.errstate(invalid="ignore"):
                 return ((x < margin) | (x > s.width - 1 - margin)).any(axis=1)
 
@@ -187,11 +189,11 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
             # a leg at the image border (placed there by the pose model whatever its score:
             # a model puts an unseen foot at the edge) is dropped on its own, so a walker
             # coming into or leaving the view keeps the frames where the other leg is seen
-            hips_near = near([k for k in BORDER_JOINTS if k.endswith("_hip")], s.xy)
+            hips_near = near([k for k in BORDER_JOINTS if k.endswith("_hip")])
             at_border = {}
             for sd in ("l", "r"):
                 keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel", "big_toe")]
-                at_border[sd] = near(keys, s.xy) | near(keys, raw_x)
+                at_border[sd] = near(keys, raw_x)  # (the score-masked positions are a subset)
                 for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
                     if k in s.xy:
                         s.xy[k][at_border[sd]] = np.nan
@@ -199,7 +201,7 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
             one_leg = (la & at_border["r"]) | (ra & at_border["l"])
             usable = ok_hips & ((la & ra) | one_leg) & ~hips_near
         else:
-            usable &= ~near(BORDER_JOINTS, s.xy)
+            usable &= ~near(BORDER_JOINTS)
     for k in s.xy:
         s.xy[k][~usable] = np.nan
     return s, usable
@@ -244,14 +246,11 @@ def drop_islands(usable: np.ndarray, t: np.ndarray, x: np.ndarray, leg: float, m
     for i, (a, b) in enumerate(rr):
         if float(t[b - 1] - t[a]) + dt >= min_run_s - 1e-9:
             continue
-        reach = False
-        for j, here, there in ((i - 1, a, None), (i + 1, b - 1, None)):
-            if not 0 <= j < len(rr):
-                continue
-            there = rr[j][1] - 1 if j < i else rr[j][0]
-            gap = abs(float(t[there] - t[here]))
-            if np.isfinite(leg) and abs(x[here] - x[there]) <= leg * (1.0 + ISLAND_MAX_SPEED_LEG_PER_S * gap):
-                reach = True
+        # (its first sample, the run before's last) and (its last, the run after's first)
+        ends = ([(a, rr[i - 1][1] - 1)] if i > 0 else []) + ([(b - 1, rr[i + 1][0])] if i + 1 < len(rr) else [])
+        reach = np.isfinite(leg) and any(
+            abs(x[h] - x[o]) <= leg * (1.0 + ISLAND_MAX_SPEED_LEG_PER_S * abs(float(t[o] - t[h]))) for h, o in ends
+        )
         if not reach:
             out.append((a, b))
     for a, b in out:
