@@ -123,6 +123,7 @@ def match_events(det: list[dict], truth: list[dict], kind: str, fps: float, in_s
     errs = [(a["_t"] - b["time"]) * fps for a, b in found]
     foot_ok = sum(1 for a, b in found if a["foot"] == b["foot"])
     return {"n_true": len(elig), "found": len(found), "spurious": len(spurious), "errors": errs, "foot_ok": foot_ok,
+            "sources": [a.get("source") or "label-free" for a, _ in found],
             "_matched_truth": [b for _, b in matched]}  # fmt: skip
 
 
@@ -486,6 +487,16 @@ def main() -> None:
         Path(a.json).write_text(json.dumps(allrows, indent=1, default=float))
 
 
+def _rendered_clip(recs: list, p, backend: str | None = "blazepose"):
+    """``(series, analyze_clip result)`` of a rendered walker's pose records (``p``: its
+    :class:`gaitprep.synth.WalkerParams`), calibrated at the renderer's px_per_cm; ``backend``
+    as the pose provenance would name it (selects the timing offsets; None: no offsets)."""
+    s = series_from_records(recs, "synth", p.width, p.height)
+    if backend:
+        s.extra["backend"] = backend
+    return s, analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+
+
 def run_rendered(cache: Path) -> None:
     """The project's renderer through BlazePose (:data:`gaitprep.gait.validation.CONFIGS`,
     six walkers, cached in ``cache``): per-step HS/TO bias and MAE (frames) and MonoSP /
@@ -499,10 +510,7 @@ def run_rendered(cache: Path) -> None:
     for backend in ("blazepose", None):
         hs, to, ss, ds = [], [], [], []
         for recs, truth, p in data:
-            s = series_from_records(recs, "synth", p.width, p.height)
-            if backend:
-                s.extra["backend"] = backend
-            res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+            _, res = _rendered_clip(recs, p, backend)
             hs += event_errors(res.events, truth["events"], "HS")
             to += event_errors(res.events, truth["events"], "TO")
             c = compare(res, truth)
@@ -543,51 +551,57 @@ def run_rendered_sweep(cache: Path) -> None:
     model places the striking heel (HS) or the leaving toe (TO) of either leg inside the
     image (15 px from the left/right border) with the hips seen, i.e. including the
     contacts of a walker coming into or leaving the view; a detection within
-    :data:`MATCH_S` matches (one-to-one); errors in frames; participant means against the
-    renderer's truth."""
+    :data:`MATCH_S` matches (one-to-one); errors in frames and in ms; participant means
+    against the renderer's truth. Once with the BlazePose timing offsets (calibrated on real
+    video: what a user gets) and once without any."""
     from gaitprep.gait.validation import synth_blazepose
 
     cfgs = sweep_configs()
-    tot = {k: [0, 0, 0, []] for k in ("HS", "TO")}
-    means = {k: [] for k in ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")}
-    for i, cfg in enumerate(cfgs):
-        recs, truth, p = synth_blazepose(cfg, cache, tag=f"sweep{SWEEP_SEED}_{i}")
-        s = series_from_records(recs, "synth", p.width, p.height)
-        s.extra["backend"] = "blazepose"
-        res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
-        frames = {int(f): j for j, f in enumerate(s.frames)}
-        for kind in ("HS", "TO"):
-            key = "heel" if kind == "HS" else "big_toe"
-            tev = []
-            for e in truth["events"]:
-                j = frames.get(int(round(e["frame"])))
-                if e["event"] != kind or j is None or not np.isfinite(s.xy["l_hip"][j, 0]):
-                    continue
-                xs = [s.xy[f"{sd}_{key}"][j, 0] for sd in ("l", "r")]
-                if any(np.isfinite(x) and 15 < x < p.width - 15 for x in xs):
-                    tev.append(dict(e, eligible=True))
-            det = [dict(e, _t=float(e["t"])) for e in res.events]
-            m = match_events(det, tev, kind, p.fps, lambda t: True)
-            m_sp = sum(1 for e in det if e["event"] == kind) - len(m["_matched_truth"])
-            tot[kind][0] += m["n_true"]
-            tot[kind][1] += m["found"]
-            tot[kind][2] += m_sp
-            tot[kind][3] += m["errors"]
-        for k in means:
-            v = res.summary["means"].get(k)
-            if v is not None and np.isfinite(v):
-                means[k].append(v - truth[k])
+    data = [synth_blazepose(cfg, cache, tag=f"sweep{SWEEP_SEED}_{i}") for i, cfg in enumerate(cfgs)]
+    keys = ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")
     print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {SWEEP_SEED}), events with the foot in the image")
-    print("| event | true | found | found % | spurious | MAE (frames) | bias (frames) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for k, (n, f, sp, e) in tot.items():
-        e = np.array(e)
-        print(f"| {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} |")
-    print("| parameter | clips scored | MAE | bias | worst |")
-    print("| --- | --- | --- | --- | --- |")
-    for k, v in means.items():
-        v = np.array(v)
-        print(f"| {PARAMS[k]} | {len(v)}/{len(cfgs)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
+    print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    params = {}
+    for name, backend in (("BlazePose's", "blazepose"), ("none", None)):
+        tot = {k: [0, 0, 0, [], [], 0] for k in ("HS", "TO")}
+        means = params[name] = {k: [] for k in keys}
+        for recs, truth, p in data:
+            s, res = _rendered_clip(recs, p, backend)
+            frames = {int(f): j for j, f in enumerate(s.frames)}
+            det = [dict(e, _t=float(e["t"])) for e in res.events]
+            for kind in ("HS", "TO"):
+                key = "heel" if kind == "HS" else "big_toe"
+                tev = []
+                for e in truth["events"]:
+                    j = frames.get(int(round(e["frame"])))
+                    if e["event"] != kind or j is None or not np.isfinite(s.xy["l_hip"][j, 0]):
+                        continue
+                    xs = [s.xy[f"{sd}_{key}"][j, 0] for sd in ("l", "r")]
+                    if any(np.isfinite(x) and 15 < x < p.width - 15 for x in xs):
+                        tev.append(dict(e, eligible=True))
+                m = match_events(det, tev, kind, p.fps, lambda t: True)
+                tot[kind][0] += m["n_true"]
+                tot[kind][1] += m["found"]
+                tot[kind][2] += sum(1 for e in det if e["event"] == kind) - len(m["_matched_truth"])
+                tot[kind][3] += m["errors"]
+                tot[kind][4] += [1000.0 * x / p.fps for x in m["errors"]]
+                whole = set(truth["fully_visible_frames"])
+                hit = {id(b) for b in m["_matched_truth"]}
+                tot[kind][5] += sum(1 for e in tev if id(e) not in hit and int(round(e["frame"])) in whole)
+            for k in keys:
+                v = res.summary["means"].get(k)
+                if v is not None and np.isfinite(v):
+                    means[k].append(v - truth[k])
+        for k, (n, f, sp, e, ms, inner) in tot.items():
+            e = np.array(e)
+            print(f"| {name} | {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} | {np.mean(ms):+.1f} | {inner} |")
+    print("\n| offsets | parameter | clips scored | MAE | bias | worst |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, means in params.items():
+        for k, v in means.items():
+            v = np.array(v)
+            print(f"| {name} | {PARAMS[k]} | {len(v)}/{len(cfgs)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
 
 
 def run_rendered_step_to(cache: Path) -> None:
@@ -596,17 +610,20 @@ def run_rendered_step_to(cache: Path) -> None:
     events found / true / spurious (the true ones are those with the whole body in view,
     a detection matches within :data:`MATCH_S`) and each participant mean minus the truth,
     or the refusal."""
-    from gaitprep.gait.validation import STEP_TO_CONFIGS, synth_blazepose
+    from gaitprep.gait.validation import synth_blazepose
 
+    try:
+        from gaitprep.gait.validation import STEP_TO_CONFIGS
+    except ImportError:  # another checkout of gaitprep, before the step-to walkers
+        print("\n(step-to walkers skipped: this gaitprep has no validation.STEP_TO_CONFIGS)")
+        return
     print(f"\n## project renderer -> BlazePose, {len(STEP_TO_CONFIGS)} step-to walkers (validation.STEP_TO_CONFIGS), per clip")
     keys = ("cadence_steps_per_min", "step_length_cm", "single_support_s", "double_support_s")
     print("| walker | HS found/true (+spurious) | TO found/true (+spurious) | " + " | ".join(PARAMS[k] + " error" for k in keys) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in keys) + " |")
     for cfg in STEP_TO_CONFIGS:
         recs, truth, p = synth_blazepose(cfg, cache)
-        s = series_from_records(recs, "synth", p.width, p.height)
-        s.extra["backend"] = "blazepose"
-        res = analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+        _, res = _rendered_clip(recs, p)
         vis = truth["fully_visible_frames"]
         lo, hi = min(vis) / p.fps, max(vis) / p.fps
         tev = [dict(e, eligible=lo <= e["time"] <= hi) for e in truth["events"]]
@@ -631,7 +648,7 @@ def tune(labels: Path, cache: Path) -> None:
     import gaitprep.gait.events as ev_mod
 
     orig = ev_mod.zeni_events
-    clip_mod.zeni_events = lambda prep, refine=True: orig(prep, refine=refine, offsets={"HS": 0.0, "TO": 0.0})
+    clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets={"HS": 0.0, "TO": 0.0})
     try:
         rows = run_real(labels, cache)
     finally:
@@ -653,7 +670,7 @@ def leave_one_out(labels: Path, cache: Path) -> list[dict]:
     orig = ev_mod.zeni_events
 
     def with_offsets(off):
-        clip_mod.zeni_events = lambda prep, refine=True: orig(prep, refine=refine, offsets=off)
+        clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets=off)
         try:
             return run_real(labels, cache)
         finally:
@@ -677,7 +694,23 @@ def _print_set(title: str, rows: list[dict], per_clip: bool) -> None:
     print("\n".join(event_table(rows)))
     print()
     print("\n".join(param_table(rows)))
+    if per_clip:
+        print("\n".join(source_table(rows)))
     _per_clip(rows, per_clip)
+
+
+def source_table(rows: list[dict]) -> list[str]:
+    """Found events by where they come from (``source`` of the detection: the label-free
+    extrema, ``single-foot``, ``double-support``, ``other-foot``): count, MAE and bias (frames)."""
+    out = ["", "| event | source | found | MAE (frames) | bias (frames) |", "| --- | --- | --- | --- | --- |"]
+    for k in ("HS", "TO"):
+        by: dict = {}
+        for r in rows:
+            for src, e in zip(r[k].get("sources", []), r[k]["errors"]):
+                by.setdefault(src, []).append(e)
+        for src, e in sorted(by.items()):
+            out.append(f"| {k} | {src} | {len(e)} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} |")
+    return out
 
 
 def _per_clip(rows, show):
