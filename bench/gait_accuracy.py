@@ -312,18 +312,17 @@ def label_noise(labels_dir: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "
     rng = np.random.default_rng(seed)
     out = []
     for video in sorted(passes):
-        ts = None
+        ts, fps = None, None
         if cache is not None:
             _, info = real_pose(video, cache, videos_dir)
-            ts = info.get("t_s") or None
-        fps = None
+            ts, fps = info.get("t_s") or None, float(info["fps"])
         rngs = [(a, b) for a, b, _ in passes[video]]
         ev = []
         for e in labels.get(video, []):
             q = next((i for i, (a, b) in enumerate(rngs) if a <= e["frame"] <= b), None)
             if q is not None:
                 ev.append(dict(e, **{"pass": q}))
-        if fps is None:
+        if fps is None:  # no pose cache: the container's rate
             fps = float(_info_fps(video, videos_dir))
 
         def means(shift, ev=ev, ts=ts, fps=fps):

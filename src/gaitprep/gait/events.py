@@ -387,11 +387,6 @@ LABEL_FREE_EXTENT_TOLERANCE = 0.55
 TO_MIN_STEP_FRAC = 0.6
 #: fewest label-free events of one kind in a pass for the non-alternating (step-to) test
 NON_ALTERNATING_MIN_EVENTS = 3
-#: feet of a step-to pass with double-support events from the labels in all judged frames
-#: (:func:`_swap_rate`), not from the votes at the leading foot's events alone
-STEP_TO_FRAME_PARITY = True
-#: time a double-support contact from the foot that makes it (:func:`_ds_contact`)
-DS_REFINE = True
 #: mean ground speed (x the walking speed) of the foot making a double-support contact
 #: over the 0.15 s of swing next to it, and the most of the supporting foot, for
 #: :func:`_ds_contact` to tell them apart
@@ -981,7 +976,7 @@ def zeni_events(
         # without judged frames, in most event windows
         for e in allev:
             e["foot"] = "left" if e["_k"] % 2 == 0 else "right"
-        fb, ft = _swap_rate(prep, p, hs, labels) if ds_added and STEP_TO_FRAME_PARITY else (0, 0)
+        fb, ft = _swap_rate(prep, p, hs, labels) if ds_added else (0, 0)
         if ft:
             # step-to pass with the other foot's events from the double-support periods:
             # every heel strike is known, so the heel in front between two crossings of
@@ -1119,7 +1114,7 @@ def _double_support_events(
         seg = seg[np.isfinite(seg)]
         return bool(len(seg)) and float(seg.max()) >= 1.0
 
-    legs = {k: _leg_signals(prep, p, env, k) for k in ("HS", "TO")} if DS_REFINE else {}
+    legs = {k: _leg_signals(prep, p, env, k) for k in ("HS", "TO")}
     for a, b in periods:
         for kind, ok, pos in (
             ("HS", a > 0 and np.isfinite(d[a - 1]) and swing(a - w, a), (a - 1) + (d[a - 1] - thr) / (d[a - 1] - d[a]) if a > 0 else np.nan),
@@ -1127,8 +1122,7 @@ def _double_support_events(
         ):
             if not ok or not np.isfinite(pos):
                 continue
-            if DS_REFINE:
-                pos = _ds_contact(legs[kind], kind, a if kind == "HS" else b, float(pos), v, w, LABEL_FREE_ALPHA[kind])
+            pos = _ds_contact(legs[kind], kind, a if kind == "HS" else b, float(pos), v, w, LABEL_FREE_ALPHA[kind])
             frame = _grid_to_frame(prep, p, env, float(pos))
             t = _time(prep, frame) + offsets.get(kind, 0.0)
             if offsets.get(kind, 0.0):
