@@ -339,9 +339,9 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
     if all_step_to and any(k not in refused for k in ("single_support_s", "double_support_s")):
         flags.append(
             f"non-alternating (step-to) pass(es) {all_step_to}: the other foot's contacts were recovered (from the "
-            "double-support periods or its own signal); on the renderer's step-to walkers through BlazePose single and "
-            "double support came within 0.03 s in 3 of the 4 clips given numbers (2 of 6 refused), 0.07 s / 0.10 s off in one "
-            "(bench/gait_accuracy.py --rendered, docs/gait.md): check the events in the QC plot before publishing them"
+            "double-support periods or its own signal), so single and double support are less precise than in an "
+            "alternating pass (docs/gait.md, Limits, 'Step-to gaits on real pose'; bench/gait_accuracy.py --rendered): check the events "
+            "in the QC plot before publishing them"
         )
     if swap is not None and swap > MAX_LEG_SWAP_RATE:
         flags.append(f"leg labels swapped in {100 * swap:.0f} % of the frames (> {100 * MAX_LEG_SWAP_RATE:.0f} %): per-foot values and symmetry are unreliable")
