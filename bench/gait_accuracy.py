@@ -561,11 +561,11 @@ def run_rendered_sweep(cache: Path) -> None:
     print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {SWEEP_SEED}), events with the foot in the image")
     print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    params = {}
+    params, misses = {}, []
     for name, backend in (("BlazePose's", "blazepose"), ("none", None)):
         tot = {k: [0, 0, 0, [], [], 0] for k in ("HS", "TO")}
         means = params[name] = {k: [] for k in keys}
-        for recs, truth, p in data:
+        for k_walker, (recs, truth, p) in enumerate(data):
             s, res = _rendered_clip(recs, p, backend)
             frames = {int(f): j for j, f in enumerate(s.frames)}
             det = [dict(e, _t=float(e["t"])) for e in res.events]
@@ -588,6 +588,11 @@ def run_rendered_sweep(cache: Path) -> None:
                 whole = set(truth["fully_visible_frames"])
                 hit = {id(b) for b in m["_matched_truth"]}
                 tot[kind][5] += sum(1 for e in tev if id(e) not in hit and int(round(e["frame"])) in whole)
+                if backend is None:  # where the misses are (the same events with and without offsets)
+                    for e in tev:
+                        if id(e) not in hit:
+                            hx = s.xy["l_hip"][frames[int(round(e["frame"]))], 0]
+                            misses.append((k_walker, p, kind, e, min(hx, p.width - hx)))
             for k in keys:
                 v = res.summary["means"].get(k)
                 if v is not None and np.isfinite(v):
@@ -595,6 +600,11 @@ def run_rendered_sweep(cache: Path) -> None:
         for k, (n, f, sp, e, ms, inner) in tot.items():
             e = np.array(e)
             print(f"| {name} | {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} | {np.mean(ms):+.1f} | {inner} |")
+    print(f"\nmissed events: {len(misses)}, each with the hips' distance from the nearer left/right image border (px)")
+    print("| walker | fps | direction | event | foot | frame | hips from border (px) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for k_walker, p, kind, e, edge in misses:
+        print(f"| {k_walker} | {p.fps:g} | {p.direction} | {kind} | {e['foot']} | {e['frame']:.1f} | {edge:.0f} |")
     print("\n| offsets | parameter | clips scored | MAE | bias | worst |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, means in params.items():
