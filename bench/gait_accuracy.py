@@ -587,12 +587,14 @@ def run_rendered_sweep(cache: Path) -> None:
                 tot[kind][4] += [1000.0 * x / p.fps for x in m["errors"]]
                 whole = set(truth["fully_visible_frames"])
                 hit = {id(b) for b in m["_matched_truth"]}
-                tot[kind][5] += sum(1 for e in tev if id(e) not in hit and int(round(e["frame"])) in whole)
+                missed = [e for e in tev if id(e) not in hit]
+                tot[kind][5] += sum(1 for e in missed if int(round(e["frame"])) in whole)
                 if backend is None:  # where the misses are (the same events with and without offsets)
-                    for e in tev:
-                        if id(e) not in hit:
-                            hx = s.xy["l_hip"][frames[int(round(e["frame"]))], 0]
-                            misses.append((k_walker, p, kind, e, min(hx, p.width - hx)))
+                    order = sorted(e["frame"] for e in tev)
+                    for e in missed:
+                        hx = s.xy["l_hip"][frames[int(round(e["frame"]))], 0]
+                        place = "first" if e["frame"] == order[0] else "last" if e["frame"] == order[-1] else "inner"
+                        misses.append((k_walker, p, kind, e, min(hx, p.width - hx), place))
             for k in keys:
                 v = res.summary["means"].get(k)
                 if v is not None and np.isfinite(v):
@@ -601,10 +603,10 @@ def run_rendered_sweep(cache: Path) -> None:
             e = np.array(e)
             print(f"| {name} | {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} | {np.mean(ms):+.1f} | {inner} |")
     print(f"\nmissed events: {len(misses)}, each with the hips' distance from the nearer left/right image border (px)")
-    print("| walker | fps | direction | event | foot | frame | hips from border (px) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for k_walker, p, kind, e, edge in misses:
-        print(f"| {k_walker} | {p.fps:g} | {p.direction} | {kind} | {e['foot']} | {e['frame']:.1f} | {edge:.0f} |")
+    print("| walker | fps | direction | event | foot | frame | hips from border (px) | place among the walker's events of its kind |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for k_walker, p, kind, e, edge, place in misses:
+        print(f"| {k_walker} | {p.fps:g} | {p.direction} | {kind} | {e['foot']} | {e['frame']:.1f} | {edge:.0f} | {place} |")
     print("\n| offsets | parameter | clips scored | MAE | bias | worst |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, means in params.items():

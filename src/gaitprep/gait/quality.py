@@ -340,8 +340,8 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         flags.append(
             f"non-alternating (step-to) pass(es) {all_step_to}: the other foot's contacts were recovered (from the "
             "double-support periods or its own signal), so single and double support are less precise than in an "
-            "alternating pass (docs/gait.md, Limits, 'Step-to gaits on real pose'; bench/gait_accuracy.py --rendered): check the events "
-            "in the QC plot before publishing them"
+            "alternating pass (docs/gait.md, Limits, 'Step-to gaits on real pose'; bench/gait_accuracy.py "
+            "--rendered): check the events in the QC plot before publishing them"
         )
     if swap is not None and swap > MAX_LEG_SWAP_RATE:
         flags.append(f"leg labels swapped in {100 * swap:.0f} % of the frames (> {100 * MAX_LEG_SWAP_RATE:.0f} %): per-foot values and symmetry are unreliable")
