@@ -462,3 +462,55 @@ def test_first_contact_with_the_trailing_leg_still_outside_the_image(monkeypatch
     new, old = first_hs(True), first_hs(False)
     assert abs(new["frame"] - t["frame"]) < 0.5 and new["foot"] == t["foot"] and new["source"] == "single-foot"
     assert old["frame"] > t["frame"] + 10  # the old rule's first strike is the next one
+
+
+def test_backward_samples_drops_what_moves_back_and_keeps_noise():
+    """A front-most foot never moves backward over the ground: a run drawn behind the
+    samples before it and a single sample ahead of all after it are dropped; noise under
+    the tolerance and a steady forward ramp are kept."""
+    from gaitprep.gait.preprocess import backward_samples
+
+    t = np.arange(60) / 30.0
+    rng = np.random.default_rng(0)
+    y = np.floor(np.arange(60) / 15.0) * 80.0 + rng.normal(0.0, 2.0, 60)  # stance, swing, stance...
+    assert not backward_samples(y, t, tol=14.0).any()
+    dip = y.copy()
+    dip[20:24] -= 45.0  # both legs drawn on the rear one for 4 frames
+    assert np.flatnonzero(backward_samples(dip, t, tol=14.0)).tolist() == [20, 21, 22, 23]
+    spike = y.copy()
+    spike[33] += 200.0
+    assert np.flatnonzero(backward_samples(spike, t, tol=14.0)).tolist() == [33]
+    gap = y.copy()
+    gap[5:9] = np.nan
+    assert not backward_samples(gap, t, tol=14.0).any()
+
+
+def test_legs_drawn_on_one_around_a_heel_strike_give_no_short_step():
+    """A pose model that draws both legs on one (the midpoint of the two, 0.17 s) around an
+    inner heel strike: before, the leading heel appeared to move back and forth and the
+    strike moved by frames (a short step, a wrong cadence). Those frames are dropped with a
+    warning; no event is invented or moved, and the means stay those of the clean clip."""
+    import copy
+
+    cp = case(seed=5)
+    recs, timing, truth = make_case(cp)
+    clean, _ = run(cp)
+    hs = [e for e in truth["events"] if e["event"] == "HS" and e["eligible"]][2]
+    f0 = int(round(hs["frame"]))
+    bad = copy.deepcopy(recs)
+    for r in bad:
+        if f0 - 1 <= r["frame"] <= f0 + 3:
+            j = r["joints"]
+            for k in ("knee", "ankle", "heel", "big_toe", "small_toe"):
+                mid = {c: 0.5 * (j[f"l_{k}"][c] + j[f"r_{k}"][c]) for c in ("x", "y")}
+                j[f"l_{k}"] = dict(j[f"l_{k}"], **mid)
+                j[f"r_{k}"] = dict(j[f"r_{k}"], **mid)
+    s = attach_times(series_from_records(bad, "synth", truth["width"], truth["height"]), timing, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    assert any("moves backward over the ground" in w for w in res.summary["warnings"]), res.summary["warnings"]
+    for kind in ("HS", "TO"):
+        errs, n, spurious = match(res, truth, kind)
+        assert not spurious, (kind, spurious)
+        assert np.max(np.abs(errs)) <= 1.0, (kind, errs)
+    for k in ("cadence_steps_per_min", "step_length_cm"):
+        assert abs(res.summary["means"][k] - clean.summary["means"][k]) <= 0.02 * clean.summary["means"][k], k

@@ -489,6 +489,8 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     from .preprocess import leg_length_px, odd_frames
 
     leg = leg_length_px(series)
+    back = prep.diagnostics.get("backward_frames")
+    back = np.zeros(len(t), bool) if back is None else np.asarray(back, bool)[sl]
     out = {}
     for k, y in raw.items():
         if cfg.spike_frac > 0 and np.isfinite(leg):
@@ -497,7 +499,7 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
         if not uniform:
             y = _to_grid(y, t, tg)
         out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
-        out[f"{k}_measured"] = np.isfinite(y)
+        out[f"{k}_measured"] = np.isfinite(y) | (_to_grid(back.astype(float), t, tg) > 0 if not uniform else back)
     out.update(tg=np.asarray(tg, float), dt=dt, uniform=uniform)
     return out
 
@@ -1293,8 +1295,10 @@ def _single_seen(prep: Prepared, e: dict, kind: str) -> bool:
     around it: no gap of :data:`GAP_REJECT_S` within :data:`GAP_NEAR_S`."""
     side = "l" if e["foot"] == "left" else "r"
     x = _point(prep.raw, side, "hs" if kind == "HS" else "to")
+    back = prep.diagnostics.get("backward_frames")
+    seen = np.isfinite(x) | (np.asarray(back, bool) if back is not None else False)
     pos = e["frame"] - float(prep.series.frames[0])
-    return _near_gap(np.isfinite(x), pos, prep.fps) < GAP_REJECT_S
+    return _near_gap(seen, pos, prep.fps) < GAP_REJECT_S
 
 
 def _frame_of_time(prep: Prepared, t: float) -> float:

@@ -513,6 +513,108 @@ def find_passes(pelvis_x: np.ndarray, fps: float, cfg: PrepConfig, t: Optional[n
     return passes, warnings
 
 
+#: the front-most heel and the rear-most toe never move backward over the ground (a foot
+#: stands or swings forward; a label swap exchanges the feet, not the extremes): a frame
+#: whose front-most heel or rear-most toe is behind that of a frame at most
+#: BACKWARD_WINDOW_S earlier by more than this fraction of the leg length is a pose-model
+#: failure (both legs drawn on one, a foot lost while the legs cross) and its legs are dropped
+BACKWARD_TOL_FRAC = 0.15
+BACKWARD_WINDOW_S = 0.4
+
+
+def backward_samples(y: np.ndarray, t: np.ndarray, tol: float, window_s: float = BACKWARD_WINDOW_S) -> np.ndarray:
+    """Samples to drop from signals that must not decrease, until none decreases by more
+    than ``tol`` between two samples at most ``window_s`` apart.
+
+    Args:
+        y: ``(n,)`` or ``(k, n)`` float, px along the walking direction (forward positive)
+            in a frame in which a standing foot is still (the ground); NaN where not
+            measured. With ``k`` signals a sample (a frame) is dropped from all of them;
+            with two, ``y[0]`` is the front-most heel and ``y[1]`` the rear-most toe.
+        t: ``(n,)`` s, increasing.
+        tol: px, the decrease allowed (keypoint noise).
+        window_s: s, how far apart two samples are compared.
+
+    Returns:
+        ``(n,)`` bool, True at the samples to drop, chosen greedily until no pair is left:
+        with two signals first the frames that draw the feet together (the front heel
+        behind earlier samples and the rear toe ahead of later ones: both legs drawn on
+        one), then the sample in the most pairs, then the one farther from the median of
+        its neighbours. A backward run is outvoted by the steady samples before it, a
+        single forward spike by all the samples it is ahead of.
+    """
+    ys, t = np.atleast_2d(np.asarray(y, float)), np.asarray(t, float)
+    n = len(t)
+    bad = np.zeros(n, bool)
+    pa, pb, ps = [], [], []
+    for si, yy in enumerate(ys):
+        idx = np.flatnonzero(np.isfinite(yy))
+        if len(idx) < 2:
+            continue
+        ty, v = t[idx], yy[idx]
+        for k in range(1, len(idx)):
+            near = np.flatnonzero(ty[k:] - ty[:-k] <= window_s)
+            if not len(near):
+                break
+            viol = near[v[near] - v[near + k] > tol]
+            pa.append(idx[viol])
+            pb.append(idx[viol + k])
+            ps.append(np.full(len(viol), si))
+    if not pa:
+        return bad
+    a, b, sig = np.concatenate(pa), np.concatenate(pb), np.concatenate(ps)
+    # ties go to the sample farther from the median of its neighbours (the outlier of a pair)
+    import pandas as pd
+
+    dev = np.zeros(n)
+    for yy in ys:
+        med = pd.Series(yy).rolling(5, center=True, min_periods=2).median().to_numpy()
+        dev += np.nan_to_num(np.abs(yy - med))
+    dev = 0.5 * dev / (dev.max() + 1.0)
+    while len(a):
+        score = np.bincount(a, minlength=n) + np.bincount(b, minlength=n) + dev
+        if len(ys) == 2:
+            # first the frames that draw the feet together: the front heel behind earlier
+            # samples and the rear toe ahead of later ones (both legs drawn on one)
+            together = (np.bincount(b[sig == 0], minlength=n) > 0) & (np.bincount(a[sig == 1], minlength=n) > 0)
+            score = score + together * (len(a) + 1.0)
+        worst = int(np.argmax(score))
+        bad[worst] = True
+        keep = (a != worst) & (b != worst)
+        a, b, sig = a[keep], b[keep], sig[keep]
+    return bad
+
+
+def backward_frames(s: PoseSeries, pelvis_x: np.ndarray, p: Pass, t: np.ndarray, tol: float) -> np.ndarray:
+    """``(stop - start,)`` bool over pass ``p``: frames whose feet move backward over the
+    ground (:func:`backward_samples`), label-free, for a still camera (image x is ground x).
+
+    Per frame, along the walking direction (px, forward positive): the front-most heel
+    (ankle where there is no heel keypoint) and the rear-most big toe of the two legs; where
+    one leg is masked (at the image border, :func:`mask_unusable`), the seen foot is the
+    front-most one while the walker (``pelvis_x``, ``(T,)`` px) is in the rear half of the
+    image (coming in) and the rear-most one in the front half (leaving).
+    """
+    sl = slice(p.start, p.stop)
+    tt = t[sl]
+
+    def pts(key):
+        return [p.direction * s.xy[f"{sd}_{key}" if s.has(f"{sd}_{key}") else f"{sd}_ankle"][sl, 0] for sd in SIDES]
+
+    hl, hr = pts("heel")
+    tl, tr = pts("big_toe")
+    one = np.isfinite(hl) != np.isfinite(hr)
+    if s.width:
+        coming = p.direction * (pelvis_x[sl] - 0.5 * s.width) < 0
+    else:
+        coming = np.zeros(len(tt), bool)
+    lead = np.where(one & ~coming, np.nan, np.fmax(hl, hr))
+    trail = np.where(one & coming, np.nan, np.fmin(tl, tr))
+    if len(tt) < 3 or not np.isfinite(tol):
+        return np.zeros(len(tt), bool)
+    return backward_samples(np.stack([lead, trail]), tt, tol)
+
+
 def odd_frames(seconds: float, fps: float, minimum: int = 3) -> int:
     """An odd number of frames (>= ``minimum``) closest to ``seconds`` at ``fps``."""
     n = max(minimum, int(round(seconds * fps)))
@@ -588,9 +690,27 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     pelvis[~feet_ok] = np.nan
     passes, w = find_passes(pelvis[:, 0], fps, cfg, s.t)
     warnings += w
+    back = np.zeros(len(usable), bool)
+    leg = leg_length_px(masked)
+    for p in passes:
+        back[p.start : p.stop] = backward_frames(labelled, pelvis[:, 0], p, s.t, BACKWARD_TOL_FRAC * leg)
+    if back.any():
+        legs = [k for k in masked.xy if k[2:] in LEG_JOINTS + ("small_toe",)]
+        for k in legs:
+            masked.xy[k][back] = np.nan
+            labelled.xy[k][back] = np.nan
+            for c in range(2):
+                clean.xy[k][:, c] = lowpass(interpolate_gaps(masked.xy[k][:, c], max_gap), fps, cfg.cutoff_hz, cfg.filter_order)
+        warnings.append(
+            "%d frame(s) whose front or rear foot moves backward over the ground (a pose-model failure) have their legs"
+            " dropped: frames %s" % (back.sum(), ", ".join(f"{s.frames[a]}..{s.frames[b - 1]}" for a, b in runs(back)[:5]))
+        )
     foot_points, used = _foot_points(clean)
     have = feet_ok & np.isfinite(pelvis[:, 0]) & usable
     diagnostics = {"pose_coverage": [float(np.mean(have[p.start : p.stop])) for p in passes], "time_source": s.time_source}
+    # the dropped frames are bridged by the gap interpolation like any glitch; they are not
+    # pose gaps for the event checks (the neighbouring contacts were seen)
+    diagnostics["backward_frames"] = back
     return Prepared(
         clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings,
         s.t.copy(), s.time_source, labelled, diagnostics, cfg,
