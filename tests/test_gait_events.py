@@ -225,6 +225,21 @@ def test_bench_synthetic_set_runs():
     assert "| HS |" in out.stdout and "seed set B (development check)" in out.stdout
 
 
+@pytest.mark.slow
+def test_bench_sweep_only_runs(tmp_path):
+    """`--sweep-only SEED,N` (docs/gait.md's tuning sweep), on one walker rendered and run
+    through BlazePose (about 30 s)."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), "--sweep-only", "4321,1", "--render-cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "1 random walkers (sweep_configs, seed 4321)" in out.stdout and "| BlazePose's | HS |" in out.stdout
+
+
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
     """``load_pose(..., provenance=)``: the provenance's frame timestamps time the events and
     its backend selects the timing correction (BlazePose: calibrated on hand labels)."""
