@@ -74,15 +74,15 @@ def test_two_missing_contacts_in_a_row_are_skipped_by_duration():
 def test_ambiguous_gaps_are_refused_not_written():
     """On a short walk with two of its inner contacts gone (nearly) every stride spans the
     gap, so no duration rule can see it; the spectral cadence (100) disagrees with the
-    events' (50-60: 60 since the first contact, with the trailing leg still outside the
-    image, is found too) and every CSV parameter is refused, with the reason."""
+    events' (under 70: every stride left spans the gap) and every CSV parameter is refused,
+    with the reason."""
     ref, p = run(L2R)
     hs = [e for e in ref.events if e["event"] == "HS"]
     ov = pd.concat([remove(hs[2]["foot"], hs[2]["frame"]), remove(hs[3]["foot"], hs[3]["frame"])])
     res, _ = run(L2R, ov)
     q = res.summary["quality"]
     assert abs(q["spectral_cadence"]["cadence_steps_per_min"] - 100) < 2
-    assert q["computed"]["cadence_steps_per_min"] < 65
+    assert q["computed"]["cadence_steps_per_min"] < 70
     for k in ("cadence_steps_per_min", "step_length_cm", "stride_length_cm", "speed_m_per_s", "single_support_s", "double_support_s"):
         assert np.isnan(res.summary["means"][k]) and k in q["refused"], k
     assert "inter-foot distance" in q["refused"]["cadence_steps_per_min"]

@@ -73,6 +73,12 @@ MAX_STEP_S = 2.0
 STEP_GAP_FRACTION = 0.8
 #: a stride (HS to the same foot's next HS) longer than this many median strides spans a missed contact
 STRIDE_GAP_FACTOR = 1.5
+#: a stride / step that begins at a pass's first heel strike or ends at its last (where the
+#: walker comes into or leaves the view and the pose is least reliable) is skipped when it
+#: departs from the median of the clip's other strides / the same foot's other steps by
+#: more than this fraction (see :func:`gap_rules`)
+PASS_END_STRIDE_TOL = 0.15
+PASS_END_STEP_TOL = 0.25
 
 
 def event_t(e: dict, fps: float) -> float:
@@ -115,6 +121,17 @@ def gap_rules() -> str:
     3. *Swing, single support*: skipped when the stride they lie in is skipped (they end
        at an HS after the gap); *stance, swing, single and double support* are skipped
        when longer than the clip's median stride (no phase lasts a whole cycle).
+
+    4. *Pass ends*: a stride that begins at a pass's first HS or ends at its last is skipped
+       when it departs from the median of the clip's other strides by more than
+       :data:`PASS_END_STRIDE_TOL` (0.15), a step there when it departs from the median of
+       the same foot's other steps by more than :data:`PASS_END_STEP_TOL` (0.25; per foot,
+       so a limp's short and long steps are each compared with their own), with at least
+       two to compare with. A walker coming into or leaving the view is where a pose model
+       fails most (a foot at the border, the legs drawn on one) and a first or last heel
+       strike a few frames off makes a short step and stride; stride times vary by 2-10 %
+       (CV) in healthy and most pathological walks (Hausdorff 2005), step times somewhat
+       more, so these departures are not the walk's own variability.
 
     The median stride is taken over strides with exactly one contralateral HS inside
     (clean ones), else over all candidate strides; with no stride at all only
@@ -292,6 +309,8 @@ def zeni_steps(
                     "edited": edited, "skipped": "",
                     "_n_between": n_between, "_n_between_next": n_between_next,
                     "_no_other_since_prev": prev_same is not None and prev_other is None,
+                    "_stride_at_end": prev_same is hs_all[0] or (prev_same is not None and e is hs_all[-1]),
+                    "_step_at_end": prev_other is hs_all[0] or (prev_other is not None and e is hs_all[-1]),
                 }
             )  # fmt: skip
     _skip_gaps(rows)
@@ -330,6 +349,16 @@ def _skip_gaps(rows: list[dict]) -> None:
                     skip([c], f"{r[c]:.2f} s > median stride {med:.2f} s (missed contact)")
         if r["_no_other_since_prev"]:
             notes.append("step_time_s: no contralateral contact since this foot's previous contact (a contact is missing)")
+        if r["_stride_at_end"] and np.isfinite(r["stride_time_s"]):
+            others = [x["stride_time_s"] for x in rows if x is not r and np.isfinite(x["stride_time_s"])]
+            if len(others) >= 2 and abs(r["stride_time_s"] - np.median(others)) > PASS_END_STRIDE_TOL * np.median(others):
+                skip(["stride_time_s", "stride_length_cm"], f"stride of {r['stride_time_s']:.2f} s at a pass end departs from the"
+                     f" median {np.median(others):.2f} s of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
+        if r["_step_at_end"] and np.isfinite(r["step_time_s"]):
+            others = [x["step_time_s"] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x["step_time_s"])]
+            if len(others) >= 2 and abs(r["step_time_s"] - np.median(others)) > PASS_END_STEP_TOL * np.median(others):
+                skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s at a pass end departs from the median"
+                     f" {np.median(others):.2f} s of this foot's others by more than {PASS_END_STEP_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
         r["skipped"] = "; ".join(notes)
 
 
