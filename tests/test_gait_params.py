@@ -140,3 +140,22 @@ def test_steps_csv_beside_parquet(tmp_path):
     assert np.allclose(a["step_length_cm"], b["step_length_cm"], atol=1e-3, equal_nan=True)
     s = json.loads((tmp_path / "s.json").read_text())
     assert {"per_foot", "symmetry_index_pct", "symmetry_ratio", "cv_pct", "quality"} <= set(s)
+
+
+@pytest.mark.parametrize("end", ["first", "last"])
+def test_a_mistimed_contact_at_a_pass_end_is_skipped_not_averaged(end):
+    """A pass's first (or last) heel strike 8 frames (0.27 s, a quarter of a stride) off, as
+    when a pose model fails while the walker comes into (or leaves) the view: the short (or long) step and stride at that
+    end are skipped with the reason (docs/gait_quality.md rule 4), so cadence and step
+    length stay at the clean walk's."""
+    ref, p = run(DEMO)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    e = hs[0] if end == "first" else hs[-1]
+    shift = 8.0 if end == "first" else -8.0
+    ov = pd.concat([remove(e["foot"], e["frame"]),
+                    pd.DataFrame([{"clip": CLIP, "foot": e["foot"], "event": "HS", "frame": float(round(e["frame"] + shift)), "action": "add"}])])  # fmt: skip
+    res, _ = run(DEMO, ov)
+    m, m0 = res.summary["means"], ref.summary["means"]
+    assert abs(m["cadence_steps_per_min"] - m0["cadence_steps_per_min"]) < 0.5
+    assert abs(m["step_length_cm"] - m0["step_length_cm"]) < 1.0
+    assert res.steps["skipped"].str.contains("at a pass end").sum() >= 1

@@ -126,8 +126,9 @@ def gap_rules() -> str:
        when it departs from the median of the clip's other strides by more than
        :data:`PASS_END_STRIDE_TOL` (0.15), a step there when it departs from the median of
        the same foot's other steps by more than :data:`PASS_END_STEP_TOL` (0.25; per foot,
-       so a limp's short and long steps are each compared with their own), with at least
-       two to compare with. A walker coming into or leaving the view is where a pose model
+       so a limp's short and long steps are each compared with their own; with fewer than
+       two of those, from half the median stride, which admits a long/short step ratio up
+       to 1.67), each with at least two to compare with. A walker coming into or leaving the view is where a pose model
        fails most (a foot at the border, the legs drawn on one) and a first or last heel
        strike a few frames off makes a short step and stride; stride times vary by 2-10 %
        (CV) in healthy and most pathological walks (Hausdorff 2005), step times somewhat
@@ -317,6 +318,14 @@ def zeni_steps(
     return _table(rows)
 
 
+def _skip(r: dict, notes: list, cols, why: str) -> None:
+    """NaN the finite values of ``cols`` in row ``r`` and note ``"<col>: <why>"`` for each."""
+    for c in cols:
+        if np.isfinite(r[c]):
+            r[c] = np.nan
+            notes.append(f"{c}: {why}")
+
+
 def _skip_gaps(rows: list[dict]) -> None:
     """Apply :func:`gap_rules` in place: NaN the values that span a missed contact and say
     which and why in ``skipped`` (``"; "``-joined ``"<value>: <reason>"``)."""
@@ -329,11 +338,8 @@ def _skip_gaps(rows: list[dict]) -> None:
     for r in rows:
         notes = []
 
-        def skip(cols, why):
-            for c in cols:
-                if np.isfinite(r[c]):
-                    r[c] = np.nan
-                    notes.append(f"{c}: {why}")
+        def skip(cols, why, r=r, notes=notes):
+            _skip(r, notes, cols, why)
 
         if np.isfinite(med) and np.isfinite(r["step_time_s"]) and r["step_time_s"] >= STEP_GAP_FRACTION * med:
             skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s >= {STEP_GAP_FRACTION} x median stride {med:.2f} s (missed contacts)")
@@ -349,6 +355,14 @@ def _skip_gaps(rows: list[dict]) -> None:
                     skip([c], f"{r[c]:.2f} s > median stride {med:.2f} s (missed contact)")
         if r["_no_other_since_prev"]:
             notes.append("step_time_s: no contralateral contact since this foot's previous contact (a contact is missing)")
+        r["skipped"] = "; ".join(notes)
+    # rule 4, on what the gap rules left (a skipped value is no reference)
+    for r in rows:
+        notes = [r["skipped"]] if r["skipped"] else []
+
+        def skip(cols, why, r=r, notes=notes):
+            _skip(r, notes, cols, why)
+
         if r["_stride_at_end"] and np.isfinite(r["stride_time_s"]):
             others = [x["stride_time_s"] for x in rows if x is not r and np.isfinite(x["stride_time_s"])]
             if len(others) >= 2 and abs(r["stride_time_s"] - np.median(others)) > PASS_END_STRIDE_TOL * np.median(others):
@@ -356,9 +370,13 @@ def _skip_gaps(rows: list[dict]) -> None:
                      f" median {np.median(others):.2f} s of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
         if r["_step_at_end"] and np.isfinite(r["step_time_s"]):
             others = [x["step_time_s"] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x["step_time_s"])]
-            if len(others) >= 2 and abs(r["step_time_s"] - np.median(others)) > PASS_END_STEP_TOL * np.median(others):
-                skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s at a pass end departs from the median"
-                     f" {np.median(others):.2f} s of this foot's others by more than {PASS_END_STEP_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
+            ref, what = (float(np.median(others)), "this foot's other steps") if len(others) >= 2 else (np.nan, "")
+            strides = [x["stride_time_s"] for x in rows if np.isfinite(x["stride_time_s"])]
+            if not np.isfinite(ref) and len(strides) >= 2:
+                ref, what = 0.5 * float(np.median(strides)), "half the median stride"
+            if np.isfinite(ref) and abs(r["step_time_s"] - ref) > PASS_END_STEP_TOL * ref:
+                skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s at a pass end departs from the"
+                     f" {ref:.2f} s of {what} by more than {PASS_END_STEP_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
         r["skipped"] = "; ".join(notes)
 
 
