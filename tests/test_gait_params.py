@@ -159,3 +159,4 @@ def test_a_mistimed_contact_at_a_pass_end_is_skipped_not_averaged(end):
     assert abs(m["cadence_steps_per_min"] - m0["cadence_steps_per_min"]) < 0.5
     assert abs(m["step_length_cm"] - m0["step_length_cm"]) < 1.0
     assert res.steps["skipped"].str.contains("at a pass end").sum() >= 1
+    assert any("pass end" in w and "not counted as steps" in w for w in res.summary["warnings"]), res.summary["warnings"]

@@ -117,8 +117,13 @@ def analyze_clip(
     gaps = _gaps(steps)
     if gaps:
         frames = ", ".join(f"{g['hs_frame']:.0f}" for g in gaps)
+        ends = sum("at a pass end" in g["skipped"] for g in gaps)
+        why = "span a missed contact" if not ends else (
+            "lie at a pass end far from the walk's other steps/strides" if ends == len(gaps)
+            else "span a missed contact or lie at a pass end far from the walk's others"
+        )  # fmt: skip
         warnings.append(
-            f"{len(gaps)} interval(s) span a missed contact and were skipped, not counted as steps "
+            f"{len(gaps)} interval(s) {why} and were skipped, not counted as steps "
             f"(HS frames {frames}; see the steps table's 'skipped' column)"
         )
     feet = foot_summary(steps)
@@ -173,7 +178,8 @@ def analyze_clip(
 
 
 def _gaps(steps: pd.DataFrame) -> list[dict]:
-    """Rows of the steps table with a value skipped because it spans a missed contact."""
+    """Rows of the steps table with a value skipped by :func:`gaitprep.gait.params.gap_rules`
+    (it spans a missed contact, or lies at a pass end far from the walk's others)."""
     out = []
     for _, r in steps[steps["skipped"].astype(str) != ""].iterrows():
         out.append({"pass": int(r["pass"]), "foot": r["foot"], "hs_frame": float(r["hs_frame"]), "skipped": r["skipped"]})
