@@ -211,33 +211,32 @@ def test_bench_label_noise_is_the_spread_of_the_labels_own_confidence(tmp_path, 
     assert r["cadence_steps_per_min"]["sd"] == 0.0
 
 
-@pytest.mark.slow
-def test_bench_synthetic_set_runs():
-    """The command docs/gait.md quotes, on seed set B only (about 15 s)."""
+def _bench_accuracy(*args: str) -> str:
+    """stdout of ``bench/gait_accuracy.py ARGS`` as a user runs it (exit status 0 asserted)."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), "--sets", "B", "--no-real"],
+        [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), *args],
         capture_output=True,
         text=True,
         timeout=600,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
     )
     assert out.returncode == 0, out.stderr
-    assert "| HS |" in out.stdout and "seed set B (development check)" in out.stdout
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_bench_synthetic_set_runs():
+    """The command docs/gait.md quotes, on seed set B only (about 15 s)."""
+    out = _bench_accuracy("--sets", "B", "--no-real")
+    assert "| HS |" in out and "seed set B (development check)" in out
 
 
 @pytest.mark.slow
 def test_bench_sweep_only_runs(tmp_path):
     """`--sweep-only SEED,N` (docs/gait.md's tuning sweep), on one walker rendered and run
     through BlazePose (about 30 s)."""
-    out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "gait_accuracy.py"), "--sweep-only", "4321,1", "--render-cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
-    )
-    assert out.returncode == 0, out.stderr
-    assert "1 random walkers (sweep_configs, seed 4321)" in out.stdout and "| BlazePose's | HS |" in out.stdout
+    out = _bench_accuracy("--sweep-only", "4321,1", "--render-cache", str(tmp_path))
+    assert "1 random walkers (sweep_configs, seed 4321)" in out and "| BlazePose's | HS |" in out
 
 
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
