@@ -499,6 +499,24 @@ def test_backward_samples_drops_what_moves_back_and_keeps_noise():
     assert not backward_samples(gap, t, tol=14.0).any()
 
 
+def test_backward_samples_drops_random_garbage_only():
+    """Front heel and rear toe of a walk (stance, then a forward swing of one step per 0.5 s)
+    with 10 % of the frames replaced by garbage up to 100 px off in either direction: what
+    is dropped is garbage (no good frame lost to a garbage neighbour), and most of it."""
+    from gaitprep.gait.preprocess import backward_samples
+
+    rng = np.random.default_rng(1)
+    t = np.arange(900) / 60.0
+    ph = (t * 2) % 1.0
+    base = np.floor(t * 2) * 60.0 + np.where(ph > 0.6, (ph - 0.6) / 0.4 * 60.0, 0.0)
+    y = np.stack([base + rng.normal(0, 2, len(t)), base - 40 + rng.normal(0, 2, len(t))])
+    g = rng.random(len(t)) < 0.1
+    y[:, g] += rng.uniform(-100, 100, (2, g.sum()))
+    bad = backward_samples(y, t, tol=20.0)
+    assert not (bad & ~g).any()
+    assert (bad & g).sum() >= 0.8 * g.sum()
+
+
 def test_legs_drawn_on_one_around_a_heel_strike_give_no_short_step():
     """A pose model that draws both legs on one (the midpoint of the two, 0.17 s) around an
     inner heel strike: before, the leading heel appeared to move back and forth and the

@@ -537,11 +537,12 @@ def backward_samples(y: np.ndarray, t: np.ndarray, tol: float, window_s: float =
 
     Returns:
         ``(n,)`` bool, True at the samples to drop, chosen greedily until no pair is left:
-        with two signals first the frames that draw the feet together (the front heel
-        behind earlier samples and the rear toe ahead of later ones: both legs drawn on
-        one), then the sample in the most pairs, then the one farther from the median of
-        its neighbours. A backward run is outvoted by the steady samples before it, a
-        single forward spike by all the samples it is ahead of.
+        the sample in the most pairs (over all signals) first; of samples in as many, with
+        two signals, first a frame that draws the feet together (the front heel behind
+        earlier samples and the rear toe ahead of later ones: both legs drawn on one), then
+        the one farther from the median of its neighbours. A backward run is outvoted by
+        the steady samples before it, a single forward spike by all the samples it is
+        ahead of.
     """
     ys, t = np.atleast_2d(np.asarray(y, float)), np.asarray(t, float)
     n = len(t)
@@ -570,14 +571,15 @@ def backward_samples(y: np.ndarray, t: np.ndarray, tol: float, window_s: float =
     for yy in ys:
         med = pd.Series(yy).rolling(5, center=True, min_periods=2).median().to_numpy()
         dev += np.nan_to_num(np.abs(yy - med))
-    dev = 0.5 * dev / (dev.max() + 1.0)
+    dev = 0.25 * dev / (dev.max() + 1.0)
     while len(a):
         score = np.bincount(a, minlength=n) + np.bincount(b, minlength=n) + dev
         if len(ys) == 2:
-            # first the frames that draw the feet together: the front heel behind earlier
-            # samples and the rear toe ahead of later ones (both legs drawn on one)
+            # of frames in as many pairs, first those that draw the feet together: the front
+            # heel behind earlier samples and the rear toe ahead of later ones (both legs
+            # drawn on one)
             together = (np.bincount(b[sig == 0], minlength=n) > 0) & (np.bincount(a[sig == 1], minlength=n) > 0)
-            score = score + together * (len(a) + 1.0)
+            score = score + 0.5 * together
         worst = int(np.argmax(score))
         bad[worst] = True
         keep = (a != worst) & (b != worst)
