@@ -128,11 +128,12 @@ def gap_rules() -> str:
        the same foot's other steps by more than :data:`PASS_END_STEP_TOL` (0.25; per foot,
        so a limp's short and long steps are each compared with their own; with fewer than
        two of those, from half the median stride, which admits a long/short step ratio up
-       to 1.67), each with at least two to compare with. A walker coming into or leaving the view is where a pose model
-       fails most (a foot at the border, the legs drawn on one) and a first or last heel
-       strike a few frames off makes a short step and stride; stride times vary by 2-10 %
-       (CV) in healthy and most pathological walks (Hausdorff 2005), step times somewhat
-       more, so these departures are not the walk's own variability.
+       to 1.67), each with at least two to compare with. A walker coming into or leaving
+       the view is where a pose model fails most (a foot at the border, the legs drawn on
+       one) and a first or last heel strike a few frames off makes a short step and
+       stride; stride times vary by 2-10 % (CV) in healthy and most pathological walks
+       (Hausdorff 2005), step times somewhat more, so these departures are not the walk's
+       own variability.
 
     The median stride is taken over strides with exactly one contralateral HS inside
     (clean ones), else over all candidate strides; with no stride at all only
