@@ -24,6 +24,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from .preprocess import FOOT_NAME, SIDES, Pass, Prepared
+from .preprocess import foot_x as _point
 
 #: no two events of one kind and foot closer than this (s): a stride lasts >= ~0.7 s
 MIN_EVENT_SPACING_S = 0.45
@@ -421,17 +422,6 @@ def _uniform(t: np.ndarray) -> bool:
     dt = np.diff(t)
     med = float(np.median(dt))
     return bool(med > 0 and dt.min() >= 0.98 * med and dt.max() <= 1.02 * med)
-
-
-def _point(series, side: str, key: str) -> np.ndarray:
-    """``(T,)`` px x of the heel (``key="hs"``) or big toe (``"to"``) of a side; the ankle
-    when the pose has no such keypoint at all (COCO-17). Where the pose has heels/toes
-    but not in a frame, NaN: an ankle standing in for one foot's toe would be compared
-    with the other foot's toe."""
-    name = f"{side}_heel" if key == "hs" else f"{side}_big_toe"
-    if series.has(name):
-        return series.xy[name][:, 0]
-    return series.xy[f"{side}_ankle"][:, 0]
 
 
 def _to_grid(y: np.ndarray, t: np.ndarray, tg: np.ndarray) -> np.ndarray:

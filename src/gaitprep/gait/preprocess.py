@@ -600,11 +600,8 @@ def backward_frames(s: PoseSeries, pelvis_x: np.ndarray, p: Pass, t: np.ndarray,
     sl = slice(p.start, p.stop)
     tt = t[sl]
 
-    def pts(key):
-        return [p.direction * s.xy[f"{sd}_{key}" if s.has(f"{sd}_{key}") else f"{sd}_ankle"][sl, 0] for sd in SIDES]
-
-    hl, hr = pts("heel")
-    tl, tr = pts("big_toe")
+    hl, hr = (p.direction * foot_x(s, sd, "hs")[sl] for sd in SIDES)
+    tl, tr = (p.direction * foot_x(s, sd, "to")[sl] for sd in SIDES)
     one = np.isfinite(hl) != np.isfinite(hr)
     if s.width:
         coming = p.direction * (pelvis_x[sl] - 0.5 * s.width) < 0
@@ -670,9 +667,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         if n_sw:
             warnings.append(f"left/right leg labels swapped back in {n_sw} frame(s)")
     clean = masked.copy()
-    for k in clean.xy:
-        for c in range(2):
-            clean.xy[k][:, c] = lowpass(interpolate_gaps(clean.xy[k][:, c], max_gap), fps, cfg.cutoff_hz, cfg.filter_order)
+    smooth_into(clean, masked, list(clean.xy), fps, cfg)
     long_gaps = [(a, b) for a, b in runs(~usable) if b - a > max_gap and a > 0 and b < len(usable)]
     if long_gaps:
         warnings.append(
@@ -701,8 +696,7 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         for k in legs:
             masked.xy[k][back] = np.nan
             labelled.xy[k][back] = np.nan
-            for c in range(2):
-                clean.xy[k][:, c] = lowpass(interpolate_gaps(masked.xy[k][:, c], max_gap), fps, cfg.cutoff_hz, cfg.filter_order)
+        smooth_into(clean, masked, legs, fps, cfg)
         warnings.append(
             "%d frame(s) whose front or rear foot moves backward over the ground (a pose-model failure) have their legs"
             " dropped: frames %s" % (back.sum(), ", ".join(f"{s.frames[a]}..{s.frames[b - 1]}" for a, b in runs(back)[:5]))
@@ -717,6 +711,27 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         clean, masked, float(fps), pelvis, passes, foot_points, used, n_sw, warnings,
         s.t.copy(), s.time_source, labelled, diagnostics, cfg,
     )  # fmt: skip
+
+
+def smooth_into(dst: PoseSeries, src: PoseSeries, keys, fps: float, cfg: PrepConfig) -> None:
+    """``dst.xy[k]`` = ``src.xy[k]`` (px, ``(T, 2)``) with gaps up to ``cfg.max_gap_s``
+    linearly interpolated and low-passed (:func:`lowpass`, zero phase), for each ``k`` of
+    ``keys``, in place: the trajectories of :class:`Prepared.series`."""
+    max_gap = max(1, int(round(cfg.max_gap_s * fps)))
+    for k in keys:
+        for c in range(2):
+            dst.xy[k][:, c] = lowpass(interpolate_gaps(src.xy[k][:, c], max_gap), fps, cfg.cutoff_hz, cfg.filter_order)
+
+
+def foot_x(series: PoseSeries, side: str, key: str) -> np.ndarray:
+    """``(T,)`` px x of the heel (``key="hs"``) or big toe (``"to"``) of a side; the ankle
+    when the pose has no such keypoint at all (COCO-17). Where the pose has heels/toes
+    but not in a frame, NaN: an ankle standing in for one foot's toe would be compared
+    with the other foot's toe."""
+    name = f"{side}_heel" if key == "hs" else f"{side}_big_toe"
+    if series.has(name):
+        return series.xy[name][:, 0]
+    return series.xy[f"{side}_ankle"][:, 0]
 
 
 def _foot_points(clean: PoseSeries) -> tuple[dict, dict]:
@@ -745,16 +760,10 @@ def relabel_legs(prep: Prepared, swap: np.ndarray) -> int:
     swap = np.asarray(swap, bool)
     if not swap.any():
         return 0
-    cfg = prep.cfg or PrepConfig()
-    max_gap = max(1, int(round(cfg.max_gap_s * prep.fps)))
     names = [j for j in LEG_JOINTS + ("small_toe",) if f"l_{j}" in prep.raw.xy and f"r_{j}" in prep.raw.xy]
     for j in names:
-        lk, rk = f"l_{j}", f"r_{j}"
-        L, R = prep.raw.xy[lk], prep.raw.xy[rk]
+        L, R = prep.raw.xy[f"l_{j}"], prep.raw.xy[f"r_{j}"]
         L[swap], R[swap] = R[swap].copy(), L[swap].copy()
-        for k in (lk, rk):
-            for c in range(2):
-                filled = interpolate_gaps(prep.raw.xy[k][:, c], max_gap)
-                prep.series.xy[k][:, c] = lowpass(filled, prep.fps, cfg.cutoff_hz, cfg.filter_order)
+    smooth_into(prep.series, prep.raw, [f"{sd}_{j}" for j in names for sd in SIDES], prep.fps, prep.cfg or PrepConfig())
     prep.foot_points, prep.used = _foot_points(prep.series)
     return int(swap.sum())
