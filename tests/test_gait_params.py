@@ -160,3 +160,17 @@ def test_a_mistimed_contact_at_a_pass_end_is_skipped_not_averaged(end):
     assert abs(m["step_length_cm"] - m0["step_length_cm"]) < 1.0
     assert res.steps["skipped"].str.contains("at a pass end").sum() >= 1
     assert any("pass end" in w and "not counted as steps" in w for w in res.summary["warnings"]), res.summary["warnings"]
+    # every value timed from the mistimed contact goes with it: its own stance and double
+    # support, the stride that starts there (first) or the swing that ends there (last)
+    st = res.steps
+    row = st.index[np.isclose(st["hs_frame"], round(e["frame"] + shift), atol=1.0)]
+    assert len(row) == 1, st[["foot", "hs_frame"]]
+    k = st.index.get_loc(row[0])
+    assert st.iloc[k][["stance_s", "double_support_s", "step_time_s", "stride_time_s"]].isna().all()
+    same = st[st["foot"] == e["foot"]]
+    j = same.index.get_loc(row[0])
+    if end == "first":
+        assert np.isnan(same.iloc[j + 1]["stride_time_s"]) and np.isnan(same.iloc[j + 1]["stride_length_cm"])
+    else:
+        assert np.isnan(same.iloc[j - 1]["swing_s"])
+    assert st["skipped"].str.contains(f"heel strike at frame {round(e['frame'] + shift):.0f}, found mistimed").any()

@@ -133,7 +133,9 @@ def gap_rules() -> str:
        one) and a first or last heel strike a few frames off makes a short step and
        stride; stride times vary by 2-10 % (CV) in healthy and most pathological walks
        (Hausdorff 2005), step times somewhat more, so these departures are not the walk's
-       own variability.
+       own variability. The heel strike so found mistimed voids every other value timed
+       from it too: its stance and double support, the other step or stride that starts
+       or ends there, the single support and swing that end at it.
 
     The median stride is taken over strides with exactly one contralateral HS inside
     (clean ones), else over all candidate strides; with no stride at all only
@@ -313,6 +315,10 @@ def zeni_steps(
                     "_no_other_since_prev": prev_same is not None and prev_other is None,
                     "_stride_at_end": prev_same is hs_all[0] or (prev_same is not None and e is hs_all[-1]),
                     "_step_at_end": prev_other is hs_all[0] or (prev_other is not None and e is hs_all[-1]),
+                    # the heel strikes each value uses (rule 4 voids all values of a mistimed end contact)
+                    "_hs": {"step": [prev_other, e], "stride": [prev_same, e], "stance": [e], "double_support": [e],
+                            "single_support": [next_other], "swing": [next_same]},
+                    "_ends": (hs_all[0], hs_all[-1]),
                 }
             )  # fmt: skip
     _skip_gaps(rows)
@@ -357,16 +363,19 @@ def _skip_gaps(rows: list[dict]) -> None:
         if r["_no_other_since_prev"]:
             notes.append("step_time_s: no contralateral contact since this foot's previous contact (a contact is missing)")
         r["skipped"] = "; ".join(notes)
-    # rule 4, on what the gap rules left (a skipped value is no reference)
+    # rule 4, on what the gap rules left (a skipped value is no reference) ...
+    mistimed: list = []
     for r in rows:
         notes = [r["skipped"]] if r["skipped"] else []
+        stride_off = False
 
         def skip(cols, why, r=r, notes=notes):
             _skip(r, notes, cols, why)
 
         if r["_stride_at_end"] and np.isfinite(r["stride_time_s"]):
             others = [x["stride_time_s"] for x in rows if x is not r and np.isfinite(x["stride_time_s"])]
-            if len(others) >= 2 and abs(r["stride_time_s"] - np.median(others)) > PASS_END_STRIDE_TOL * np.median(others):
+            stride_off = len(others) >= 2 and abs(r["stride_time_s"] - np.median(others)) > PASS_END_STRIDE_TOL * np.median(others)
+            if stride_off:
                 skip(["stride_time_s", "stride_length_cm"], f"stride of {r['stride_time_s']:.2f} s at a pass end departs from the"
                      f" median {np.median(others):.2f} s of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
         if r["_step_at_end"] and np.isfinite(r["step_time_s"]):
@@ -378,7 +387,32 @@ def _skip_gaps(rows: list[dict]) -> None:
             if np.isfinite(ref) and abs(r["step_time_s"] - ref) > PASS_END_STEP_TOL * ref:
                 skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s at a pass end departs from the"
                      f" {ref:.2f} s of {what} by more than {PASS_END_STEP_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
+                mistimed.append(_end_contact(r, "step"))
+        if stride_off:
+            mistimed.append(_end_contact(r, "stride"))
         r["skipped"] = "; ".join(notes)
+    # ... and every other value timed from that contact (its stance, double support, the
+    # single support and swing that end at it, the other interval that starts or ends at it)
+    for r in rows:
+        notes = [r["skipped"]] if r["skipped"] else []
+        for m in mistimed:
+            for value, cols in _USES.items():
+                if any(h is m for h in r["_hs"][value]):
+                    _skip(r, notes, cols, f"timed from the heel strike at frame {m['frame']:.0f}, found mistimed at a pass end")
+        r["skipped"] = "; ".join(notes)
+
+
+#: the step-table columns of each value in a row's ``_hs`` (the heel strikes it is timed from)
+_USES = {"step": ["step_time_s", "step_length_cm"], "stride": ["stride_time_s", "stride_length_cm"], "stance": ["stance_s"],
+         "double_support": ["double_support_s"], "single_support": ["single_support_s"], "swing": ["swing_s"]}  # fmt: skip
+
+
+def _end_contact(r: dict, value: str) -> dict:
+    """The pass-end heel strike of row ``r``'s step or stride interval: its first HS when
+    the interval starts at the pass's first contact, else its last."""
+    start = r["_hs"][value][0]
+    first, last = r["_ends"]
+    return first if start is first else last
 
 
 def ankle_distance_steps(peaks: list[dict], prep, calib, clip: str = "") -> pd.DataFrame:
