@@ -546,3 +546,26 @@ def test_legs_drawn_on_one_around_a_heel_strike_give_no_short_step():
         assert np.max(np.abs(errs)) <= 1.0, (kind, errs)
     for k in ("cadence_steps_per_min", "step_length_cm"):
         assert abs(res.summary["means"][k] - clean.summary["means"][k]) <= 0.02 * clean.summary["means"][k], k
+
+
+def test_per_foot_extent_keeps_a_short_legs_toe_offs_and_drops_a_glitch():
+    """A limping leg's toe may never pass behind the pelvis: its toe-off extrema sit far
+    below the other leg's. The pooled check drops them all; the per-foot one (the other
+    foot's events of a non-alternating pass) keeps them and still drops a foot's own
+    outlier."""
+    from gaitprep.gait.events import _consistent_extent
+
+    def ev(foot, value, frame):
+        return {"foot": foot, "event": "TO", "frame": float(frame), "_value": float(value)}
+
+    t = np.linspace(0, 4 * np.pi, 200)
+    sig = {s: {"hs": 100 * np.sin(t), "to": 100 * np.sin(t)} for s in ("l", "r")}  # 5-95 % range ~195 px
+    long_leg = [ev("right", v, f) for v, f in ((100, 10), (110, 40), (105, 70), (112, 100), (108, 130), (103, 160))]
+    short_leg = [ev("left", v, f) for v, f in ((-50, 25), (-31, 55), (-48, 85), (-56, 115))]
+    glitch = [ev("left", -150, 145)]
+    pev = long_leg + short_leg + glitch
+    pooled = _consistent_extent(pev, sig)
+    assert not any(e["foot"] == "left" for e in pooled)
+    kept = _consistent_extent(pev, sig, per_foot=True)
+    assert sorted(e["frame"] for e in kept if e["foot"] == "left") == [25, 55, 85, 115]
+    assert len([e for e in kept if e["foot"] == "right"]) == 6

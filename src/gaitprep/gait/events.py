@@ -195,7 +195,9 @@ def _crossing(u: np.ndarray, thr: float, js, falling: bool) -> Optional[float]:
     return None
 
 
-def zeni_events_labelled(prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA) -> list[dict]:
+def zeni_events_labelled(
+    prep: Prepared, refine: bool = True, alpha: float = REFINE_ALPHA, per_foot_extent: bool = False
+) -> list[dict]:
     """HS/TO events per labelled leg by Zeni's method: the detector of gaitprep <= 0.x.
 
     Kept for comparison (``bench/gait_accuracy.py``); it trusts the pose model's
@@ -205,7 +207,8 @@ def zeni_events_labelled(prep: Prepared, refine: bool = True, alpha: float = REF
     With ``refine`` (default) each event is then moved to the instant the heel (HS) or
     toe (TO) ground speed crosses ``alpha`` x the walking speed (:func:`refine_event`),
     which removes the method's known bias (HS detected early, TO late, by a frame or so
-    at 30 fps). ``refine=False`` gives Zeni et al. (2008) unchanged.
+    at 30 fps). ``refine=False`` gives Zeni et al. (2008) unchanged. ``per_foot_extent``:
+    see :func:`_consistent_extent`.
     """
     events = []
     for p in prep.passes:
@@ -222,7 +225,7 @@ def zeni_events_labelled(prep: Prepared, refine: bool = True, alpha: float = REF
                     frame = float(prep.series.frames[p.start] + pos)
                     pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": _time(prep, frame),
                                 "pass": p.index, "edited": False, "_value": value, "extremum_frame": extremum})  # fmt: skip
-        pev = _consistent_extent(pev, sig)
+        pev = _consistent_extent(pev, sig, per_foot_extent)
         pev = _drop_close_pairs(pev, "HS")
         pev = _drop_close_pairs(pev, "TO")
         events += _clean_alternation(pev)
@@ -272,14 +275,22 @@ def _drop_close_pairs(pev: list[dict], kind: str) -> list[dict]:
 EXTENT_TOLERANCE = 0.4
 
 
-def _consistent_extent(pev: list[dict], sig: dict) -> list[dict]:
+def _consistent_extent(pev: list[dict], sig: dict, per_foot: bool = False) -> list[dict]:
     """Drop events whose extremum is far less extreme than the other events of that kind.
 
     Every heel strike of a steady pass puts the heel about the same distance ahead of the
     pelvis (and every toe-off the toe about the same distance behind). A local maximum
     that falls short of the median of the pass's HS maxima by more than
     :data:`EXTENT_TOLERANCE` x the 5-95 % range of the signal is not a heel strike but a
-    glitch or a swing cut off at the edge of the view; likewise for TO.
+    glitch or a swing cut off at the edge of the view; likewise for TO (at least three
+    events of the kind, else all are kept).
+
+    ``per_foot``: compared with the median of the same foot's other events instead (with
+    fewer than two of those, with all the pass's), so that the short leg of a step-to or
+    limping gait, whose toe may never pass behind the pelvis, keeps its events. Used for
+    the other foot's events of a pass already recognised as non-alternating
+    (:func:`_other_foot_events`); the recognition itself keeps the pooled comparison, whose
+    stricter cut drops the weak extrema a run of label swaps makes in an alternating gait.
     """
     out = []
     for kind, key in (("HS", "hs"), ("TO", "to")):
@@ -287,12 +298,15 @@ def _consistent_extent(pev: list[dict], sig: dict) -> list[dict]:
         if len(ev) < 3:
             out += ev
             continue
-        vals = np.array([e["_value"] for e in ev])
         allv = np.concatenate([sig[s][key] for s in SIDES])
         allv = allv[np.isfinite(allv)]
         rng = np.percentile(allv, 95) - np.percentile(allv, 5) if len(allv) else 0.0
-        thr = np.median(vals) - EXTENT_TOLERANCE * rng
-        out += [e for e in ev if e["_value"] >= thr]
+        pooled = float(np.median([e["_value"] for e in ev]))
+        for e in ev:
+            same = [x["_value"] for x in ev if x is not e and x["foot"] == e["foot"]]
+            ref = float(np.median(same)) if per_foot and len(same) >= 2 else pooled
+            if e["_value"] >= ref - EXTENT_TOLERANCE * rng:
+                out.append(e)
     return out
 
 
@@ -839,13 +853,16 @@ def zeni_events(
     step_to_relabelled: list[int] = []
     prep.diagnostics["step_to_passes"] = step_to  # read by label_swaps (below)
     prep.diagnostics["step_to_relabelled"] = step_to_relabelled
-    for e in zeni_events_labelled(prep, refine, alpha["HS"]):
-        e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
-        e["time"] = e["t"]
-        if refine and offsets.get(e["event"], 0.0):
-            e["frame"] = _frame_of_time(prep, e["t"])
-        e["source"] = "single-foot"
-        single.setdefault((e["pass"], e["event"]), []).append(e)
+    # the same per foot (a step-to pass's short leg kept: its other-foot events)
+    single_pf: dict = {}
+    for per_foot, into in ((False, single), (True, single_pf)):
+        for e in zeni_events_labelled(prep, refine, alpha["HS"], per_foot):
+            e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
+            e["time"] = e["t"]
+            if refine and offsets.get(e["event"], 0.0):
+                e["frame"] = _frame_of_time(prep, e["t"])
+            e["source"] = "single-foot"
+            into.setdefault((e["pass"], e["event"]), []).append(e)
     for p in prep.passes:
         env = pass_envelope(prep, p)
         fs = 1.0 / env["dt"]
@@ -934,7 +951,8 @@ def zeni_events(
         for kind in ("HS", "TO") if not ds_added else ():
             cur = hs if kind == "HS" else to
             sign, extra = _other_foot_events(
-                prep, p, cur, single.get((p.index, kind), []), labels, kind, confirmed="HS" in lead_foot
+                prep, p, cur, single.get((p.index, kind), []), labels, kind, confirmed="HS" in lead_foot,
+                added_from=single_pf.get((p.index, kind), []),
             )
             if sign:
                 lead_foot[kind] = sign
@@ -1189,8 +1207,9 @@ def _ds_contact(pts: tuple, kind: str, i: int, pos: float, v: float, w: int, alp
 
 
 def _other_foot_events(
-    prep: Prepared, p: Pass, evs: list[dict], per_leg: list[dict], labels, kind: str, confirmed: bool = False
-) -> tuple[int, list[dict]]:
+    prep: Prepared, p: Pass, evs: list[dict], per_leg: list[dict], labels, kind: str, confirmed: bool = False,
+    added_from: list[dict] | None = None,
+) -> tuple[int, list[dict]]:  # fmt: skip
     """Events of a non-alternating (step-to, limping) gait that the label-free signals miss.
 
     In a step-to gait one foot lands beside, never ahead of, the other: the leading heel
@@ -1206,7 +1225,10 @@ def _other_foot_events(
     events, between 25 % and 75 % of the interval (``confirmed``: not required for the
     toe-offs of a pass whose heel strikes met both). Then every per-leg event of the other
     foot that was seen (:func:`_single_seen`) and lies at least
-    :data:`MIN_STEP_SPACING_S` from the label-free events is added.
+    :data:`MIN_STEP_SPACING_S` from the label-free events is added, taken from
+    ``added_from`` when given (the per-leg events with the per-foot extent check of
+    :func:`_consistent_extent`: a limping leg's toe-offs, which the pooled check drops,
+    are kept; ``per_leg``, with the pooled check, serves the recognition).
 
     Returns ``(sign, added)``: ``sign`` +1 / -1 when the label-free events are the left /
     right foot's (0: the gait alternates, nothing added) and the added events (dicts as
@@ -1232,6 +1254,8 @@ def _other_foot_events(
     n_int = len(ts) - 1
     if not confirmed and (inside < 2 or inside < (2.0 / 3.0) * n_int):
         return 0, []
+    if added_from is not None:
+        cand = [e for e in added_from if e["foot"] == other and _single_seen(prep, e, kind)]
     added = []
     f0 = float(prep.series.frames[0])
     sd = "l" if other == "left" else "r"
