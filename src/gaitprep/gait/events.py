@@ -210,7 +210,13 @@ def zeni_events_labelled(
     at 30 fps). ``refine=False`` gives Zeni et al. (2008) unchanged. ``per_foot_extent``:
     see :func:`_consistent_extent`.
     """
-    events = []
+    return _zeni_labelled(prep, refine, alpha, (per_foot_extent,))[per_foot_extent]
+
+
+def _zeni_labelled(prep: Prepared, refine: bool, alpha: float, extents: tuple) -> dict:
+    """:func:`zeni_events_labelled` for each ``per_foot_extent`` in ``extents`` (one peak
+    search and refinement shared by all): ``{per_foot_extent: events}``."""
+    events: dict = {x: [] for x in extents}
     for p in prep.passes:
         sig = zeni_signals(prep, p)
         v = walking_speed_px(sig, prep.fps) if refine else float("nan")
@@ -225,11 +231,12 @@ def zeni_events_labelled(
                     frame = float(prep.series.frames[p.start] + pos)
                     pev.append({"foot": FOOT_NAME[side], "event": kind, "frame": frame, "time": _time(prep, frame),
                                 "pass": p.index, "edited": False, "_value": value, "extremum_frame": extremum})  # fmt: skip
-        pev = _consistent_extent(pev, sig, per_foot_extent)
-        pev = _drop_close_pairs(pev, "HS")
-        pev = _drop_close_pairs(pev, "TO")
-        events += _clean_alternation(pev)
-    return sorted(events, key=lambda e: e["frame"])
+        for x in extents:
+            kept = _consistent_extent([dict(e) for e in pev], sig, x)
+            kept = _drop_close_pairs(kept, "HS")
+            kept = _drop_close_pairs(kept, "TO")
+            events[x] += _clean_alternation(kept)
+    return {x: sorted(ev, key=lambda e: e["frame"]) for x, ev in events.items()}
 
 
 #: two events of one kind (either foot) closer than this fraction of the pass's median
@@ -853,10 +860,11 @@ def zeni_events(
     step_to_relabelled: list[int] = []
     prep.diagnostics["step_to_passes"] = step_to  # read by label_swaps (below)
     prep.diagnostics["step_to_relabelled"] = step_to_relabelled
-    # the same per foot (a step-to pass's short leg kept: its other-foot events)
+    # and with the per-foot extent check (a step-to pass's short leg kept: its other-foot events)
     single_pf: dict = {}
+    per_leg = _zeni_labelled(prep, refine, alpha["HS"], (False, True))
     for per_foot, into in ((False, single), (True, single_pf)):
-        for e in zeni_events_labelled(prep, refine, alpha["HS"], per_foot):
+        for e in per_leg[per_foot]:
             e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
             e["time"] = e["t"]
             if refine and offsets.get(e["event"], 0.0):
