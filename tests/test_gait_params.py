@@ -71,6 +71,38 @@ def test_two_missing_contacts_in_a_row_are_skipped_by_duration():
     assert not res.summary["quality"]["refused"]
 
 
+def test_spurious_heel_strikes_are_refused_by_the_double_support_rhythm(monkeypatch):
+    """More heel strikes than double-support periods: spurious contacts (on a rendered
+    walker of a blind sweep, BlazePose lost the legs for a few frames mid-pass and drew two
+    maxima of the leading heel where there was one contact: cadence +30 steps/min, step
+    length -10 cm, written without a word, because the inter-foot distance was fooled by
+    the same failure). Two extra heel strikes on a slow walk; the cadence-agreement check
+    is switched off to stand for that fooled spectral estimate: the label-free
+    double-support rhythm alone refuses every CSV parameter, with the reason."""
+    import gaitprep.gait.quality as qmod
+
+    monkeypatch.setattr(qmod, "CADENCE_AGREEMENT", 1e9)
+    cfg = dict(L2R, cadence=70)
+    ref, p = run(cfg)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    extra = [
+        {"clip": CLIP, "foot": a["foot"], "event": "HS", "frame": float(round((a["frame"] + b["frame"]) / 2)), "action": "add"}
+        for a, b in list(zip(hs, hs[1:]))[1:-1:2]
+    ]
+    assert len(extra) >= 2
+    assert ref.summary["quality"]["checks"]["double_support_rhythm"]["ok"] is True
+    res, _ = run(cfg, pd.DataFrame(extra))
+    q = res.summary["quality"]
+    ds = q["checks"]["double_support_rhythm"]
+    assert ds["ok"] is False and ds["ratio"] > qmod.MAX_DS_RHYTHM_RATIO, ds
+    assert abs(ds["double_support"] - 70) < 5
+    for k in ("cadence_steps_per_min", "step_length_cm", "stride_length_cm", "single_support_s", "double_support_s", "speed_m_per_s"):
+        assert k in q["refused"], k  # (the support times may be refused first by the stance fraction)
+    for k in ("cadence_steps_per_min", "step_length_cm", "stride_length_cm", "speed_m_per_s"):
+        assert "double_support_rhythm" in q["refused"][k] and "spurious" in q["refused"][k], (k, q["refused"].get(k))
+    assert any("more heel strikes than double-support periods" in w for w in res.summary["warnings"])
+
+
 def test_ambiguous_gaps_are_refused_not_written():
     """On a short walk with two of its inner contacts gone (nearly) every stride spans the
     gap, so no duration rule can see it; the spectral cadence (100) disagrees with the
