@@ -103,6 +103,50 @@ def test_spurious_heel_strikes_are_refused_by_the_double_support_rhythm(monkeypa
     assert any("more heel strikes than double-support periods" in w for w in res.summary["warnings"])
 
 
+def test_a_spurious_contact_inside_a_pass_is_skipped_not_averaged(monkeypatch):
+    """One spurious heel strike in the middle of a 14-contact walk, the feet after it
+    re-alternated as the detector assigns them (what a pose-model failure mid-pass makes: on
+    a rendered walker of a blind sweep, cadence +7 steps/min and step length -6 cm without a
+    word): two short steps, too few for the double-support rhythm and the spectral cadence
+    to object. Rule 5 of the gap rules skips the step far from the same foot's others and
+    every value timed from its two ends: the means stay at the truth."""
+    import gaitprep.gait.clip as clip_mod
+    from gaitprep.gait.params import INNER_STEP_TOL
+
+    cfg = dict(L2R, px_per_cm=1.0)
+    ref, p = run(cfg)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    assert len(hs) >= 12
+    at = hs[6]["frame"] + 0.3 * (hs[7]["frame"] - hs[6]["frame"])
+    real = clip_mod.zeni_events
+
+    def with_spurious(prep, **kw):
+        ev = real(prep, **kw)
+        flip = {"left": "right", "right": "left"}
+        for e in ev:
+            if e["frame"] > at:
+                e["foot"] = flip[e["foot"]]
+        extra = dict(next(e for e in ev if e["event"] == "HS"), frame=at, foot=flip[hs[6]["foot"]])
+        extra["t"] = extra["time"] = at / p.fps
+        extra["extremum_frame"] = at
+        return sorted(ev + [extra], key=lambda e: e["frame"])
+
+    monkeypatch.setattr(clip_mod, "zeni_events", with_spurious)
+    res, _ = run(cfg)
+    m, q = res.summary["means"], res.summary["quality"]
+    assert not q["refused"], q["refused"]
+    assert abs(m["cadence_steps_per_min"] - 100) < 1.0, m["cadence_steps_per_min"]
+    # (timing only: the injected feet are not followed by the relabelling of the legs the
+    # detector does, so the contact positions after it are read from the wrong leg)
+    for k in ("step_time_s", "stride_time_s", "double_support_s", "single_support_s"):
+        assert abs(m[k] - ref.summary["means"][k]) < 0.01, (k, m[k], ref.summary["means"][k])
+    why = res.steps["skipped"]
+    assert why.str.contains(f"more than {INNER_STEP_TOL:.0%}").sum() >= 1
+    assert why.str.contains("one end of a step found far off inside the pass").sum() >= 1
+    # the clean walk loses nothing to rule 5
+    assert not ref.steps["skipped"].str.contains("inside the pass").any()
+
+
 def test_ambiguous_gaps_are_refused_not_written():
     """On a short walk with two of its inner contacts gone (nearly) every stride spans the
     gap, so no duration rule can see it; the spectral cadence (100) disagrees with the

@@ -79,6 +79,11 @@ STRIDE_GAP_FACTOR = 1.5
 #: more than this fraction (see :func:`gap_rules`)
 PASS_END_STRIDE_TOL = 0.15
 PASS_END_STEP_TOL = 0.25
+#: an inner step (neither end at a pass end) departing from the median of the same foot's
+#: other steps by more than this fraction, with at least INNER_STEP_MIN_OTHERS of them, has
+#: a spurious or mistimed contact at one of its ends (see :func:`gap_rules`, rule 5)
+INNER_STEP_TOL = 0.4
+INNER_STEP_MIN_OTHERS = 3
 
 
 def event_t(e: dict, fps: float) -> float:
@@ -136,6 +141,16 @@ def gap_rules() -> str:
        own variability. The heel strike so found mistimed voids every other value timed
        from it too: its stance and double support, the other step or stride that starts
        or ends there, the single support and swing that end at it.
+
+    5. *Inside a pass*: a step that departs from the median of the same foot's other steps
+       by more than :data:`INNER_STEP_TOL` (0.4), with at least
+       :data:`INNER_STEP_MIN_OTHERS` (3) of those, has a spurious or mistimed heel strike at
+       one of its two ends (a pose-model failure mid-pass drawing two maxima of the leading
+       heel where there was one contact). Which end is wrong cannot be told, so every
+       value timed from either is skipped, as in rule 4. Per foot, so a limp's long and
+       short steps are each compared with their own; 0.4 is four standard deviations of
+       step time even at the 10 % coefficient of variation of pathological walks
+       (Hausdorff 2005).
 
     The median stride is taken over strides with exactly one contralateral HS inside
     (clean ones), else over all candidate strides; with no stride at all only
@@ -393,12 +408,37 @@ def _skip_gaps(rows: list[dict]) -> None:
         r["skipped"] = "; ".join(notes)
     # ... and every other value timed from that contact (its stance, double support, the
     # single support and swing that end at it, the other interval that starts or ends at it)
+    _void_timed_from(rows, mistimed, "found mistimed at a pass end")
+    # rule 5, on what rules 1-4 left: an inner step far from the same foot's other steps
+    suspect: list = []
+    for r in rows:
+        if r["_step_at_end"] or not np.isfinite(r["step_time_s"]):
+            continue
+        others = [x["step_time_s"] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x["step_time_s"])]
+        if len(others) < INNER_STEP_MIN_OTHERS:
+            continue
+        ref = float(np.median(others))
+        if abs(r["step_time_s"] - ref) > INNER_STEP_TOL * ref:
+            suspect.append((r, ref))
+    for r, ref in suspect:
+        a, b = r["_hs"]["step"]
+        why = (f"inside the pass, a step of {r['step_time_s']:.2f} s departs from the {ref:.2f} s of this foot's other steps by"
+               f" more than {INNER_STEP_TOL:.0%}: a spurious or mistimed contact at frame {a['frame']:.0f} or {b['frame']:.0f}")
+        notes = [r["skipped"]] if r["skipped"] else []
+        _skip(r, notes, _USES["step"], why)
+        r["skipped"] = "; ".join(notes)
+    _void_timed_from(rows, [h for r, _ in suspect for h in r["_hs"]["step"]], "one end of a step found far off inside the pass")
+
+
+def _void_timed_from(rows: list[dict], contacts: list, why: str) -> None:
+    """Skip, in every row, each value timed from one of the heel strikes ``contacts`` (the
+    row's ``_hs``), noting ``"timed from the heel strike at frame N, <why>"``."""
     for r in rows:
         notes = [r["skipped"]] if r["skipped"] else []
-        for m in mistimed:
+        for m in contacts:
             for value, cols in _USES.items():
                 if any(h is m for h in r["_hs"][value]):
-                    _skip(r, notes, cols, f"timed from the heel strike at frame {m['frame']:.0f}, found mistimed at a pass end")
+                    _skip(r, notes, cols, f"timed from the heel strike at frame {m['frame']:.0f}, {why}")
         r["skipped"] = "; ".join(notes)
 
 
