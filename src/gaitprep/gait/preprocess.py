@@ -155,9 +155,12 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     ``score >= min_score`` and, when the image width is known, no hip and no joint of a
     leg lies within the border margin (see :class:`PrepConfig`) of the left/right border
     (legs and hips only, :data:`BORDER_JOINTS`; a swinging hand may leave the image).
-    With :data:`EDGE_ONE_LEG` (default) a leg with a joint within the margin (placed there
-    by the pose model whatever its score: a model puts an unseen foot at the image edge)
-    is masked on its own, and the frame stays usable when the other leg's ankle is seen:
+    With :data:`EDGE_ONE_LEG` (default) a leg whose knee, ankle or heel lies within the
+    margin (placed there by the pose model whatever its score: a model puts an unseen foot
+    at the image edge) is masked on its own, and the frame stays usable when the other
+    leg's ankle is seen; a toe alone within the margin (the foot reaching the edge of the
+    view, its heel a foot length inside) masks only the toes, so that the heel strike of a
+    foot landing at the border is still read from its heel:
     a walker coming into or leaving the view keeps the first and last contacts of the
     leg in view (the events there come from that leg's own signal, ``source:
     "single-foot"``). A leg missing for another reason (occluded, low score) still
@@ -192,11 +195,18 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
             hips_near = near([k for k in BORDER_JOINTS if k.endswith("_hip")])
             at_border = {}
             for sd in ("l", "r"):
-                keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel", "big_toe")]
+                # the toe alone at the border (a foot reaching the edge of the view, its heel a
+                # foot length inside) drops the toe, not the leg: the heel strike is read from
+                # the heel (a foot beyond the border puts its heel at the border too)
+                keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel") if f"{sd}_{j}" in s.xy]
                 at_border[sd] = near(keys, raw_x)  # (the score-masked positions are a subset)
+                toes = [f"{sd}_{j}" for j in ("big_toe", "small_toe") if f"{sd}_{j}" in s.xy]
+                toe_near = near(toes, raw_x) if toes and s.has(f"{sd}_heel") else np.zeros(s.n, bool)
                 for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
                     if k in s.xy:
                         s.xy[k][at_border[sd]] = np.nan
+                for k in toes:
+                    s.xy[k][toe_near] = np.nan
             la, ra = np.isfinite(s.xy["l_ankle"][:, 0]), np.isfinite(s.xy["r_ankle"][:, 0])
             one_leg = (la & at_border["r"]) | (ra & at_border["l"])
             usable = ok_hips & ((la & ra) | one_leg) & ~hips_near
