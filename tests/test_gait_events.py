@@ -478,6 +478,30 @@ def test_first_contact_with_the_trailing_leg_still_outside_the_image(monkeypatch
     assert old["frame"] > t["frame"] + 10  # the old rule's first strike is the next one
 
 
+@pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
+@pytest.mark.parametrize("seed", [2, 5])
+def test_last_contact_with_the_toe_at_the_border_is_read_from_the_heel(seed, direction):
+    """A walker leaving the view: its last heel strike lands 50-65 px inside the image with
+    the toe at or past the border. The toe alone masks only the toes, so the strike is found
+    from the heel, on time (before, the whole leg was masked and the strike lost)."""
+    from gaitprep.synth import Walker, WalkerParams, walker_keypoints
+
+    p = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
+    w = Walker(p)
+    def heel_toe(e):
+        b = w.image_body(e["time"])
+        return b[f"{e['foot'][0]}_heel"][0], b[f"{e['foot'][0]}_big_toe"][0]
+
+    last = max((e for e in w.events() if e["event"] == "HS" and 0 <= heel_toe(e)[0] < p.width), key=lambda e: e["frame"])
+    heel, toe = heel_toe(last)
+    assert 40 < min(heel, p.width - 1 - heel) and min(toe, p.width - 1 - toe) < 16, (heel, toe)
+    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+    res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+    hs = [e for e in res.events if e["event"] == "HS"]
+    near = [e for e in hs if abs(e["frame"] - last["frame"]) < 0.5]
+    assert len(near) == 1 and near[0]["foot"] == last["foot"], ([(e["frame"], e["foot"]) for e in hs], last)
+
+
 def test_backward_samples_drops_what_moves_back_and_keeps_noise():
     """A front-most foot never moves backward over the ground: a run drawn behind the
     samples before it and a single sample ahead of all after it are dropped; noise under
