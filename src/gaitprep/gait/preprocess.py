@@ -198,10 +198,11 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
                 # the toe alone at the border (a foot reaching the edge of the view, its heel a
                 # foot length inside) drops the toe, not the leg: the heel strike is read from
                 # the heel (a foot beyond the border puts its heel at the border too)
-                keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel") if f"{sd}_{j}" in s.xy]
-                at_border[sd] = near(keys, raw_x)  # (the score-masked positions are a subset)
                 toes = [f"{sd}_{j}" for j in ("big_toe", "small_toe") if f"{sd}_{j}" in s.xy]
-                toe_near = near(toes, raw_x) if toes and s.has(f"{sd}_heel") else np.zeros(s.n, bool)
+                heel = s.has(f"{sd}_heel")  # (without heels the toe keeps masking the leg)
+                keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel") if f"{sd}_{j}" in s.xy] + ([] if heel else [k for k in toes if k.endswith("big_toe")])
+                at_border[sd] = near(keys, raw_x)  # (the score-masked positions are a subset)
+                toe_near = near(toes, raw_x) if toes and heel else np.zeros(s.n, bool)
                 for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
                     if k in s.xy:
                         s.xy[k][at_border[sd]] = np.nan
