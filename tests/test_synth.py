@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from gaitprep.results import HALPE26
-from gaitprep.synth import Walker, WalkerParams, random_params, render_walker, walker_keypoints, walker_truth
+from gaitprep.synth import (
+    Walker, WalkerParams, events_in_view, random_params, render_walker, walker_keypoints, walker_truth,
+)  # fmt: skip
 from gaitprep.synth.cli import main as synth_main
 from gaitprep.video import probe
 
@@ -111,6 +113,23 @@ def test_truth_format_and_visibility():
     for e in truth["events"]:
         i = min(int(round(e["frame"])), truth["n_frames"] - 1)
         assert kps[i]["joints"] is not None and f"{e['foot'][0]}_heel" in kps[i]["joints"]
+
+
+@pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
+@pytest.mark.parametrize("seed", [3, 7])
+def test_events_in_view_adds_the_contacts_seen_by_their_own_point(direction, seed):
+    # the truth's events need heel and toe inside; a contact is visible to a pose model when
+    # its own point is (the heel for HS, the big toe for TO)
+    params = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
+    key = lambda e: (e["foot"], e["event"], round(e["frame"], 6))  # noqa: E731
+    strict = {key(e) for e in walker_truth(params)["events"]}
+    seen = events_in_view(params)
+    assert [e["time"] for e in seen] == sorted(e["time"] for e in seen)
+    assert strict <= {key(e) for e in seen}
+    extra = [e for e in seen if key(e) not in strict]
+    # the last heel strike lands in view with the toe already past the border
+    last_hs = max(x["time"] for x in seen if x["event"] == "HS")
+    assert any(e["event"] == "HS" and e["time"] == last_hs for e in extra)
 
 
 def test_right_to_left_is_mirror_with_sides_swapped():

@@ -309,12 +309,11 @@ def quality_record(steps, means: dict, prep, calib, n_steps: int, gaps: list[dic
         ok = bool(MIN_DS_RHYTHM_RATIO <= ratio <= MAX_DS_RHYTHM_RATIO)
         checks["double_support_rhythm"] = {"events": float(cad), "double_support": ds["cadence_steps_per_min"], "ratio": float(ratio),
                                            "min": MIN_DS_RHYTHM_RATIO, "max": MAX_DS_RHYTHM_RATIO, "ok": ok}  # fmt: skip
+        what = f"event-based cadence {cad:.1f} is {ratio:.2f} x the {ds['cadence_steps_per_min']:.1f} steps/min of the double-support rhythm"
         if ratio < MIN_DS_RHYTHM_RATIO:
-            refuse("double_support_rhythm", f"event-based cadence {cad:.1f} is {ratio:.2f} x the {ds['cadence_steps_per_min']:.1f} "
-                   "steps/min of the double-support rhythm: one foot's contacts were not found (step-to or limping gait?)")  # fmt: skip
+            refuse("double_support_rhythm", f"{what}: one foot's contacts were not found (step-to or limping gait?)")
         elif ratio > MAX_DS_RHYTHM_RATIO:
-            refuse("double_support_rhythm", f"event-based cadence {cad:.1f} is {ratio:.2f} x the {ds['cadence_steps_per_min']:.1f} "
-                   "steps/min of the double-support rhythm: more heel strikes than double-support periods, spurious contacts "
+            refuse("double_support_rhythm", f"{what}: more heel strikes than double-support periods, spurious contacts "
                    "(a pose-model failure? check the events in the QC plot)")  # fmt: skip
     else:
         checks["double_support_rhythm"] = {"events": float(cad) if np.isfinite(cad) else None,

@@ -18,9 +18,9 @@ The model is described in :mod:`gaitprep.synth.model`, the truth format in
 
 from .model import Walker, WalkerParams, random_params
 from .render import load_truth, render_walker, truth_path_for
-from .truth import walker_keypoints, walker_pose_results, walker_truth
+from .truth import events_in_view, walker_keypoints, walker_pose_results, walker_truth
 
 __all__ = [
     "Walker", "WalkerParams", "load_truth", "random_params", "render_walker", "truth_path_for",
-    "walker_keypoints", "walker_pose_results", "walker_truth",
+    "events_in_view", "walker_keypoints", "walker_pose_results", "walker_truth",
 ]  # fmt: skip

@@ -100,6 +100,22 @@ def fully_visible_frames(walker: Walker) -> list[int]:
     return out
 
 
+def events_in_view(params: WalkerParams, walker: Optional[Walker] = None) -> list[dict]:
+    """Every contact of the walker whose own point is inside the frame: the heel for a heel
+    strike, the big toe for a toe-off (``{"foot", "event", "frame", "time"}``, sorted by
+    time). The truth JSON's ``events`` require heel *and* toe inside, which leaves out the
+    last heel strike of a walker whose toe is already past the border while its heel lands
+    in view; scoring a detector on what a pose model can see uses these instead."""
+    w = walker or Walker(params)
+    p = w.p
+    out = []
+    for e in w.events():
+        point = f"{e['foot'][0]}_{'heel' if e['event'] == 'HS' else 'big_toe'}"
+        if _inside(w.image_body(e["time"])[point], p.width, p.height):
+            out.append({"foot": e["foot"], "event": e["event"], "frame": e["frame"], "time": e["time"]})
+    return out
+
+
 def walker_truth(params: WalkerParams, walker: Optional[Walker] = None) -> dict:
     """The truth dict (format in this module's docstring) for the clip of ``params``."""
     w = walker or Walker(params)
