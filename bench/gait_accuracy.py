@@ -18,9 +18,10 @@ default settings, zeni) against
 Tuning / reporting: the detector's constants were chosen on synthetic sets A and A2; set
 B was looked at while the label-free detector was developed (a development check); set C
 is the reporting set, scored only once the detector was frozen. The BlazePose timing
-offsets (``EVENT_OFFSET_S``) are calibrated on all the labelled real videos (``--tune``);
-their held-out figure is the leave-one-video-out table (each video scored with offsets
-calibrated on the others), printed after the in-sample one.
+offsets (``EVENT_OFFSET_S``) are calibrated on all eight labelled real videos, the shared
+four and the held-out four (``--tune --heldout-videos DIR``); their held-out figure is the
+leave-one-video-out table (each video scored with offsets calibrated on the other seven),
+printed after the in-sample ones.
 
 Events: a detected event is *found* when it lies within ``MATCH_S`` (0.12 s) of a true
 event of the same kind (one-to-one, nearest first; the foot is scored separately);
@@ -295,6 +296,7 @@ def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefi
             r["params"][k] = None  # no stature / static camera: not scored on the real videos
         r["label"] = video
         r["fps"] = fps
+        r["_heldout"] = prefix == "heldout"
         r["diagnostics"] = _diag(res)
         rows.append(r)
     return rows
@@ -421,7 +423,7 @@ def main() -> None:
         "--heldout-videos",
         default=None,
         help="folder with the held-out real videos of heldout_sources.tsv (the Dataset/ folder of a clone of their"
-        " source repository): also score heldout_events.tsv with the shipped offsets",
+        " source repository): also score heldout_events.tsv, and pool them into --tune and the leave-one-video-out table",
     )
     ap.add_argument("--no-real", action="store_true", help="skip the real videos")
     ap.add_argument("--cases", default=None, help="folder to keep/reuse the generated synthetic cases")
@@ -455,11 +457,12 @@ def main() -> None:
     import gaitprep
 
     print(f"gaitprep from {Path(gaitprep.__file__).parent}")
+    heldout = Path(a.heldout_videos) if a.heldout_videos else None
     if a.tune:
-        tune(Path(a.labels), Path(a.cache))
+        tune(Path(a.labels), Path(a.cache), heldout)
         return
     if a.loo:
-        leave_one_out(Path(a.labels), Path(a.cache))
+        leave_one_out(Path(a.labels), Path(a.cache), heldout)
         return
     if a.sweep_only:
         seed, n = (int(x) for x in a.sweep_only.split(","))
@@ -474,15 +477,15 @@ def main() -> None:
     if not a.no_real:
         rows = run_real(Path(a.labels), Path(a.cache))
         allrows["real"] = rows
-        _print_set(f"real videos, hand labels, BlazePose, shipped offsets (calibrated on these {len(rows)} videos: in-sample)", rows, a.per_clip)
-        if not a.no_loo:
-            loo = leave_one_out(Path(a.labels), Path(a.cache))
-            allrows["real_loo"] = loo
-            _per_clip(loo, a.per_clip)
-    if a.heldout_videos:
-        rows = run_real(Path(a.labels), Path(a.cache), Path(a.heldout_videos), prefix="heldout")
+        _print_set(f"real videos, hand labels, BlazePose, shipped offsets (calibrated on these {len(rows)} and the held-out ones: in-sample)", rows, a.per_clip)
+    if heldout is not None:
+        rows = run_real(Path(a.labels), Path(a.cache), heldout, prefix="heldout")
         allrows["real_heldout"] = rows
-        _print_set(f"held-out real videos, hand labels, BlazePose, shipped offsets (never used for tuning: {', '.join(r['label'] for r in rows)})", rows, a.per_clip)
+        _print_set(f"held-out real videos, hand labels, BlazePose, shipped offsets (the detector's constants never tuned on them; the offsets calibrated on these and the shared ones: in-sample for the offsets): {', '.join(r['label'] for r in rows)}", rows, a.per_clip)
+    if not a.no_real and not a.no_loo:
+        loo = leave_one_out(Path(a.labels), Path(a.cache), heldout)
+        allrows["real_loo"] = loo
+        _per_clip(loo, a.per_clip)
     if a.label_noise and not a.no_real:
         rows = label_noise(Path(a.labels), cache=Path(a.cache))
         allrows["label_noise_real"] = rows
@@ -669,20 +672,40 @@ def run_rendered_step_to(cache: Path) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def tune(labels: Path, cache: Path) -> None:
-    """Mean signed error (s) per kind over all the labelled real videos with no offset
-    applied: the values of ``EVENT_OFFSET_S["blazepose"]`` are minus these (rounded to 1 ms).
-    How well that carries to new video is what :func:`leave_one_out` measures."""
+def _real_sets(labels: Path, cache: Path, heldout_videos: Path | None) -> list[dict]:
+    """Every labelled real video: the shared ones and, when ``heldout_videos`` is given, the
+    held-out ones (scored as :func:`run_real` does, with whatever ``zeni_events`` is now)."""
+    rows = run_real(labels, cache)
+    if heldout_videos is not None:
+        rows += run_real(labels, cache, heldout_videos, prefix="heldout")
+    return rows
+
+
+def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | None) -> list[dict]:
+    """:func:`_real_sets` with the BlazePose offsets replaced by ``off`` (``{"HS": s, "TO": s}``)."""
     import gaitprep.gait.clip as clip_mod
     import gaitprep.gait.events as ev_mod
 
     orig = ev_mod.zeni_events
-    clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets={"HS": 0.0, "TO": 0.0})
+    clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets=off)
     try:
-        rows = run_real(labels, cache)
+        return _real_sets(labels, cache, heldout_videos)
     finally:
         clip_mod.zeni_events = orig
+
+
+def tune(labels: Path, cache: Path, heldout_videos: Path | None = None) -> None:
+    """Mean signed error (s) per kind over all the labelled real videos (the shared four and,
+    with ``heldout_videos``, the held-out four) with no offset applied: the values of
+    ``EVENT_OFFSET_S["blazepose"]`` are minus these (rounded to 1 ms). How well that carries
+    to new video is what :func:`leave_one_out` measures."""
+    rows = _with_offsets({"HS": 0.0, "TO": 0.0}, labels, cache, heldout_videos)
     print(f"calibration videos: {', '.join(r['label'] for r in rows)}")
+    print("| video | fps | HS n | HS mean error (ms) | TO n | TO mean error (ms) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        cells = [f"{len(r[k]['errors'])} | {1000 * np.mean(r[k]['errors']) / r['fps']:+.1f}" for k in ("HS", "TO")]
+        print(f"| {r['label']} | {r['fps']:.2f} | " + " | ".join(cells) + " |")
     for k in ("HS", "TO"):
         e = [x / r["fps"] for r in rows for x in r[k]["errors"]]
         print(
@@ -690,30 +713,23 @@ def tune(labels: Path, cache: Path) -> None:
         )
 
 
-def leave_one_out(labels: Path, cache: Path) -> list[dict]:
-    """Each real video scored with BlazePose offsets tuned on the other three (mean error
-    without offset, per kind): a second estimate of how the offsets carry to new video."""
-    import gaitprep.gait.clip as clip_mod
-    import gaitprep.gait.events as ev_mod
-
-    orig = ev_mod.zeni_events
-
-    def with_offsets(off):
-        clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets=off)
-        try:
-            return run_real(labels, cache)
-        finally:
-            clip_mod.zeni_events = orig
-
-    raw = with_offsets({"HS": 0.0, "TO": 0.0})
+def leave_one_out(labels: Path, cache: Path, heldout_videos: Path | None = None) -> list[dict]:
+    """Each labelled real video scored with BlazePose offsets calibrated on all the others
+    (mean error without offset, per kind, pooled over their events; the shared four and,
+    with ``heldout_videos``, the held-out four): how the offsets carry to new video."""
+    raw = _with_offsets({"HS": 0.0, "TO": 0.0}, labels, cache, heldout_videos)
     out = []
     for r in raw:
         others = [x for x in raw if x["label"] != r["label"]]
         off = {k: -float(np.mean([e / x["fps"] for x in others for e in x[k]["errors"]])) for k in ("HS", "TO")}
-        row = next(x for x in with_offsets(off) if x["label"] == r["label"])
+        row = next(x for x in _with_offsets(off, labels, cache, heldout_videos) if x["label"] == r["label"])
         print(f"{r['label']}: offsets from the others HS {off['HS']:+.3f} s, TO {off['TO']:+.3f} s")
         out.append(row)
     _print_set(f"real videos, hand labels, BlazePose, leave-one-video-out offsets (each video scored with offsets calibrated on the other {len(out) - 1}: the held-out figure)", out, False)
+    if heldout_videos is not None:
+        for name, keep in (("shared", lambda r: not r["_heldout"]), ("held-out", lambda r: r["_heldout"])):
+            part = [r for r in out if keep(r)]
+            _print_set(f"the same, {name} videos only ({len(part)})", part, False)
     return out
 
 
