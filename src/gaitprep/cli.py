@@ -62,6 +62,16 @@ def _cmd_samples(a) -> int:
     return 0
 
 
+def _cmd_table(a) -> int:
+    from .healthgait.tables import write_input_table
+
+    missing = write_input_table(a.name, a.input, a.output)
+    if missing:
+        print(f"{a.output}: columns not in {a.input}, written empty: {', '.join(missing)}", file=sys.stderr)
+    print(f"{a.output} written from {a.input}", file=sys.stderr)
+    return 0
+
+
 def plain(text):
     """reStructuredText/Sphinx markup -> plain text for --help (``x`` -> x, :func:`x` -> x,
     ``Example::`` -> ``Example:``); None stays None."""
@@ -115,7 +125,7 @@ def _plain_parser(p: argparse.ArgumentParser) -> None:
 
 #: subcommands defined in this module: a job of one of them builds its parser without
 #: importing :data:`SUBCOMMAND_MODULES` (about 60 ms CPU for every ``gaitprep run`` job)
-OWN_COMMANDS = ("run", "samples")
+OWN_COMMANDS = ("run", "samples", "table")
 
 
 def _own_command(argv: list[str]) -> bool:
@@ -154,6 +164,16 @@ def build_parser(subcommand_modules=SUBCOMMAND_MODULES) -> argparse.ArgumentPars
     g.add_argument("--videos-dir")
     s.add_argument("--participant-id", metavar="REGEX", help="participant-ID pattern, as config participant_id (default: PA + 3 or more digits)")
     s.set_defaults(func=_cmd_samples)
+    t = sub.add_parser(
+        "table",
+        help="write a user's input table into the tree (participants_measures.csv in the spec's columns)",
+        description="participants_measures: the spec's columns in the spec's order, those the input lacks written empty,"
+        " other input columns after them; gait_parameters: copied unchanged. Written atomically.",
+    )
+    t.add_argument("name", choices=("participants_measures", "gait_parameters"))
+    t.add_argument("--input", required=True, help="the user's CSV (comma, semicolon or tab separated)")
+    t.add_argument("--output", required=True, help="the tree's <name>.csv")
+    t.set_defaults(func=_cmd_table)
     for mod in subcommand_modules:
         try:
             m = importlib.import_module(mod)

@@ -1,8 +1,9 @@
-# tables: the input CSVs copied through into the tree.
+# tables: the input CSVs written into the tree (gaitprep.healthgait.tables).
 
 
 rule copy_input_table:
-    # participants_measures.csv and gait_parameters.csv are inputs copied through into the tree.
+    # participants_measures.csv (in the spec's columns, those the input lacks empty) and
+    # gait_parameters.csv (copied unchanged) from the user's files.
     input:
         lambda w: config[w.name],
     output:
@@ -15,4 +16,4 @@ rule copy_input_table:
     conda:
         "../envs/gaitprep.yaml"
     shell:
-        "cp {input:q} {output:q} 2> {log}"
+        "python -m gaitprep table {wildcards.name} --input {input:q} --output {output:q} > {log:q} 2>&1"

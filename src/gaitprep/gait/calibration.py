@@ -38,6 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import CalibrationError
+from ..healthgait.tables import sniff_delimiter
 from .io import read_json_file
 
 #: Vertical nose-to-ankle distance of a walking adult as a fraction of stature. Standing
@@ -130,11 +131,6 @@ def body_height_px(series, passes, min_frames: int = 5) -> Optional[float]:
 HEIGHT_RANGE_CM = (50.0, 250.0)
 
 
-def _sniff_delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in (",", ";", "\t")}
-    return max(counts, key=counts.get) if max(counts.values()) else ","
-
-
 def read_measures(csv_path: str | Path, participants=None) -> dict:
     """Parse and check the ``ID`` and ``Height`` columns of a ``participants_measures.csv``.
 
@@ -161,7 +157,7 @@ def read_measures(csv_path: str | Path, participants=None) -> dict:
     lines = text.splitlines()
     if not lines:
         raise CalibrationError(f"height calibration: {p} is empty")
-    delim = _sniff_delimiter(lines[0])
+    delim = sniff_delimiter(lines[0])
     rows = list(csv.reader(lines, delimiter=delim))
     header = [h.strip() for h in rows[0]]
     if "ID" not in header or "Height" not in header:

@@ -52,6 +52,20 @@ SUFFIX = {"pose": "_AlphaPose", "silhouette": "_YOLOV8", "segmentation": "_Dense
 #: image extension per modality
 IMAGE_EXT = {"silhouette": ".jpg", "segmentation": ".png", "flow": ".png"}
 ESTIMATION_CSV = "gait_parameters_estimation.csv"
+#: participants_measures.csv columns, as the spec lists them (compared with
+#: :func:`column_key`: ignoring case, spaces and underscores)
+MEASURES_COLUMNS = [
+    "ID", "Sex", "Age", "PA_level", "Height", "Weight", "BMI", "WaistC", "HipC", "NeckC",
+    "Percentage fat mass", "Lean mass",
+]  # fmt: skip
+
+
+def column_key(col: str) -> str:
+    """A table column's name as the contract compares it: lower case, no spaces or
+    underscores (``"Percentage fat mass"`` and ``"percentage_fat_mass"`` are one column)."""
+    return re.sub(r"[\s_]+", "", col.strip().lower())
+
+
 ESTIMATION_COLUMNS = ["ID"] + [
     f"{p}_{g}" for g in GAIT_TYPES for p in ("Step", "Stride", "Cadence", "MonoSP", "BiSP", "Speed")
 ]

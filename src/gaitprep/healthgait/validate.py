@@ -71,10 +71,7 @@ COORD_ERROR_MARGIN = 0.05
 COORD_SLACK_PX = 1.0
 
 #: participants_measures.csv columns, as the spec lists them (compared ignoring case, spaces/underscores)
-MEASURES_COLUMNS = [
-    "ID", "Sex", "Age", "PA_level", "Height", "Weight", "BMI", "WaistC", "HipC", "NeckC",
-    "Percentage fat mass", "Lean mass",
-]  # fmt: skip
+MEASURES_COLUMNS = naming.MEASURES_COLUMNS
 #: gaitprep's own side outputs in the root: checked lightly
 SIDE_DIRS = ("logs", "provenance", "qc", "gait_steps", "gait_overrides", "exports", "intermediate", "benchmarks", ".snakemake")
 SIDE_FILES = ("run_report.json",)
@@ -720,8 +717,7 @@ def _check_against_provenance(c: _Collector, root: Path, clip: ClipFiles, pose: 
 # --------------------------------------------------------------------------- tree level
 
 
-def _norm(col: str) -> str:
-    return re.sub(r"[\s_]+", "", col.strip().lower())
+_norm = naming.column_key
 
 
 def _read_csv(c: _Collector, path: Path) -> Optional[tuple[list[str], list[list[str]]]]:
