@@ -88,3 +88,11 @@ def test_the_rule_writes_the_spec_columns(tmp_path):
     rows = _rows(out / "participants_measures.csv")
     assert rows[0] == naming.MEASURES_COLUMNS and rows[1][0] == "PA900" and rows[1][4] == "170"
     assert "written empty: Sex, Age" in (out / "logs" / "copy_input_table" / "participants_measures.log").read_text()
+
+
+def test_the_height_calibration_reads_the_same_spellings(tmp_path):
+    from gaitprep.gait.calibration import read_measures
+
+    src = tmp_path / "m.csv"
+    src.write_text("id ; height;Notes\nPA001; 172.5 ;x\n")
+    assert read_measures(src)["PA001"]["height_cm"] == 172.5

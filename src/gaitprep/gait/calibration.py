@@ -38,6 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import CalibrationError
+from ..healthgait.naming import column_key
 from ..healthgait.tables import sniff_delimiter
 from .io import read_json_file
 
@@ -134,7 +135,8 @@ HEIGHT_RANGE_CM = (50.0, 250.0)
 def read_measures(csv_path: str | Path, participants=None) -> dict:
     """Parse and check the ``ID`` and ``Height`` columns of a ``participants_measures.csv``.
 
-    The delimiter (comma, semicolon or tab) is taken from the header line. Checked, for the
+    The delimiter (comma, semicolon or tab) is taken from the header line; column names
+    are compared ignoring case, spaces and underscores (``height`` is ``Height``). Checked, for the
     rows of ``participants`` (an iterable of IDs; all rows when None): the row has as many
     fields as the header (a decimal comma in a comma-separated file adds one), the ID is
     not repeated anywhere in the file, and ``Height`` parses as a number (a decimal comma,
@@ -160,9 +162,10 @@ def read_measures(csv_path: str | Path, participants=None) -> dict:
     delim = sniff_delimiter(lines[0])
     rows = list(csv.reader(lines, delimiter=delim))
     header = [h.strip() for h in rows[0]]
-    if "ID" not in header or "Height" not in header:
+    keys = [column_key(h) for h in header]  # as the tree's table and the validator compare them
+    if "id" not in keys or "height" not in keys:
         raise CalibrationError(f"height calibration: {p} has no ID and Height columns (has {header})")
-    i_id, i_h = header.index("ID"), header.index("Height")
+    i_id, i_h = keys.index("id"), keys.index("height")
     want = None if participants is None else {str(x) for x in participants}
     seen: dict = {}
     for n, r in enumerate(rows[1:], start=2):
