@@ -502,6 +502,32 @@ def test_last_contact_with_the_toe_at_the_border_is_read_from_the_heel(seed, dir
     assert len(near) == 1 and near[0]["foot"] == last["foot"], ([(e["frame"], e["foot"]) for e in hs], last)
 
 
+@pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
+@pytest.mark.parametrize("seed", [1, 3, 7])
+def test_first_toe_off_with_the_heel_at_the_border_is_read_from_the_toe(seed, direction):
+    """A walker coming into view: its first toe-off has the toe 30-60 px inside the image and
+    the heel within the border margin or past the border. The leg is masked, its toes kept,
+    so the toe-off is found from the toe, on time and on the right foot (before, the whole
+    leg was masked and the toe-off lost)."""
+    from gaitprep.synth import Walker, WalkerParams, walker_keypoints
+
+    p = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
+    w = Walker(p)
+
+    def heel_toe(e):
+        b = w.image_body(e["time"])
+        return b[f"{e['foot'][0]}_heel"][0], b[f"{e['foot'][0]}_big_toe"][0]
+
+    first = min((e for e in w.events() if e["event"] == "TO" and 0 <= heel_toe(e)[1] < p.width), key=lambda e: e["frame"])
+    heel, toe = heel_toe(first)
+    assert min(heel, p.width - 1 - heel) < 20 and min(toe, p.width - 1 - toe) > 28, (heel, toe)
+    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+    res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+    to = [e for e in res.events if e["event"] == "TO"]
+    near = [e for e in to if abs(e["frame"] - first["frame"]) < 0.5]
+    assert len(near) == 1 and near[0]["foot"] == first["foot"], ([(e["frame"], e["foot"]) for e in to], first)
+
+
 def test_backward_samples_drops_what_moves_back_and_keeps_noise():
     """A front-most foot never moves backward over the ground: a run drawn behind the
     samples before it and a single sample ahead of all after it are dropped; noise under

@@ -160,7 +160,9 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     at the image edge) is masked on its own, and the frame stays usable when the other
     leg's ankle is seen; a toe alone within the margin (the foot reaching the edge of the
     view, its heel a foot length inside) masks only the toes, so that the heel strike of a
-    foot landing at the border is still read from its heel:
+    foot landing at the border is still read from its heel; likewise a heel or ankle
+    within the margin with the knee and toes inside (a foot coming into view toe first)
+    masks the leg but keeps the toes, so that its toe-off is read from the toe:
     a walker coming into or leaving the view keeps the first and last contacts of the
     leg in view (the events there come from that leg's own signal, ``source:
     "single-foot"``). A leg missing for another reason (occluded, low score) still
@@ -203,9 +205,14 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
                 keys = [f"{sd}_{j}" for j in ("knee", "ankle", "heel") if f"{sd}_{j}" in s.xy] + ([] if heel else [k for k in toes if k.endswith("big_toe")])
                 at_border[sd] = near(keys, raw_x)  # (the score-masked positions are a subset)
                 toe_near = near(toes, raw_x) if toes and heel else np.zeros(s.n, bool)
+                # and the other way round: a heel or ankle at the border with the knee and the
+                # toes inside (a foot coming into view toe first, its heel still beyond the
+                # entry border) keeps its toes, so that its toe-off is read from the toe
+                knee = [f"{sd}_knee"] if f"{sd}_knee" in s.xy else []
+                keep_toes = at_border[sd] & ~toe_near & ~near(knee, raw_x) if toes and heel and knee else np.zeros(s.n, bool)
                 for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
                     if k in s.xy:
-                        s.xy[k][at_border[sd]] = np.nan
+                        s.xy[k][at_border[sd] & ~keep_toes if k in toes else at_border[sd]] = np.nan
                 for k in toes:
                     s.xy[k][toe_near] = np.nan
             la, ra = np.isfinite(s.xy["l_ankle"][:, 0]), np.isfinite(s.xy["r_ankle"][:, 0])
