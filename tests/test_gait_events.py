@@ -478,28 +478,39 @@ def test_first_contact_with_the_trailing_leg_still_outside_the_image(monkeypatch
     assert old["frame"] > t["frame"] + 10  # the old rule's first strike is the next one
 
 
+def _contact_at_the_border(seed: int, direction: str, kind: str, last: bool):
+    """The exact-keypoint walker of the border tests: its last (``last``) or first contact of
+    ``kind`` whose own point (heel for HS, toe for TO) is in the image, that contact's heel
+    and toe distances from the nearer left/right border (px), and the detected events of
+    ``kind`` within 0.5 frame of it."""
+    from gaitprep.synth import Walker, WalkerParams, walker_keypoints
+
+    p = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
+    w = Walker(p)
+
+    def heel_toe(e):
+        b = w.image_body(e["time"])
+        return b[f"{e['foot'][0]}_heel"][0], b[f"{e['foot'][0]}_big_toe"][0]
+
+    own = 0 if kind == "HS" else 1
+    seen = [e for e in w.events() if e["event"] == kind and 0 <= heel_toe(e)[own] < p.width]
+    true = (max if last else min)(seen, key=lambda e: e["frame"])
+    heel, toe = (min(x, p.width - 1 - x) for x in heel_toe(true))
+    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+    res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+    near = [e for e in res.events if e["event"] == kind and abs(e["frame"] - true["frame"]) < 0.5]
+    return true, heel, toe, near
+
+
 @pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
 @pytest.mark.parametrize("seed", [2, 5])
 def test_last_contact_with_the_toe_at_the_border_is_read_from_the_heel(seed, direction):
     """A walker leaving the view: its last heel strike lands 50-65 px inside the image with
     the toe at or past the border. The toe alone masks only the toes, so the strike is found
     from the heel, on time (before, the whole leg was masked and the strike lost)."""
-    from gaitprep.synth import Walker, WalkerParams, walker_keypoints
-
-    p = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
-    w = Walker(p)
-    def heel_toe(e):
-        b = w.image_body(e["time"])
-        return b[f"{e['foot'][0]}_heel"][0], b[f"{e['foot'][0]}_big_toe"][0]
-
-    last = max((e for e in w.events() if e["event"] == "HS" and 0 <= heel_toe(e)[0] < p.width), key=lambda e: e["frame"])
-    heel, toe = heel_toe(last)
-    assert 40 < min(heel, p.width - 1 - heel) and min(toe, p.width - 1 - toe) < 16, (heel, toe)
-    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
-    res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
-    hs = [e for e in res.events if e["event"] == "HS"]
-    near = [e for e in hs if abs(e["frame"] - last["frame"]) < 0.5]
-    assert len(near) == 1 and near[0]["foot"] == last["foot"], ([(e["frame"], e["foot"]) for e in hs], last)
+    last, heel, toe, near = _contact_at_the_border(seed, direction, "HS", last=True)
+    assert heel > 40 and toe < 16, (heel, toe)
+    assert len(near) == 1 and near[0]["foot"] == last["foot"], (near, last)
 
 
 @pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
@@ -509,23 +520,9 @@ def test_first_toe_off_with_the_heel_at_the_border_is_read_from_the_toe(seed, di
     the heel within the border margin or past the border. The leg is masked, its toes kept,
     so the toe-off is found from the toe, on time and on the right foot (before, the whole
     leg was masked and the toe-off lost)."""
-    from gaitprep.synth import Walker, WalkerParams, walker_keypoints
-
-    p = WalkerParams(direction=direction, cadence=100, step_length_cm=60, seed=seed)
-    w = Walker(p)
-
-    def heel_toe(e):
-        b = w.image_body(e["time"])
-        return b[f"{e['foot'][0]}_heel"][0], b[f"{e['foot'][0]}_big_toe"][0]
-
-    first = min((e for e in w.events() if e["event"] == "TO" and 0 <= heel_toe(e)[1] < p.width), key=lambda e: e["frame"])
-    heel, toe = heel_toe(first)
-    assert min(heel, p.width - 1 - heel) < 20 and min(toe, p.width - 1 - toe) > 28, (heel, toe)
-    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
-    res = analyze_clip(s, p.fps, CLIP, {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
-    to = [e for e in res.events if e["event"] == "TO"]
-    near = [e for e in to if abs(e["frame"] - first["frame"]) < 0.5]
-    assert len(near) == 1 and near[0]["foot"] == first["foot"], ([(e["frame"], e["foot"]) for e in to], first)
+    first, heel, toe, near = _contact_at_the_border(seed, direction, "TO", last=False)
+    assert heel < 20 and toe > 28, (heel, toe)
+    assert len(near) == 1 and near[0]["foot"] == first["foot"], (near, first)
 
 
 def test_backward_samples_drops_what_moves_back_and_keeps_noise():
