@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from ..healthgait.naming import column_key
-from ..healthgait.tables import sniff_delimiter
+from ..healthgait.tables import read_rows, width_problem
 from .io import read_json_file
 
 #: Vertical nose-to-ankle distance of a walking adult as a fraction of stature. Standing
@@ -150,33 +150,23 @@ def read_measures(csv_path: str | Path, participants=None) -> dict:
         CalibrationError: the file is missing, lacks the columns, or any check fails;
             the message names the file and, for every problem, the line and the value.
     """
-    import csv
-
     p = Path(csv_path)
     if not p.is_file():
         raise CalibrationError(f"height calibration: participants_measures file {p} not found")
-    text = p.read_text(encoding="utf-8-sig", errors="replace")
-    lines = text.splitlines()
-    if not lines:
+    if not p.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         raise CalibrationError(f"height calibration: {p} is empty")
-    delim = sniff_delimiter(lines[0])
-    rows = list(csv.reader(lines, delimiter=delim))
-    header = [h.strip() for h in rows[0]]
+    delim, header, rows = read_rows(p)
     keys = [column_key(h) for h in header]  # as the tree's table and the validator compare them
     if "id" not in keys or "height" not in keys:
         raise CalibrationError(f"height calibration: {p} has no ID and Height columns (has {header})")
     i_id, i_h = keys.index("id"), keys.index("height")
     want = None if participants is None else {str(x) for x in participants}
     seen: dict = {}
-    for n, r in enumerate(rows[1:], start=2):
-        if not r or not "".join(r).strip():
-            continue
+    for n, r in rows:
         pid = r[i_id].strip() if len(r) > i_id else ""
         seen.setdefault(pid, []).append(n)
     problems, out = [], {}
-    for n, r in enumerate(rows[1:], start=2):
-        if not r or not "".join(r).strip():
-            continue
+    for n, r in rows:
         pid = r[i_id].strip() if len(r) > i_id else ""
         if want is not None and pid not in want:
             continue
@@ -185,9 +175,8 @@ def read_measures(csv_path: str | Path, participants=None) -> dict:
             if seen[pid][0] == n:
                 problems.append(f"{where}: participant {pid} appears on lines {', '.join(map(str, seen[pid]))} (duplicate ID: which height is right?)")
             continue
-        if len(r) != len(header):
-            hint = " (a decimal comma in a comma-separated file? write 172.5)" if delim == "," and len(r) > len(header) else ""
-            problems.append(f"{where}: {len(r)} fields where the header has {len(header)}{hint}: {delim.join(r)!r}")
+        if bad := width_problem(r, header, delim):
+            problems.append(f"{where}: {bad}: {delim.join(r)!r}")
             continue
         cell = r[i_h].strip()
         try:

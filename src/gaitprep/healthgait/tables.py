@@ -31,6 +31,27 @@ def sniff_delimiter(header: str) -> str:
     return max(counts, key=counts.get) if max(counts.values()) else ","
 
 
+def read_rows(path: Path) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
+    """``(delimiter, header, rows)`` of a CSV file: the delimiter from :func:`sniff_delimiter`,
+    the header's names stripped, and every non-blank row after it as ``(line number, fields)``
+    (1-based, as an editor shows it). A UTF-8 byte-order mark is dropped. The file must exist
+    and have a non-blank first line (the callers check and word their own errors)."""
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    delim = sniff_delimiter(lines[0])
+    rows = list(csv.reader(lines, delimiter=delim))
+    body = [(n, r) for n, r in enumerate(rows[1:], start=2) if r and "".join(r).strip()]
+    return delim, [h.strip() for h in rows[0]], body
+
+
+def width_problem(row: list[str], header: list[str], delim: str) -> str:
+    """"" when ``row`` has as many fields as ``header``, else what is wrong (with the decimal
+    comma hint for a comma-separated file with one field too many)."""
+    if len(row) == len(header):
+        return ""
+    hint = " (a decimal comma in a comma-separated file? write 172.5)" if delim == "," and len(row) > len(header) else ""
+    return f"{len(row)} fields where the header has {len(header)}{hint}"
+
+
 def write_measures_table(src: str | Path, dst: str | Path) -> list[str]:
     """Write the user's ``participants_measures`` CSV ``src`` to ``dst`` in the spec's columns.
 
@@ -50,13 +71,9 @@ def write_measures_table(src: str | Path, dst: str | Path) -> list[str]:
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise InputError(f"participants_measures: {src} not found")
-    text = src.read_text(encoding="utf-8-sig", errors="replace")
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    if not src.read_text(encoding="utf-8-sig", errors="replace").strip():
         raise InputError(f"participants_measures: {src} is empty (expected a header line with ID, Height, ...)")
-    delim = sniff_delimiter(lines[0])
-    rows = list(csv.reader(lines, delimiter=delim))
-    header = [h.strip() for h in rows[0]]
+    delim, header, rows = read_rows(src)
     keys = [naming.column_key(h) for h in header]
     twice = sorted({h for h, k in zip(header, keys) if keys.count(k) > 1})
     if twice:
@@ -70,12 +87,9 @@ def write_measures_table(src: str | Path, dst: str | Path) -> list[str]:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(naming.MEASURES_COLUMNS + [header[i] for i in extra])
-    for n, r in enumerate(rows[1:], start=2):
-        if not r or not "".join(r).strip():
-            continue
-        if len(r) != len(header):
-            hint = " (a decimal comma in a comma-separated file? write 172.5)" if delim == "," and len(r) > len(header) else ""
-            raise InputError(f"participants_measures: {src} line {n}: {len(r)} fields where the header has {len(header)}{hint}")
+    for n, r in rows:
+        if bad := width_problem(r, header, delim):
+            raise InputError(f"participants_measures: {src} line {n}: {bad}")
         cells = [r[i].strip() if i is not None else "" for i in index] + [r[i].strip() for i in extra]
         w.writerow(cells)
     from .writers import atomic_path  # (cv2, numpy: not needed by sniff_delimiter's users)
