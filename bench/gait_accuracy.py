@@ -261,14 +261,15 @@ def real_pose(video: str, cache: Path, videos_dir: Path = VIDEOS_DIR) -> tuple[l
     return recs, info
 
 
-def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "real") -> list[dict]:
-    """Score every labelled video of ``<prefix>_events.tsv`` (videos in ``videos_dir``);
-    a ``<prefix>_sources.tsv`` beside the labels (columns ``video sha1 source``) pins
-    each video's content: a different file is refused."""
+def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "real",
+             only: str | None = None) -> list[dict]:  # fmt: skip
+    """Score every labelled video of ``<prefix>_events.tsv`` (videos in ``videos_dir``), or
+    only the one named ``only``; a ``<prefix>_sources.tsv`` beside the labels (columns
+    ``video sha1 source``) pins each video's content: a different file is refused."""
     labels, passes = read_labels(labels_dir, prefix)
     _check_sources(labels_dir / f"{prefix}_sources.tsv", videos_dir)
     rows = []
-    for video in sorted(passes):
+    for video in sorted(v for v in passes if only is None or v == only):
         recs, info = real_pose(video, cache, videos_dir)
         fps = float(info["fps"])
         ts = info.get("t_s") or []
@@ -672,16 +673,17 @@ def run_rendered_step_to(cache: Path) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def _real_sets(labels: Path, cache: Path, heldout_videos: Path | None) -> list[dict]:
-    """Every labelled real video: the shared ones and, when ``heldout_videos`` is given, the
-    held-out ones (scored as :func:`run_real` does, with whatever ``zeni_events`` is now)."""
-    rows = run_real(labels, cache)
+def _real_sets(labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None) -> list[dict]:
+    """Every labelled real video (or only the one named ``only``): the shared ones and, when
+    ``heldout_videos`` is given, the held-out ones (scored as :func:`run_real` does, with
+    whatever ``zeni_events`` is now)."""
+    rows = run_real(labels, cache, only=only)
     if heldout_videos is not None:
-        rows += run_real(labels, cache, heldout_videos, prefix="heldout")
+        rows += run_real(labels, cache, heldout_videos, prefix="heldout", only=only)
     return rows
 
 
-def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | None) -> list[dict]:
+def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None) -> list[dict]:
     """:func:`_real_sets` with the BlazePose offsets replaced by ``off`` (``{"HS": s, "TO": s}``)."""
     import gaitprep.gait.clip as clip_mod
     import gaitprep.gait.events as ev_mod
@@ -689,7 +691,7 @@ def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | N
     orig = ev_mod.zeni_events
     clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets=off)
     try:
-        return _real_sets(labels, cache, heldout_videos)
+        return _real_sets(labels, cache, heldout_videos, only)
     finally:
         clip_mod.zeni_events = orig
 
@@ -722,7 +724,7 @@ def leave_one_out(labels: Path, cache: Path, heldout_videos: Path | None = None)
     for r in raw:
         others = [x for x in raw if x["label"] != r["label"]]
         off = {k: -float(np.mean([e / x["fps"] for x in others for e in x[k]["errors"]])) for k in ("HS", "TO")}
-        row = next(x for x in _with_offsets(off, labels, cache, heldout_videos) if x["label"] == r["label"])
+        (row,) = (x for x in _with_offsets(off, labels, cache, heldout_videos, only=r["label"]) if x["_heldout"] == r["_heldout"])
         print(f"{r['label']}: offsets from the others HS {off['HS']:+.3f} s, TO {off['TO']:+.3f} s")
         out.append(row)
     _print_set(f"real videos, hand labels, BlazePose, leave-one-video-out offsets (each video scored with offsets calibrated on the other {len(out) - 1}: the held-out figure)", out, False)
