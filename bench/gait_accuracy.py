@@ -454,6 +454,13 @@ def main() -> None:
         action="store_true",
         help="print the BlazePose timing offsets (s) that zero the mean error on all the real videos (computed without offsets)",
     )
+    ap.add_argument(
+        "--domains",
+        metavar="ALPHAS",
+        default=None,
+        help="raw event timing (no offsets) on the real videos against the renderer sweep (--sweep-only's SEED,N, default"
+        " 4321,16) for these comma-separated refinement thresholds, e.g. 0.1,0.3,0.5",
+    )
     a = ap.parse_args()
     import gaitprep
 
@@ -464,6 +471,11 @@ def main() -> None:
         return
     if a.loo:
         leave_one_out(Path(a.labels), Path(a.cache), heldout)
+        return
+    if a.domains:
+        seed, n = (int(x) for x in (a.sweep_only or "4321,16").split(","))
+        alphas = [float(x) for x in a.domains.split(",")]
+        domain_alphas(Path(a.labels), Path(a.cache), heldout, Path(a.render_cache), (seed, n), alphas)
         return
     if a.sweep_only:
         seed, n = (int(x) for x in a.sweep_only.split(","))
@@ -592,15 +604,7 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED) ->
             frames = {int(f): j for j, f in enumerate(s.frames)}
             det = [dict(e, _t=float(e["t"])) for e in res.events]
             for kind in ("HS", "TO"):
-                key = "heel" if kind == "HS" else "big_toe"
-                tev = []
-                for e in in_view[k_walker]:
-                    j = frames.get(int(round(e["frame"])))
-                    if e["event"] != kind or j is None or not np.isfinite(s.xy["l_hip"][j, 0]):
-                        continue
-                    xs = [s.xy[f"{sd}_{key}"][j, 0] for sd in ("l", "r")]
-                    if any(np.isfinite(x) and 15 < x < p.width - 15 for x in xs):
-                        tev.append(dict(e, eligible=True))
+                tev = _seen_truth(s, p, in_view[k_walker], kind)
                 m = match_events(det, tev, kind, p.fps, lambda t: True)
                 tot[kind][0] += m["n_true"]
                 tot[kind][1] += m["found"]
@@ -635,6 +639,101 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED) ->
         for k, v in means.items():
             v = np.array(v)
             print(f"| {name} | {PARAMS[k]} | {len(v)}/{len(cfgs)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
+
+
+def _seen_truth(s, p, in_view: list[dict], kind: str) -> list[dict]:
+    """The true events of ``kind`` a sweep scores (:func:`run_rendered_sweep`): of the
+    contacts in view (``in_view``), those at whose frame the pose model places the hips and
+    the striking heel (HS) or leaving toe (TO) of either leg more than 15 px inside the
+    left/right image border (``s``: the walker's pose series, ``p``: its parameters)."""
+    key = "heel" if kind == "HS" else "big_toe"
+    frames = {int(f): j for j, f in enumerate(s.frames)}
+    out = []
+    for e in in_view:
+        j = frames.get(int(round(e["frame"])))
+        if e["event"] != kind or j is None or not np.isfinite(s.xy["l_hip"][j, 0]):
+            continue
+        xs = [s.xy[f"{sd}_{key}"][j, 0] for sd in ("l", "r")]
+        if any(np.isfinite(x) and 15 < x < p.width - 15 for x in xs):
+            out.append(dict(e, eligible=True))
+    return out
+
+
+def domain_alphas(labels: Path, cache: Path, heldout_videos: Path | None, render_cache: Path,
+                  sweep: tuple[int, int], alphas: list[float]) -> None:  # fmt: skip
+    """Raw timing (no offsets) of BlazePose events against hand labels of real video and
+    against the exact truth of the project's renderer walkers, for each refinement
+    threshold ``alpha`` (:data:`gaitprep.gait.events.LABEL_FREE_ALPHA`, both kinds): one
+    offset per kind can be right on both only where the two mean errors agree."""
+    import gaitprep.gait.events as ev_mod
+    from gaitprep.gait.validation import synth_blazepose
+    from gaitprep.synth.truth import events_in_view
+
+    seed, n = sweep
+    data = [synth_blazepose(cfg, render_cache, tag=f"sweep{seed}_{i}") for i, cfg in enumerate(sweep_configs(n, seed))]
+    in_view = [events_in_view(p) for _, _, p in data]
+    print(f"\n## raw event timing (no offsets) by refinement threshold: real hand labels vs renderer sweep {seed},{n}")
+    print("| alpha (HS and TO) | kind | real mean error ms (n) | rendered mean error ms (n) | real - rendered ms |")
+    print("| --- | --- | --- | --- | --- |")
+    orig = dict(ev_mod.LABEL_FREE_ALPHA)
+    try:
+        for alpha in alphas:
+            ev_mod.LABEL_FREE_ALPHA = {"HS": alpha, "TO": alpha}
+            rows = _with_offsets({"HS": 0.0, "TO": 0.0}, labels, cache, heldout_videos)
+            rend: dict = {"HS": [], "TO": []}
+            for (recs, _, p), iv in zip(data, in_view):
+                s, res = _rendered_clip(recs, p, None)
+                det = [dict(e, _t=float(e["t"])) for e in res.events]
+                for kind in rend:
+                    m = match_events(det, _seen_truth(s, p, iv, kind), kind, p.fps, lambda t: True)
+                    rend[kind] += [1000.0 * x / p.fps for x in m["errors"]]
+            for kind in ("HS", "TO"):
+                real = [1000.0 * x / r["fps"] for r in rows for x in r[kind]["errors"]]
+                print(f"| {alpha:g} | {kind} | {np.mean(real):+.1f} ({len(real)}) | {np.mean(rend[kind]):+.1f} ({len(rend[kind])}) |"
+                      f" {np.mean(real) - np.mean(rend[kind]):+.1f} |")  # fmt: skip
+    finally:
+        ev_mod.LABEL_FREE_ALPHA = orig
+    # where each truth puts the heel: its distance from where it comes to rest, around the
+    # true HS frame, on the pose the detector reads (swap-corrected legs)
+    profiles: dict = {"real (hand labels)": [], "rendered (exact contact, <= 30 fps)": []}
+    lab = [read_labels(labels, "real") + (VIDEOS_DIR,)]
+    if heldout_videos is not None:
+        lab.append(read_labels(labels, "heldout") + (heldout_videos,))
+    for events, passes, vdir in lab:
+        for video in sorted(passes):
+            recs, info = real_pose(video, cache, vdir)
+            s = series_from_records(recs, video, info["width"], info["height"])
+            s.extra["backend"] = "blazepose"
+            res = analyze_clip(s, float(info["fps"]), "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
+            profiles["real (hand labels)"] += [_heel_profile(res.prep, e, float(info["fps"])) for e in events.get(video, []) if e["event"] == "HS"]
+    for (recs, _, p), iv in zip(data, in_view):
+        if p.fps <= 30:
+            s, res = _rendered_clip(recs, p, None)
+            profiles["rendered (exact contact, <= 30 fps)"] += [_heel_profile(res.prep, e, p.fps) for e in _seen_truth(s, p, iv, "HS")]
+    print("\nmedian heel distance from its rest position (% of leg length) at frames k from the true HS (real: 24-30 fps)")
+    print("| truth | n | " + " | ".join(f"k={k:+d}" for k in PROFILE_K) + " |")
+    print("| --- | --- | " + " | ".join("---" for _ in PROFILE_K) + " |")
+    for name, rows in profiles.items():
+        rows = np.array([r for r in rows if r is not None])
+        print(f"| {name} | {len(rows)} | " + " | ".join(f"{v:.1f}" for v in np.nanmedian(rows, axis=0)) + " |")
+
+
+PROFILE_K = (-2, -1, 0, 1, 2)
+
+
+def _heel_profile(prep, e: dict, fps: float):
+    """``|x(k) - rest|`` of the HS foot's heel at frames ``e["frame"] + k`` (k in
+    :data:`PROFILE_K`), in % of the leg length (median hip-to-ankle height); ``rest`` is the
+    heel's median x 2 frames to 0.25 s after the HS. None near the ends of the pose."""
+    sd = "l" if e["foot"] == "left" else "r"
+    x = prep.series.xy[f"{sd}_heel"][:, 0]
+    j = int(round(e["frame"])) - int(prep.series.frames[0])
+    h = int(round(0.25 * fps))
+    if j + min(PROFILE_K) < 0 or j + h >= len(x) or not np.isfinite(x[j + 2 : j + h]).any():
+        return None
+    leg = np.nanmedian(np.abs(prep.series.xy[f"{sd}_ankle"][:, 1] - prep.series.xy[f"{sd}_hip"][:, 1]))
+    rest = np.nanmedian(x[j + 2 : j + h])
+    return [100.0 * abs(x[j + k] - rest) / leg for k in PROFILE_K]
 
 
 def run_rendered_step_to(cache: Path) -> None:

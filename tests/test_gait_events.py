@@ -239,6 +239,16 @@ def test_bench_sweep_only_runs(tmp_path):
     assert "1 random walkers (sweep_configs, seed 4321)" in out and "| BlazePose's | HS |" in out
 
 
+@pytest.mark.slow
+def test_bench_domains_runs(tmp_path):
+    """`--domains ALPHAS` (docs/gait.md: why one BlazePose offset cannot be right on both real
+    video and rendered walkers), on the four shared videos and one rendered walker (~1 min)."""
+    out = _bench_accuracy("--domains", "0.3", "--sweep-only", "4321,1", "--render-cache", str(tmp_path / "r"),
+                          "--cache", str(tmp_path / "c"))  # fmt: skip
+    assert "| 0.3 | HS |" in out and "| 0.3 | TO |" in out
+    assert "| real (hand labels) | 33 |" in out and "| rendered (exact contact, <= 30 fps) |" in out
+
+
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
     """``load_pose(..., provenance=)``: the provenance's frame timestamps time the events and
     its backend selects the timing correction (BlazePose: calibrated on hand labels)."""
