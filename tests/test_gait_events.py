@@ -626,3 +626,20 @@ def test_per_foot_extent_keeps_a_short_legs_toe_offs_and_drops_a_glitch():
     kept = _consistent_extent(pev, sig, per_foot=True)
     assert sorted(e["frame"] for e in kept if e["foot"] == "left") == [25, 55, 85, 115]
     assert len([e for e in kept if e["foot"] == "right"]) == 6
+
+
+def test_a_maximum_right_after_the_data_begin_is_judged_by_its_fall():
+    """``signal_peaks(open_start=True)``: a heel strike 3 samples after the pose begins (a
+    walker coming into view: the rise into it cut short) is found by the stance that
+    follows it; without ``open_start``, and at the end of the data (where the stance that
+    would show the contact is the part missing), the two-sided test stands."""
+    from gaitprep.gait.events import signal_peaks
+
+    fps = 30.0
+    t = np.arange(60) / fps
+    y = 40 * np.cos(2 * np.pi * (t - 0.1) / 1.1)  # maxima at 0.1 s (sample 3) and 1.2 s (sample 36)
+    found = signal_peaks(y, fps, open_start=True)
+    assert len(found) == 2 and abs(found[0] - 3.0) < 0.2 and abs(found[1] - 36.0) < 0.2
+    assert [round(p) for p in signal_peaks(y, fps)] == [36]
+    # the mirror at the end: a maximum 3 samples before the data end is not taken
+    assert [round(p) for p in signal_peaks(y[::-1], fps, open_start=True)] == [59 - 36]

@@ -46,11 +46,24 @@ def parabolic_offset(y: np.ndarray, i: int) -> float:
     return float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
 
-def signal_peaks(y: np.ndarray, fps: float, spacing_s: float = MIN_EVENT_SPACING_S) -> list[float]:
+def signal_peaks(
+    y: np.ndarray, fps: float, spacing_s: float = MIN_EVENT_SPACING_S, open_start: bool = False
+) -> list[float]:
     """Maxima of a 1-D signal as fractional sample positions (finite samples only).
 
     Peaks closer than ``spacing_s`` are thinned (the higher wins) and a peak must have a
-    prominence of at least :data:`MIN_PROMINENCE_FRAC` of the 5-95 % range of ``y``.
+    prominence of at least :data:`MIN_PROMINENCE_FRAC` of the 5-95 % range of ``y``
+    (scipy's prominence: the smaller of the peak's rise from the lowest point on either
+    side before a higher sample; missing samples count as the signal's minimum, so next
+    to a gap only the seen side counts).
+
+    ``open_start``: the start of the data counts as such a gap too, so a maximum a few
+    samples after the data begin is judged by its fall after it alone. For a Zeni
+    signal the side after the extremum is the one that shows the contact (HS: the stance
+    that follows, the pelvis passing over the planted heel; TO: the swing that follows);
+    the rise before it (the swing into HS, the stance before TO) is what a walker coming
+    into view cuts short. The end of the data keeps the two-sided test: there the side
+    that would show the contact is the one missing.
     """
     y = np.asarray(y, float)
     fin = np.isfinite(y)
@@ -59,7 +72,9 @@ def signal_peaks(y: np.ndarray, fps: float, spacing_s: float = MIN_EVENT_SPACING
     lo, hi = np.nanpercentile(y, [5, 95])
     prom = max(MIN_PROMINENCE_FRAC * (hi - lo), 1e-9)
     yy = np.where(fin, y, np.nanmin(y))
-    idx, _ = find_peaks(yy, distance=max(1, int(spacing_s * fps)), prominence=prom)
+    lead = [np.nanmin(y)] if open_start else []
+    idx, _ = find_peaks(np.concatenate([lead, yy]), distance=max(1, int(spacing_s * fps)), prominence=prom)
+    idx = idx - len(lead)
     out = []
     for i in idx:
         if i == 0 or i == len(y) - 1 or not (fin[i - 1] and fin[i + 1]):
@@ -223,7 +238,9 @@ def _zeni_labelled(prep: Prepared, refine: bool, alpha: float, extents: tuple) -
         pev = []
         for side in SIDES:
             for kind, y, yy in (("HS", sig[side]["hs"], sig[side]["hs"]), ("TO", -sig[side]["to"], sig[side]["to"])):
-                for pos in signal_peaks(y, prep.fps):
+                # a walker coming into view: its first contact right after the pose begins
+                # (the label-free envelope keeps the two-sided test, see zeni_events)
+                for pos in signal_peaks(y, prep.fps, open_start=True):
                     value = _interp(y, pos)
                     extremum = float(prep.series.frames[p.start] + pos)
                     if refine:
@@ -430,9 +447,9 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: against hand labels of real video). Calibrated on all the labelled real videos
 #: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
 #: diagnostics).
-EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.045, "TO": 0.020}}
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.046, "TO": 0.020}}
 TUNING_NOTE = (
-    "offsets: mean error over the 8 hand-labelled real videos, 65 HS and 67 TO "
+    "offsets: mean error over the 8 hand-labelled real videos, 66 HS and 67 TO "
     "(bench/gait_accuracy.py --tune --heldout-videos DIR); held-out figure: leave-one-video-out"
 )
 
@@ -798,7 +815,13 @@ def zeni_events(
     same foot (alternate events: a glitch or a swing cut off by the view; comparing
     within a foot keeps the short steps of a limping leg), a second TO between two
     heel strikes, one within :data:`GAP_NEAR_S` of a pose gap of :data:`GAP_REJECT_S`
-    or more (its timing would come from the interpolation). Feet: heel
+    or more (its timing would come from the interpolation). Where one foot is not seen
+    (a walker coming into or leaving the view, furniture) the visible foot's own
+    extrema stand in (the per-leg signals, with the start of the data counting as a gap:
+    :func:`signal_peaks` ``open_start``, which finds the first contact of a walker coming
+    into view; the label-free envelope keeps the two-sided test: counting the start as
+    a gap there, an early extremum at the start of a step-to pass broke its alternation
+    in seed set S2). Feet: heel
     strikes alternate, so a pass has two possible assignments (:func:`_assign_feet`,
     which keeps the alternation across a missed event); the one the pose model's own
     labels (before any swap correction) agree with in most frames of the pass is
