@@ -331,3 +331,25 @@ def test_workflow_failed_gait_job_removes_the_stale_estimation_table(demo_run):
     assert not (root / "gait_steps" / "PA000" / "UGS" / "NW-WoJ_1.summary.json").exists()
     snakemake("--configfile", cfg, "--cores", "2", cwd=wd)
     assert est.is_file()
+
+
+def test_short_steps_still_get_numbers():
+    """Shuffling or step-to gait with steps ~0.11 x stature (the walker's x coordinates
+    compressed to 0.7 about the image centre: its steps 0.7 x 30 cm in the image scale the
+    height calibration reads from the upright body) is not refused: all six CSV parameters
+    are written and the step length is the compressed one."""
+    cfg = dict(DEMO, cadence=90, step_length_cm=30, height_cm=190)
+    p = WalkerParams(**cfg)
+    recs = walker_keypoints(p)
+    c = p.width / 2.0
+    for r in recs:
+        for j in (r["joints"] or {}).values():
+            j["x"] = c + 0.7 * (j["x"] - c)
+    res, _ = run(cfg, recs=recs)
+    s, q = res.summary, res.summary["quality"]
+    assert not q["refused"], q["refused"]
+    assert 0.08 < q["checks"]["step_length_over_height"]["value"] < 0.13
+    for k in ("step_length_cm", "stride_length_cm", "cadence_steps_per_min", "single_support_s", "double_support_s", "speed_m_per_s"):
+        assert np.isfinite(s["means"][k]), k
+    assert abs(s["means"]["step_length_cm"] - 0.7 * 30) < 1.5
+    assert abs(s["means"]["cadence_steps_per_min"] - 90) < 1.5

@@ -33,10 +33,14 @@ PLAUSIBLE = {
         "2011, Physiotherapy 97:182-189; Bohannon 1997, Age Ageing 26:15-19); below 0.1 m/s is not a walk",
     ),
     "step_length_over_height": (
-        0.15, 0.60, "step length / stature",
+        0.08, 0.60, "step length / stature",
         "stride length scales with stature (Grieve & Gear 1966, Ergonomics 9:379-399); adult steps are "
-        "about 0.35-0.45 x stature at comfortable speed; gaitprep's bounds leave room for shuffling gait "
-        "and fast walking, and catch a stature in the wrong unit or a wrong scale",
+        "about 0.35-0.45 x stature at comfortable speed. gaitprep's bounds: the lower one leaves room for "
+        "shuffling and step-to gait (a held-out limping video, its near foot landing 8 cm behind the far "
+        "one, has 0.138: refused under the first bound tried, 0.15) and the upper one for fast walking. "
+        "With height calibration the ratio is one of image lengths (step px / body px), so it checks the "
+        "pose and the events (a stride drawn a fraction or a multiple of the body's), not the stated "
+        "stature, which the measures check bounds (50-250 cm)",
     ),
     "stance_fraction": (
         0.45, 0.85, "of the gait cycle",
