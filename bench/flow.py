@@ -365,22 +365,24 @@ def cpu_matrix(a) -> int:
             np.savez(a.cache, key=key, flows=np.stack(ref), seconds=t_ref)
         print(f"reference: OpenCV full resolution, {t_ref:.1f} s", flush=True)
 
+    solver = [json.loads(x) for x in (a.params_list or ["{}"])]
     configs = []
     for engine in a.engines:
         for th in a.thread_list:
             for sc in a.scales:
-                configs.append((engine, th, sc))
+                for extra in solver:
+                    configs.append((engine, th, sc, extra))
     rows = []
-    print(f"{'engine':<20} {'threads':>7} {'scale':>5} {'wall s/pair':>11} {'CPU s/pair':>10} {'EPE px':>7} "
-          f"{'EPE max':>7} {'load1':>5}", flush=True)  # fmt: skip
-    for engine, th, sc in configs:
+    print(f"{'engine':<20} {'threads':>7} {'scale':>5} {'params':<28} {'wall s/pair':>11} {'CPU s/pair':>10} {'EPE px':>7} "
+          f"{'EPE max':>7} {'moving':>7} {'load1':>5}", flush=True)  # fmt: skip
+    for engine, th, sc, extra in configs:
         cv2.setNumThreads(th)
         torch.set_num_threads(th)
         ctx = Context(device="cpu")
         if engine == "opencv":
-            be = TVL1OpenCVBackend({"scale": sc}, ctx)
+            be = TVL1OpenCVBackend({"scale": sc, **extra}, ctx)
         else:
-            be = TVL1TorchBackend({"scale": sc, "threads": th, "compile": engine == "torch-compile", "batch_size": 1}, ctx)
+            be = TVL1TorchBackend({"scale": sc, "threads": th, "compile": engine == "torch-compile", "batch_size": 1, **extra}, ctx)
         # warm-up on the first pair (pays torch.compile's compilation), then all pairs timed once
         t0 = time.perf_counter()
         list(be.run(iter(frames[:2])))
@@ -391,12 +393,15 @@ def cpu_matrix(a) -> int:
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         load1 = (load0 + os.getloadavg()[0]) / 2
         epes = [mean_epe(f, r) for f, r in zip(flows, ref)]
-        row = {"engine": engine, "threads": th, "scale": sc, "pairs": len(flows), "wall_s_per_pair": wall / len(flows),
-               "cpu_s_per_pair": cpu / len(flows), "epe_mean_px": float(np.mean(epes)), "epe_max_px": float(np.max(epes)),
-               "warmup_s": warm, "load_avg_1min": round(load1, 2)}  # fmt: skip
+        # over the moving pixels (reference magnitude > 0.5 px): the walker, where the flow is read
+        moving = [float(np.linalg.norm(f - r, axis=-1)[np.linalg.norm(r, axis=-1) > 0.5].mean()) for f, r in zip(flows, ref)]
+        row = {"engine": engine, "threads": th, "scale": sc, "params": extra, "pairs": len(flows),
+               "wall_s_per_pair": wall / len(flows), "cpu_s_per_pair": cpu / len(flows), "epe_mean_px": float(np.mean(epes)),
+               "epe_max_px": float(np.max(epes)), "epe_moving_px": float(np.mean(moving)), "warmup_s": warm,
+               "load_avg_1min": round(load1, 2)}  # fmt: skip
         rows.append(row)
-        print(f"{engine:<20} {th:>7} {sc:>5} {row['wall_s_per_pair']:11.2f} {row['cpu_s_per_pair']:10.2f} "
-              f"{row['epe_mean_px']:7.3f} {row['epe_max_px']:7.3f} {load1:5.1f}", flush=True)  # fmt: skip
+        print(f"{engine:<20} {th:>7} {sc:>5} {json.dumps(extra):<28} {row['wall_s_per_pair']:11.2f} {row['cpu_s_per_pair']:10.2f} "
+              f"{row['epe_mean_px']:7.3f} {row['epe_max_px']:7.3f} {row['epe_moving_px']:7.3f} {load1:5.1f}", flush=True)  # fmt: skip
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps({"machine": info, "frames": label, "size": [w, h], "rows": rows}, indent=1))
@@ -633,6 +638,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1, help="timed calls per cell (median)")
     m = ap.add_argument_group("--cpu-matrix")
     m.add_argument("--cpu-matrix", action="store_true", help="the CPU default measurement (module docstring)")
+    m.add_argument("--params-list", nargs="+", default=None, metavar="JSON",
+                   help='solver params per row, e.g. \'{}\' \'{"nscales": 3, "warps": 2}\' (default: the backend\'s)')
     m.add_argument("--pairs", type=int, default=4, help="pairs per configuration")
     m.add_argument("--engines", nargs="+", default=["opencv", "torch", "torch-compile"],
                    choices=["opencv", "torch", "torch-compile"])  # fmt: skip

@@ -50,7 +50,7 @@ def test_defaults_fill_what_is_unset():
     assert cfg["gait"] == {"method": "ankle-distance", "lengths": "contacts", "event_overrides": None, "event_offsets_s": None,
                            "calibration": {"default": {"method": "height"}, "clips": {}}}  # fmt: skip
     assert cfg["pose"] == {"backend": "blazepose"} and cfg["demo"] == {"enabled": False, "dir": "demo", "clips": []}
-    assert cfg["flow"]["engines"] == [{"backend": "tvl1-opencv", "params": {"scale": 0.5}}]
+    assert cfg["flow"]["engines"] == [{"backend": "tvl1-opencv", "params": {"scale": 0.5, "nscales": 3, "warps": 2}}]
     assert config_problems(cfg, SCHEMA) == []
 
 
