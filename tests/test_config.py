@@ -50,7 +50,7 @@ def test_defaults_fill_what_is_unset():
     assert cfg["gait"] == {"method": "ankle-distance", "lengths": "contacts", "event_overrides": None, "event_offsets_s": None,
                            "calibration": {"default": {"method": "height"}, "clips": {}}}  # fmt: skip
     assert cfg["pose"] == {"backend": "blazepose"} and cfg["demo"] == {"enabled": False, "dir": "demo", "clips": []}
-    assert cfg["flow"]["engines"] == [{"backend": "tvl1-opencv", "params": {"scale": 0.5, "nscales": 3, "warps": 2}}]
+    assert cfg["flow"]["engines"] == [{"backend": "tvl1-fused", "params": {"scale": 0.5, "nscales": 3, "warps": 2}}]
     assert config_problems(cfg, SCHEMA) == []
 
 
@@ -101,7 +101,7 @@ def test_healthgait_yaml_with_a_user_config_gives_each_job_its_exact_spec(tmp_pa
         "segmentation_clip": {**common, "backend": "densepose", "params": {
             "model": "densepose_rcnn_R_50_FPN_s1x", "densepose_dir": "/opt/detectron2/projects/DensePose",
             "weights": "model_final_162be9.pkl", "min_score": 0.8, "batch_size": 4}},
-        "flow_tvl1-opencv": {**common, **coding, "backend": "tvl1-opencv", "params": {"scale": 1.0}},
+        "flow_tvl1-fused": {**common, **coding, "backend": "tvl1-fused", "params": {"scale": 1.0}},
         "flow_gmflow": {**common, **coding, "backend": "gmflow", "params": {"checkpoint": "gmflow_sintel-0c07dcb3.pth"}},
     }  # fmt: skip
     n_clips = len(SAMPLES_TSV.read_text().strip().splitlines()) - 1

@@ -65,7 +65,7 @@ def test_healthgait_config_through_the_dag_then_validate(paper_models, tmp_path)
     shipped = yaml.safe_load((REPO / "config" / "healthgait.yaml").read_text())
     assert shipped["segmentation"]["params"]["weights"] == "model_final_162be9.pkl"
     assert shipped["silhouette"]["params"]["weights"] == "yolov8x-seg.pt"
-    assert [e["backend"] for e in shipped["flow"]["engines"]] == ["tvl1-opencv", "gmflow"]
+    assert [e["backend"] for e in shipped["flow"]["engines"]] == ["tvl1-fused", "gmflow"]
 
     sheet = tmp_path / "samples.tsv"
     sheet.write_text("participant\tgait_type\twalk_class\tclip\tpath\tstart_frame\tend_frame\n"

@@ -112,10 +112,18 @@ def _runs_no_model(modality):
 def clip_rule_threads(modality):
     """`threads:` of a per-clip rule: the config's `resources.<modality>.threads` or the
     default; 1 by default for a job that runs no model (Snakemake also sets
-    OPENBLAS_NUM_THREADS etc. to it: numpy's BLAS thread start costs such a job ~70 ms CPU)."""
+    OPENBLAS_NUM_THREADS etc. to it: numpy's BLAS thread start costs such a job ~70 ms CPU)
+    and for flow jobs whose engines all run on one thread (tvl1-fused)."""
     if _runs_no_model(modality) and "threads" not in (config.get("resources", {}).get(modality) or {}):
         return 1
+    if modality == "flow" and "threads" not in (config.get("resources", {}).get("flow") or {}):
+        if all(e["backend"] in _ONE_THREAD_FLOW for e in config["flow"]["engines"]):
+            return 1
     return res(modality, "threads")
+
+
+#: flow backends that compute on one thread: their jobs ask for 1 (two run side by side on 2 cores)
+_ONE_THREAD_FLOW = {"tvl1-fused"}
 
 
 def clip_rule_gpu(modality):

@@ -27,13 +27,14 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "flow": {
         "tvl1-opencv": "gaitprep.backends.tvl1_opencv:TVL1OpenCVBackend",
+        "tvl1-fused": "gaitprep.backends.tvl1_fused:TVL1FusedBackend",
         "tvl1-torch": "gaitprep.backends.tvl1_torch:TVL1TorchBackend",
         "gmflow": "gaitprep.backends.gmflow:GMFlowBackend",
     },
 }
 
 #: flow backend -> output folder (``optical_flow/<PID>/<GT>/<METHOD>/``)
-FLOW_METHOD = {"tvl1-opencv": "TVL1", "tvl1-torch": "TVL1", "gmflow": "GMFLOW"}
+FLOW_METHOD = {"tvl1-opencv": "TVL1", "tvl1-fused": "TVL1", "tvl1-torch": "TVL1", "gmflow": "GMFLOW"}
 #: backends that run a torch model on the configured device (they ask for a GPU)
 GPU_BACKENDS = {"yolov8-pose", "yolov8-seg", "alphapose", "alphapose-topdown", "densepose", "tvl1-torch", "gmflow"}
 
