@@ -1,16 +1,21 @@
 """Throughput and accuracy of the flow engines: OpenCV DualTVL1 (CPU), gaitprep's PyTorch TV-L1
 (CPU or CUDA) and GMFlow; also the timing helpers shared by ``bench/yolo.py`` and ``bench/gpu.py``.
 
-Three modes:
+Four modes:
 
     # pairs/s per device, frame size and batch size (one run; the original table)
     PYTHONPATH=src python bench/flow.py --sizes 480x270 --batches 1 4 --threads 1
     PYTHONPATH=src python bench/flow.py --devices cuda --batches 1 8 32 --no-opencv
 
-    # the CPU default: the backends as the pipeline runs them (tvl1-opencv, tvl1-torch with
-    # and without torch.compile) x threads x scale, wall and process CPU s per pair, mean EPE
-    # of each against OpenCV at full resolution
+    # the CPU default: the backends as the pipeline runs them (tvl1-opencv, tvl1-fused,
+    # tvl1-torch with and without torch.compile) x threads x scale, wall and process CPU s
+    # per pair, mean EPE of each against OpenCV at full resolution, and whether each
+    # tvl1-fused row's flow equals tvl1-opencv's (same scale and params) bit for bit
     PYTHONPATH=src python bench/flow.py --cpu-matrix --pairs 4 --json /tmp/cpu_matrix.json
+
+    # tvl1-fused against tvl1-opencv (1 thread) as the flow job runs them: flows equal bit
+    # for bit?, CPU s per pair of each, on pairs spread over each shared video (0 = all)
+    PYTHONPATH=src python bench/flow.py --identity --pairs 0 --scales 0.5 --params-list '{"nscales": 3, "warps": 2}'
 
     # motion ROI (roi: true) against the full frame, same engine and scale, on pairs spread
     # over each clip: CPU s per pair, solved share, EPE, PNG pixels that differ, the rule
@@ -31,6 +36,7 @@ import platform
 import statistics
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -42,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from gaitprep.flow.tvl1 import TVL1Params, tvl1_flow  # noqa: E402
+from gaitprep.flow.tvl1_params import opencv_dualtvl1  # noqa: E402
 from gaitprep.video import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("GAITPREP_SHARED", ROOT.parent / "shared"))
@@ -207,18 +214,30 @@ def opencv_tvl1(grays: list[np.ndarray], pairs: int, budget_s: Optional[float] =
     """
     if not hasattr(cv2, "optflow"):
         raise RuntimeError(f"cv2 {cv2.__version__} ({cv2.__file__}) has no cv2.optflow: install opencv-contrib-python<4.14")
-    p = params or TVL1Params()
-    tv = cv2.optflow.DualTVL1OpticalFlow_create(
-        tau=p.tau, lambda_=p.lambda_, theta=p.theta, nscales=p.nscales, warps=p.warps, epsilon=p.epsilon,
-        innnerIterations=p.inner_iterations, outerIterations=p.outer_iterations, scaleStep=p.scale_step,
-        gamma=p.gamma, medianFiltering=p.median_filtering,
-    )  # fmt: skip
+    tv = opencv_dualtvl1(params or TVL1Params())
     flows, t0 = [], time.perf_counter()
     for k in range(pairs):
         flows.append(tv.calc(grays[k], grays[k + 1], None))
         if budget_s is not None and time.perf_counter() - t0 > budget_s:
             break
     return flows, time.perf_counter() - t0
+
+
+def fused_vs_opencv(grays: list[np.ndarray], ref: list[np.ndarray], params: TVL1Params) -> dict:
+    """tvl1-fused (CPU, one thread) on the pairs OpenCV solved into ``ref``: pairs/s after one
+    untimed warm-up pair (which compiles or loads Numba's cache) and whether every flow equals
+    OpenCV's bit for bit. A failure is reported in ``fused_error``, not raised."""
+    try:
+        from gaitprep.flow.tvl1_fused import FusedTVL1
+
+        eng = FusedTVL1(params)
+        eng.calc(grays[0], grays[1])
+        t0 = time.perf_counter()
+        flows = [eng.calc(grays[k], grays[k + 1]) for k in range(len(ref))]
+        dt = time.perf_counter() - t0
+        return {"fused_pairs_per_s": len(flows) / dt, "fused_identical": all(np.array_equal(a, b) for a, b in zip(flows, ref))}
+    except Exception as e:  # noqa: BLE001 - a benchmark row, not a crash of the stage
+        return {"fused_error": f"{type(e).__name__}: {e}"}
 
 
 # ----------------------------------------------------------------------------- GPU stages (bench/gpu.py)
@@ -281,6 +300,7 @@ def stage_tvl1(video: Path, start: int, size: tuple[int, int], device: str, batc
             ref, t_cv = opencv_tvl1(grays, min(opencv_pairs, len(ours)), budget_s=max(1.0, left), params=p)
             src = f"cv2.optflow.DualTVL1 {cv2.__version__}, {cv2.getNumThreads()} threads, computed here"
             out["opencv_pairs_per_s"] = len(ref) / t_cv
+            out.update(fused_vs_opencv(grays, ref, p))
         except RuntimeError as e:
             out["epe_error"] = str(e)
     if ref is not None:
@@ -342,6 +362,7 @@ def cpu_matrix(a) -> int:
     """The flow backends as the pipeline runs them, on CPU: wall and process CPU seconds per
     pair and mean EPE against OpenCV at full resolution (the reference), per configuration."""
     from gaitprep.backends.base import Context
+    from gaitprep.backends.tvl1_fused import TVL1FusedBackend
     from gaitprep.backends.tvl1_opencv import TVL1OpenCVBackend
     from gaitprep.backends.tvl1_torch import TVL1TorchBackend
     from gaitprep.results import Frame
@@ -373,14 +394,17 @@ def cpu_matrix(a) -> int:
                 for extra in solver:
                     configs.append((engine, th, sc, extra))
     rows = []
+    opencv_flows = {}  # (scale, params) -> tvl1-opencv's flows, to check tvl1-fused against
     print(f"{'engine':<20} {'threads':>7} {'scale':>5} {'params':<28} {'wall s/pair':>11} {'CPU s/pair':>10} {'EPE px':>7} "
-          f"{'EPE max':>7} {'moving':>7} {'load1':>5}", flush=True)  # fmt: skip
+          f"{'EPE max':>7} {'moving':>7} {'load1':>5} {'= opencv':>8}", flush=True)  # fmt: skip
     for engine, th, sc, extra in configs:
         cv2.setNumThreads(th)
         torch.set_num_threads(th)
         ctx = Context(device="cpu")
         if engine == "opencv":
             be = TVL1OpenCVBackend({"scale": sc, **extra}, ctx)
+        elif engine == "fused":
+            be = TVL1FusedBackend({"scale": sc, **extra}, ctx)
         else:
             be = TVL1TorchBackend({"scale": sc, "threads": th, "compile": engine == "torch-compile", "batch_size": 1, **extra}, ctx)
         # warm-up on the first pair (pays torch.compile's compilation), then all pairs timed once
@@ -399,13 +423,79 @@ def cpu_matrix(a) -> int:
                "wall_s_per_pair": wall / len(flows), "cpu_s_per_pair": cpu / len(flows), "epe_mean_px": float(np.mean(epes)),
                "epe_max_px": float(np.max(epes)), "epe_moving_px": float(np.mean(moving)), "warmup_s": warm,
                "load_avg_1min": round(load1, 2)}  # fmt: skip
+        key = (sc, json.dumps(extra, sort_keys=True))
+        if engine == "opencv":
+            opencv_flows.setdefault(key, flows)
+        # bit-identical to tvl1-opencv at the same scale and solver params (measured in this run)?
+        same = None if engine == "opencv" else opencv_flows.get(key)
+        row["identical_to_opencv"] = None if same is None else all(np.array_equal(f, g) for f, g in zip(flows, same))
         rows.append(row)
+        ident = {None: "-", True: "yes", False: "NO"}[row["identical_to_opencv"]]
         print(f"{engine:<20} {th:>7} {sc:>5} {json.dumps(extra):<28} {row['wall_s_per_pair']:11.2f} {row['cpu_s_per_pair']:10.2f} "
-              f"{row['epe_mean_px']:7.3f} {row['epe_max_px']:7.3f} {row['epe_moving_px']:7.3f} {load1:5.1f}", flush=True)  # fmt: skip
+              f"{row['epe_mean_px']:7.3f} {row['epe_max_px']:7.3f} {row['epe_moving_px']:7.3f} {load1:5.1f} {ident:>8}", flush=True)  # fmt: skip
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps({"machine": info, "frames": label, "size": [w, h], "rows": rows}, indent=1))
     return 0
+
+
+# ----------------------------------------------------------------------------- tvl1-fused = tvl1-opencv
+
+
+def identity_check(a) -> int:
+    """tvl1-fused against tvl1-opencv (OpenCV on 1 thread) as the flow job computes them
+    (grey, ``scale``, solver params), on ``--pairs`` pairs spread over each of ``--videos``
+    (0: every pair): how many flows are equal bit for bit, the largest difference, and the
+    process CPU seconds per pair of each (the fused engine's first pair, which compiles or
+    loads Numba's cache, untimed)."""
+    from gaitprep.flow.tvl1_fused import FusedTVL1
+    from gaitprep.flow.tvl1_params import TVL1Settings, gray_at_scale
+
+    cv2.setNumThreads(1)
+    print(f"machine: {machine()}", flush=True)
+    print(f"{'video':<34} {'scale':>5} {'params':<28} {'pairs':>5} {'identical':>9} {'max |diff| px':>13} "
+          f"{'OpenCV CPU s/pair':>17} {'fused CPU s/pair':>16} {'ratio':>6} {'load1':>5}", flush=True)  # fmt: skip
+    rows, totals = [], defaultdict(float)
+    for name in a.videos:
+        path = _video_path(name)
+        bgr = [f.image for f in VideoReader(path, prefetch=0)]
+        n = len(bgr) - 1
+        ks = list(range(n)) if a.pairs <= 0 or a.pairs >= n else sorted({int(round(x)) for x in np.linspace(0, n - 1, a.pairs)})
+        for sc in a.scales:
+            grays = [gray_at_scale(im, sc) for im in bgr]
+            for extra in [json.loads(x) for x in (a.params_list or ["{}"])]:
+                s = TVL1Settings(**extra)
+                tv, eng = opencv_dualtvl1(s), FusedTVL1(s)
+                eng.calc(grays[ks[0]], grays[ks[0] + 1])  # compile / load the cache, untimed
+                same, worst, t_cv, t_fu = 0, 0.0, 0.0, 0.0
+                load0 = os.getloadavg()[0]
+                for k in ks:
+                    c0 = time.process_time()
+                    r = tv.calc(grays[k], grays[k + 1], None)
+                    c1 = time.process_time()
+                    f = eng.calc(grays[k], grays[k + 1])
+                    c2 = time.process_time()
+                    t_cv, t_fu = t_cv + c1 - c0, t_fu + c2 - c1
+                    same += bool(np.array_equal(f, r))
+                    worst = max(worst, float(np.abs(f - r).max()))
+                load1 = (load0 + os.getloadavg()[0]) / 2
+                row = {"video": Path(path).name, "scale": sc, "params": extra, "pairs": len(ks), "identical": same,
+                       "max_abs_diff_px": worst, "opencv_cpu_s_per_pair": t_cv / len(ks),
+                       "fused_cpu_s_per_pair": t_fu / len(ks), "load_avg_1min": round(load1, 2)}  # fmt: skip
+                rows.append(row)
+                totals["pairs"] += len(ks)
+                totals["identical"] += same
+                totals["opencv"] += t_cv
+                totals["fused"] += t_fu
+                print(f"{Path(path).name[:34]:<34} {sc:>5} {json.dumps(extra):<28} {len(ks):>5} {same:>9} {worst:>13.3g} "
+                      f"{t_cv / len(ks):>17.3f} {t_fu / len(ks):>16.3f} {t_fu / max(t_cv, 1e-9):>6.3f} {load1:>5.1f}",
+                      flush=True)  # fmt: skip
+    print(f"all: {int(totals['identical'])} of {int(totals['pairs'])} flows identical; CPU s "
+          f"{totals['fused']:.1f} fused vs {totals['opencv']:.1f} OpenCV ({totals['fused'] / max(totals['opencv'], 1e-9):.3f}x)")
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"machine": machine_info(), "rows": rows, "totals": totals}, indent=1))
+    return 0 if totals["identical"] == totals["pairs"] else 1
 
 
 # ----------------------------------------------------------------------------- motion ROI matrix
@@ -641,8 +731,8 @@ def main(argv=None) -> int:
     m.add_argument("--params-list", nargs="+", default=None, metavar="JSON",
                    help='solver params per row, e.g. \'{}\' \'{"nscales": 3, "warps": 2}\' (default: the backend\'s)')
     m.add_argument("--pairs", type=int, default=4, help="pairs per configuration")
-    m.add_argument("--engines", nargs="+", default=["opencv", "torch", "torch-compile"],
-                   choices=["opencv", "torch", "torch-compile"])  # fmt: skip
+    m.add_argument("--engines", nargs="+", default=["opencv", "fused", "torch", "torch-compile"],
+                   choices=["opencv", "fused", "torch", "torch-compile"])  # fmt: skip
     m.add_argument("--thread-list", nargs="+", type=int, default=[1, 2])
     m.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0])
     m.add_argument("--cache", type=Path, default=None, help="keep the OpenCV reference flows in this .npz")
@@ -659,7 +749,11 @@ def main(argv=None) -> int:
                    help="also the full frame less ceil(1/scale) px of background on the right vs the full frame (the engine's floor)")
     r.add_argument("--steady", type=int, default=0, help="also up to N pairs the ROI test solves on a box ('steady' set; scales < 1 only)")
     r.add_argument("-v", "--verbose", action="store_true", help="print every pair")
+    i = ap.add_argument_group("--identity (also --videos, --pairs [0: every pair], --scales, --params-list, --json)")
+    i.add_argument("--identity", action="store_true", help="tvl1-fused vs tvl1-opencv: equal flows, CPU s per pair")
     a = ap.parse_args(argv)
+    if a.identity:
+        return identity_check(a)
     if a.cpu_matrix:
         return cpu_matrix(a)
     if a.roi_matrix:

@@ -5,7 +5,9 @@ runs out of memory or hangs is reported and the others still run:
 
 ``tvl1``     tvl1-torch pairs/s at 960x540 for batch 1/8/32 (:func:`flow.stage_tvl1`), peak
              GPU memory per batch, and the mean EPE (px) against OpenCV DualTVL1 on the same
-             frames (OpenCV run on this machine's CPU, or read from ``--reference``).
+             frames (OpenCV run on this machine's CPU, or read from ``--reference``); with
+             OpenCV run here, also tvl1-fused's pairs/s on one CPU thread and whether its
+             flow equals OpenCV's.
 ``gmflow``   GMFlow pairs/s fp32 and fp16 with random weights loaded through the ``gmflow``
              backend (:func:`flow.stage_gmflow`), peak GPU memory.
 ``yolo``     YOLOv8x-seg and YOLOv8x-pose frames/s fp32 and fp16 through the ``yolov8-seg`` /
@@ -231,6 +233,11 @@ def table(results: dict) -> list[str]:
             if r.get("opencv_pairs_per_s") is not None:
                 lines.append(f"| OpenCV DualTVL1 (CPU) | {r['size']} | {r['opencv_pairs_per_s']:.2f} pairs/s | - | - | "
                              f"{r.get('epe_reference', '')} |")  # fmt: skip
+            if r.get("fused_pairs_per_s") is not None:
+                same = "flow identical to OpenCV's" if r["fused_identical"] else "flow DIFFERS from OpenCV's"
+                lines.append(f"| tvl1-fused (CPU, 1 thread) | {r['size']} | {r['fused_pairs_per_s']:.2f} pairs/s | - | - | {same} |")
+            elif r.get("fused_error"):
+                lines.append(f"| tvl1-fused (CPU, 1 thread) | {r['size']} | - | - | - | FAILED: {r['fused_error'][:300]} |")
             if r.get("epe_mean_px") is not None:
                 lines.append(f"| EPE tvl1-torch vs OpenCV | {r['size']}, {r['epe_pairs']} pairs | "
                              f"{r['epe_mean_px']:.4g} px mean | - | - | same frames ({r['frames']}) |")  # fmt: skip

@@ -38,12 +38,13 @@ def test_dry_mode_runs_every_stage(tmp_path):
     tv = res["tvl1"]
     assert [r["batch"] for r in tv["rows"]] == [1, 2] and all(r["pairs_per_s"] > 0 for r in tv["rows"])
     assert tv["epe_pairs"] == 2 and 0 <= tv["epe_mean_px"] < 0.3  # torch vs OpenCV on the same frames
+    assert tv["fused_pairs_per_s"] > 0 and tv["fused_identical"] is True  # tvl1-fused on the CPU beside it
     assert [r["precision"] for r in res["gmflow"]["rows"]] == ["fp32", "fp16"]
     assert {(r["model"], r["batch"]) for r in res["yolo"]["rows"]} == {
         (m, b) for m in ("yolov8n-seg", "yolov8n-pose") for b in (1, 2)
     }
     md = (out / "results.md").read_text()
-    assert "EPE tvl1-torch vs OpenCV" in md and "FAILED" not in md
+    assert "EPE tvl1-torch vs OpenCV" in md and "flow identical to OpenCV's" in md and "FAILED" not in md
     assert "| stage | setting | throughput |" in p.stdout  # the final table is printed
     assert sorted(x.name for x in out.iterdir()) == ["gmflow.log", "results.json", "results.md", "tvl1.log", "yolo.log"]
 

@@ -129,3 +129,18 @@ def test_shared_path_only_where_it_applies(tmp_path):
     paper = _dag_jobs(tmp_path, pose={"backend": "alphapose", "params": {}}, segmentation={"backend": "densepose", "params": {}})
     assert "intermediate" not in paper
     assert "gait_normal_01.mp4" in _rule_block(paper, "segmentation_clip")
+
+
+def test_flow_job_threads_follow_the_engines(tmp_path):
+    """The default engine (tvl1-fused) computes on one thread, so its flow jobs ask for one
+    (two clips' flow run side by side on 2 cores); OpenCV's threaded solver keeps the
+    default 2, and a user's `resources.flow.threads` wins (dry runs, no jobs)."""
+
+    def threads(**over) -> str:
+        dry = _dag_jobs(tmp_path, modalities=["flow"], **over)
+        m = re.search(r"threads: (\d+)", _rule_block(dry, "flow_clip"))
+        return m.group(1) if m else "1"  # Snakemake prints no threads line for 1
+
+    assert threads() == "1"
+    assert threads(flow={"engines": [{"backend": "tvl1-opencv", "params": {"scale": 0.5}}]}) == "2"
+    assert threads(resources={"flow": {"threads": 3}}) == "3"

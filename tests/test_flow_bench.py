@@ -1,5 +1,6 @@
 """``bench/flow.py --cpu-matrix`` as docs/flow.md prints it ("Solver parameters at half
-size"): the command that chose the default's solver parameters still runs."""
+size", "Fused engine"): the commands that chose the default's solver parameters and engine
+still run."""
 
 from __future__ import annotations
 
@@ -15,17 +16,20 @@ from conftest import REPO, shared_video
 @pytest.mark.slow
 def test_cpu_matrix_with_solver_params_runs(tmp_path):
     """One pair of a shared video, the previous default and the shipped half-size solver
-    parameters: both rows are printed and written, each with its CPU time and its EPE
-    against the full-resolution flow over the frame and over the moving pixels (~20 s)."""
+    parameters, with tvl1-opencv and tvl1-fused: every row is printed and written, each with
+    its CPU time and its EPE against the full-resolution flow over the frame and over the
+    moving pixels, and the fused rows say their flow equals OpenCV's (~25 s)."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "flow.py"), "--cpu-matrix", "--pairs", "1", "--engines", "opencv",
+        [sys.executable, str(REPO / "bench" / "flow.py"), "--cpu-matrix", "--pairs", "1", "--engines", "opencv", "fused",
          "--thread-list", "1", "--scales", "0.5", "--video", str(shared_video("gait_normal_01.mp4")), "--start", "60",
          "--json", str(tmp_path / "m.json"), "--params-list", "{}", '{"nscales": 3, "warps": 2}'],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     rows = json.loads((tmp_path / "m.json").read_text())["rows"]
-    assert [r["params"] for r in rows] == [{}, {"nscales": 3, "warps": 2}]
+    assert [(r["engine"], r["params"]) for r in rows] == [
+        ("opencv", {}), ("opencv", {"nscales": 3, "warps": 2}), ("fused", {}), ("fused", {"nscales": 3, "warps": 2})]
     for r in rows:
         assert r["cpu_s_per_pair"] > 0 and 0 < r["epe_mean_px"] < 2 and 0 < r["epe_moving_px"] < 3
+    assert [r["identical_to_opencv"] for r in rows] == [None, None, True, True]
     assert '{"nscales": 3, "warps": 2}' in out.stdout

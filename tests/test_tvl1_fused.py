@@ -19,16 +19,9 @@ from gaitprep.backends.base import Context
 from gaitprep.errors import InputError
 from gaitprep.flow.tvl1_fused import FusedTVL1
 from gaitprep.flow.tvl1_params import TVL1Settings, gray_at_scale
+from gaitprep.flow.tvl1_params import opencv_dualtvl1 as opencv
 from gaitprep.results import Frame
 from gaitprep.video import VideoReader
-
-
-def opencv(s: TVL1Settings):
-    return cv2.optflow.DualTVL1OpticalFlow_create(
-        tau=s.tau, lambda_=s.lambda_, theta=s.theta, nscales=s.nscales, warps=s.warps, epsilon=s.epsilon,
-        innnerIterations=s.inner_iterations, outerIterations=s.outer_iterations, scaleStep=s.scale_step,
-        gamma=s.gamma, medianFiltering=s.median_filtering,
-    )  # fmt: skip
 
 
 def frames(name: str, start: int, n: int) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import BackendUnavailableError
 from ..results import FlowResult, Frame
 from ..flow.roi import RoiStats, solve_pair
-from ..flow.tvl1_params import TVL1BackendSettings, gray_at_scale
+from ..flow.tvl1_params import TVL1BackendSettings, gray_at_scale, opencv_dualtvl1
 from .base import FlowBackend
 
 
@@ -51,13 +51,8 @@ class TVL1OpenCVBackend(FlowBackend):
                 f"cv2 {cv2.__version__} at {cv2.__file__} has no optflow module: another opencv wheel "
                 "overwrote opencv-contrib-python; run: pip install --force-reinstall 'opencv-contrib-python<4.14'"
             )
-        p = self.params
-        self.tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
-            tau=p.tau, lambda_=p.lambda_, theta=p.theta, nscales=p.nscales, warps=p.warps, epsilon=p.epsilon,
-            innnerIterations=p.inner_iterations, outerIterations=p.outer_iterations, scaleStep=p.scale_step,
-            gamma=p.gamma, medianFiltering=p.median_filtering,
-        )  # fmt: skip
-        self.roi_stats = RoiStats() if p.roi else None
+        self.tvl1 = opencv_dualtvl1(self.params)
+        self.roi_stats = RoiStats() if self.params.roi else None
 
     def _calc(self, g0: np.ndarray, g1: np.ndarray, epsilon: float) -> np.ndarray:
         self.tvl1.setEpsilon(epsilon)

@@ -6,8 +6,9 @@ Optical Flow Estimation", IPOL 3 (2013) 137-150, as opencv_contrib ``optflow``'s
 ``DualTVL1OpticalFlow`` (``tvl1flow.cpp``, CPU path) computes it. The steps that run
 once per pyramid level, warp or outer iteration are OpenCV's own calls (``cv2.resize``
 for the pyramid and the flow upsampling, ``cv2.remap(INTER_CUBIC)`` for the warp,
-``cv2.medianBlur``); the inner iteration, which is ~98 % of the work, is one loop
-compiled with Numba that does per pixel what OpenCV does in seven passes over the image
+``cv2.medianBlur``); the inner iteration, nearly all of OpenCV's time, is one loop
+compiled with Numba (85-90 % of this engine's time) that does per pixel what OpenCV does in
+seven passes over the image
 (``estimateV``, two ``divergence``, ``estimateU``, two ``forwardGradient``,
 ``estimateDualVariables``) with eight temporary images:
 
@@ -20,9 +21,10 @@ compiled with Numba that does per pixel what OpenCV does in seven passes over th
   row-major order in float32 as OpenCV's serial ``estimateU`` does, ``|grad u|`` as
   glibc's ``hypotf`` computes it (in double, rounded once).
 
-The flow is therefore OpenCV's to the last bit or within float rounding (tests and
-``bench/flow.py --engines opencv fused`` measure it); the saving is memory traffic, not
-arithmetic. One thread; run several flow jobs side by side to use more cores.
+The flow is therefore OpenCV's to the bit (``tests/test_tvl1_fused.py``;
+``bench/flow.py --identity`` over whole clips, docs/flow.md "Fused engine"); the saving is
+memory traffic and parallel-loop overhead, not arithmetic. One thread: run several flow
+jobs side by side to use more cores.
 
 Shapes: frames are ``(H, W)`` grey images (uint8, or float32 grey levels 0..255); flow is
 ``(H, W, 2)`` float32 (dx, dy) in px from ``I0`` to ``I1`` (``I0(x) ~ I1(x + u(x))``).

@@ -122,6 +122,20 @@ class TVL1BackendSettings(TVL1Settings):
                            scale_step=self.scale_step)  # fmt: skip
 
 
+def opencv_dualtvl1(s: TVL1Settings):
+    """OpenCV's solver with these parameters: ``cv2.optflow.DualTVL1OpticalFlow`` (contrib).
+
+    Raises:
+        AttributeError: this ``cv2`` has no ``optflow`` (another opencv wheel overwrote
+            opencv-contrib-python's; the ``tvl1-opencv`` backend turns this into a clear error).
+    """
+    return cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=s.tau, lambda_=s.lambda_, theta=s.theta, nscales=s.nscales, warps=s.warps, epsilon=s.epsilon,
+        innnerIterations=s.inner_iterations, outerIterations=s.outer_iterations, scaleStep=s.scale_step,
+        gamma=s.gamma, medianFiltering=s.median_filtering,
+    )  # fmt: skip
+
+
 def gray_at_scale(img: np.ndarray, scale: float) -> np.ndarray:
     """A BGR ``(H, W, 3)`` uint8 frame -> the TV-L1 input: grey ``(h, w)`` uint8, downscaled by
     ``scale`` with ``cv2.INTER_AREA`` when ``scale < 1`` (each side at least 8 px)."""
