@@ -190,8 +190,8 @@ class FusedTVL1:
         ValueError: ``gamma != 0``.
         BackendUnavailableError: Numba cannot be imported.
 
-    The first call in a process compiles the loop (~2-4 s; Numba caches it on disk next to
-    this module or in ``NUMBA_CACHE_DIR``, so later processes load it in ~0.1 s).
+    The first call in a process compiles the loop (1-4 s; Numba caches it on disk next to
+    this module or in ``NUMBA_CACHE_DIR``, so later processes load it in 0.1-0.3 s).
     """
 
     def __init__(self, settings: TVL1Settings | None = None):
