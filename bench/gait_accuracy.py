@@ -62,7 +62,7 @@ from gaitprep.gait.clip import analyze_clip  # noqa: E402
 from gaitprep.gait.io import series_from_records  # noqa: E402
 
 MATCH_S = 0.12
-VIDEOS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+VIDEOS_DIR = Path(os.environ.get("GAITPREP_SHARED", Path(__file__).resolve().parents[1].parent / "shared")) / "data" / "videos"
 #: role of each synthetic seed set in the tables (gaitprep.synth.hard.SEED_SETS)
 SET_ROLE = {"A": "tuning", "A2": "tuning", "B": "development check", "C": "reporting", "S": "tuning, step-to",
             "S2": "development check, step-to", "S3": "reporting, step-to"}  # fmt: skip

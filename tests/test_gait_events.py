@@ -18,7 +18,7 @@ from gaitprep.gait.clip import analyze_clip
 from gaitprep.gait.io import attach_times, read_provenance_timing, series_from_records
 from gaitprep.synth.hard import CaseParams, make_case
 
-from conftest import REPO
+from conftest import REPO, SHARED
 
 CLIP = "PA001/UGS/NW-WJ_1"
 BASE = dict(
@@ -218,7 +218,7 @@ def _bench_accuracy(*args: str) -> str:
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src"), "GAITPREP_SHARED": str(SHARED)},
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
