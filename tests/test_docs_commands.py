@@ -47,33 +47,39 @@ NOT_RUN = {
     "GAITPREP_SRC=": "conda post-deploy script (network)",
     "python bench/": "benchmarks, minutes each",
     "git -C": "makes a checkout for a benchmark",
+    "git worktree": "makes a checkout for a benchmark",
     "GAITPREP_SHARED=/path/to/shared bash .ci/": "CI install script (builds detectron2, minutes)",
     "python -c import cv2, detectron2": "checks an optional install (CI runs it in .ci/install_detectron2.sh)",
 }
 
 
 def documented_commands() -> list[tuple[str, int, str]]:
-    """(file name, line, command) of every command in a ```bash/sh/shell fence (and every
-    snakemake/gaitprep line of an untagged fence), `\\` continuations joined, comments removed."""
+    """(file name, line, command) of every command in a ```bash/sh/shell/console fence (and
+    every snakemake/gaitprep line of an untagged fence), `\\` continuations joined, comments
+    removed. Fences are followed line by line, so a closing ``` is never read as an opening."""
     out = []
     for doc in DOCS:
-        text = doc.read_text()
-        for m in re.finditer(r"^```(bash|sh|shell|console|)\n(.*?)^```", text, flags=re.S | re.M):
-            first = text[: m.start()].count("\n") + 2
-            untagged = not m.group(1)  # a plain fence: only its snakemake/gaitprep lines
-            lines = m.group(2).split("\n")
-            i = 0
-            while i < len(lines):
-                start, cmd = i, lines[i]
-                while cmd.rstrip().endswith("\\") and i + 1 < len(lines):
-                    i += 1
-                    cmd = cmd.rstrip()[:-1] + " " + lines[i].strip()
+        lines = doc.read_text().split("\n")
+        tag, i = None, 0  # tag: the open fence's language ("" untagged), None outside fences
+        while i < len(lines):
+            line = lines[i]
+            if line.startswith("```"):
+                tag = line[3:].strip() if tag is None else None
                 i += 1
-                if untagged and not cmd.lstrip().startswith(("snakemake ", "gaitprep ", "python -m gaitprep ")):
-                    continue
-                words = shlex.split(cmd, comments=True)
-                if words:
-                    out.append((doc.name, first + start, " ".join(words)))
+                continue
+            if tag not in ("bash", "sh", "shell", "console", ""):
+                i += 1
+                continue
+            start, cmd = i, line
+            while cmd.rstrip().endswith("\\") and i + 1 < len(lines):
+                i += 1
+                cmd = cmd.rstrip()[:-1] + " " + lines[i].strip()
+            i += 1
+            if not tag and not cmd.lstrip().startswith(("snakemake ", "gaitprep ", "python -m gaitprep ")):
+                continue
+            words = shlex.split(cmd, comments=True)
+            if words:
+                out.append((doc.name, start + 1, " ".join(words)))
     return out
 
 
