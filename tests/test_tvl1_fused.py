@@ -18,8 +18,7 @@ from gaitprep.backends import FLOW_METHOD, get_backend_class
 from gaitprep.backends.base import Context
 from gaitprep.errors import InputError
 from gaitprep.flow.tvl1_fused import FusedTVL1
-from gaitprep.flow.tvl1_params import TVL1Settings, gray_at_scale
-from gaitprep.flow.tvl1_params import opencv_dualtvl1 as opencv
+from gaitprep.flow.tvl1_params import TVL1Settings, gray_at_scale, opencv_dualtvl1 as opencv
 from gaitprep.results import Frame
 from gaitprep.video import VideoReader
 

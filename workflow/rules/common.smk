@@ -6,7 +6,7 @@ from snakemake.logging import logger
 import shlex
 from pathlib import Path
 
-from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS
+from gaitprep.backends import FLOW_METHOD, GPU_BACKENDS, ONE_THREAD_BACKENDS
 from gaitprep.config import load_schema, load_yaml, path_hint, prepare_config
 from gaitprep.errors import InputError
 from gaitprep.healthgait.naming import ClipId, set_participant_pattern

@@ -117,13 +117,9 @@ def clip_rule_threads(modality):
     if _runs_no_model(modality) and "threads" not in (config.get("resources", {}).get(modality) or {}):
         return 1
     if modality == "flow" and "threads" not in (config.get("resources", {}).get("flow") or {}):
-        if all(e["backend"] in _ONE_THREAD_FLOW for e in config["flow"]["engines"]):
+        if all(e["backend"] in ONE_THREAD_BACKENDS for e in config["flow"]["engines"]):
             return 1
     return res(modality, "threads")
-
-
-#: flow backends that compute on one thread: their jobs ask for 1 (two run side by side on 2 cores)
-_ONE_THREAD_FLOW = {"tvl1-fused"}
 
 
 def clip_rule_gpu(modality):

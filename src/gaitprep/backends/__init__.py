@@ -37,6 +37,8 @@ REGISTRY: dict[str, dict[str, str]] = {
 FLOW_METHOD = {"tvl1-opencv": "TVL1", "tvl1-fused": "TVL1", "tvl1-torch": "TVL1", "gmflow": "GMFLOW"}
 #: backends that run a torch model on the configured device (they ask for a GPU)
 GPU_BACKENDS = {"yolov8-pose", "yolov8-seg", "alphapose", "alphapose-topdown", "densepose", "tvl1-torch", "gmflow"}
+#: backends that compute on one thread: their jobs ask for 1 (N clips side by side on N cores)
+ONE_THREAD_BACKENDS = {"tvl1-fused"}
 
 
 def backend_names(modality: str) -> list[str]:

@@ -25,8 +25,9 @@ class TVL1FusedParams(TVL1BackendSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.gamma != 0:
-            raise ValueError("gamma (illumination term) is not implemented by tvl1-fused; use tvl1-opencv for gamma > 0")
+        from ..flow.tvl1_fused import check_settings
+
+        check_settings(self)
 
 
 class TVL1FusedBackend(TVL1OpenCVBackend):
@@ -37,16 +38,13 @@ class TVL1FusedBackend(TVL1OpenCVBackend):
     method = "TVL1"
     Params = TVL1FusedParams
 
-    def __init__(self, params=None, ctx=None):
-        super(TVL1OpenCVBackend, self).__init__(params, ctx)  # no cv2.optflow needed
-        from ..flow.roi import RoiStats
+    def _make_solver(self):
         from ..flow.tvl1_fused import FusedTVL1
 
-        self.engine = FusedTVL1(self.params)
-        self.roi_stats = RoiStats() if self.params.roi else None
+        return FusedTVL1(self.params)  # needs no cv2.optflow
 
     def _calc(self, g0: np.ndarray, g1: np.ndarray, epsilon: float) -> np.ndarray:
-        return self.engine.calc(g0, g1, epsilon)
+        return self.tvl1.calc(g0, g1, epsilon)
 
     def provenance(self) -> dict:
         import cv2
@@ -56,6 +54,6 @@ class TVL1FusedBackend(TVL1OpenCVBackend):
             **super().provenance(),
             "model": f"gaitprep.flow.tvl1_fused (Numba {numba.__version__}, OpenCV {cv2.__version__} "
             "resize/remap/medianBlur; OpenCV DualTVL1's iteration)",
-            "iterations": self.engine.iterations,
+            "iterations": self.tvl1.iterations,
         }
         return out

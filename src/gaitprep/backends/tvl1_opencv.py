@@ -46,13 +46,17 @@ class TVL1OpenCVBackend(FlowBackend):
 
     def __init__(self, params=None, ctx=None):
         super().__init__(params, ctx)
+        self.tvl1 = self._make_solver()
+        self.roi_stats = RoiStats() if self.params.roi else None
+
+    def _make_solver(self):
+        """The solver of one pair (``_calc`` calls it); OpenCV's, with this cv2's optflow checked."""
         if not hasattr(cv2, "optflow"):
             raise BackendUnavailableError(
                 f"cv2 {cv2.__version__} at {cv2.__file__} has no optflow module: another opencv wheel "
                 "overwrote opencv-contrib-python; run: pip install --force-reinstall 'opencv-contrib-python<4.14'"
             )
-        self.tvl1 = opencv_dualtvl1(self.params)
-        self.roi_stats = RoiStats() if self.params.roi else None
+        return opencv_dualtvl1(self.params)
 
     def _calc(self, g0: np.ndarray, g1: np.ndarray, epsilon: float) -> np.ndarray:
         self.tvl1.setEpsilon(epsilon)

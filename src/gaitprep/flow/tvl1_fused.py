@@ -37,16 +37,9 @@ import math
 import cv2
 import numpy as np
 
-from ..errors import BackendUnavailableError
-from .tvl1_params import TVL1Settings
+from numba import njit
 
-try:  # Numba is a dependency of gaitprep; the message names what to do if it is broken
-    from numba import njit
-except ImportError as e:  # pragma: no cover - exercised only on a broken install
-    njit = None
-    _NUMBA_ERROR = e
-else:
-    _NUMBA_ERROR = None
+from .tvl1_params import TVL1Settings
 
 _FLT_EPSILON = np.float32(np.finfo(np.float32).eps)
 
@@ -54,8 +47,6 @@ _FLT_EPSILON = np.float32(np.finfo(np.float32).eps)
 def _jit(fn):
     """Numba's ``njit`` without fastmath (IEEE float32, no FMA contraction, no reassociation),
     cached on disk when Numba finds a writable cache folder (else compiled in each process)."""
-    if njit is None:
-        return fn
     try:
         return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(fn)
     except RuntimeError:  # "cannot cache function ...: no locator available" (read-only install)
@@ -170,13 +161,10 @@ def _centered_gradient(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(dx), np.ascontiguousarray(dy)
 
 
-def check_available() -> None:
-    """Raise :class:`~gaitprep.errors.BackendUnavailableError` if Numba cannot be imported."""
-    if _NUMBA_ERROR is not None:
-        raise BackendUnavailableError(
-            f"the tvl1-fused flow engine needs numba, which failed to import ({_NUMBA_ERROR}); "
-            "reinstall gaitprep (pip install -e .) or choose the flow backend tvl1-opencv"
-        )
+def check_settings(s: TVL1Settings) -> None:
+    """Raise ``ValueError`` for what this engine does not compute: ``gamma != 0``."""
+    if s.gamma != 0:
+        raise ValueError("gamma (illumination term) is not implemented by tvl1-fused; use tvl1-opencv for gamma > 0")
 
 
 class FusedTVL1:
@@ -188,17 +176,14 @@ class FusedTVL1:
 
     Raises:
         ValueError: ``gamma != 0``.
-        BackendUnavailableError: Numba cannot be imported.
 
     The first call in a process compiles the loop (1-4 s; Numba caches it on disk next to
     this module or in ``NUMBA_CACHE_DIR``, so later processes load it in 0.1-0.3 s).
     """
 
     def __init__(self, settings: TVL1Settings | None = None):
-        check_available()
         s = settings or TVL1Settings()
-        if s.gamma != 0:
-            raise ValueError("gamma (illumination term) is not implemented by tvl1-fused; use tvl1-opencv")
+        check_settings(s)
         self.s = s
         self.iterations = 0  #: primal-dual iterations run so far (all calls)
 
@@ -269,8 +254,8 @@ class FusedTVL1:
                 if not error > scaled_eps:
                     break
                 if s.median_filtering > 1:
-                    u1 = np.ascontiguousarray(cv2.medianBlur(u1, s.median_filtering))
-                    u2 = np.ascontiguousarray(cv2.medianBlur(u2, s.median_filtering))
+                    u1 = cv2.medianBlur(u1, s.median_filtering)
+                    u2 = cv2.medianBlur(u2, s.median_filtering)
                 error, k = _inner_iterations(u1, u2, p11, p12, p21, p22, I1wx, I1wy, grad, rho_c, l_t, theta, taut,
                                              s.inner_iterations, scaled_eps, error)  # fmt: skip
                 self.iterations += int(k)
