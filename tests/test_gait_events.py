@@ -132,6 +132,56 @@ def test_variable_frame_rate_times_from_timestamps():
     assert abs(e["t"] - np.interp(e["frame"], res.prep.series.frames, res.prep.t)) < 1e-9
 
 
+def test_rounded_timestamps_are_one_frame_rate():
+    """A 29.97 fps clip whose container rounds timestamps to whole ms (33 and 34 ms
+    intervals) is not a variable frame rate: the same events as with exact timestamps
+    (their times within the 0.5 ms rounding), and no warning about the rate."""
+    from gaitprep.gait.preprocess import VFR_TOLERANCE, uniform_timing
+    from gaitprep.video import UNIFORM_TOLERANCE
+
+    assert VFR_TOLERANCE == UNIFORM_TOLERANCE  # one notion of "uniform" for decode and gait
+    recs, timing, truth = make_case(case(fps=29.97, noise_px=0.5))
+    rounded = dict(timing, t_s=[round(t, 3) for t in timing["t_s"]])
+    assert not np.allclose(np.diff(rounded["t_s"]), np.diff(rounded["t_s"])[0], rtol=0.02)  # 2 % apart
+    assert uniform_timing(np.asarray(rounded["t_s"]))
+    out = []
+    for tm in (timing, rounded):
+        s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), tm, truth["fps"])
+        out.append(analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]}))
+    exact, res = out
+    assert [(e["event"], e["foot"]) for e in res.events] == [(e["event"], e["foot"]) for e in exact.events]
+    assert max(abs(a["t"] - b["t"]) for a, b in zip(res.events, exact.events)) < 1e-3
+    assert not any("variable frame rate" in w for w in res.summary["warnings"])
+
+
+def test_variable_rate_keeps_the_pass_end_next_to_a_missing_frame():
+    """On a variable frame rate the label-free signals are resampled onto a uniform grid;
+    a frame without feet next to the pass end is bridged on the frames first, as at a
+    fixed rate, so the pass's last samples (where its last toe-off or heel strike may be)
+    are kept (they were NaN when the gap was widened by the resampling)."""
+    import copy
+
+    from gaitprep.gait.events import envelope_signals
+
+    cp = CaseParams(walker=dict(BASE, fps=30.0, seed=5, duration_s=4.0, start_x_cm=60.0), seed=5)
+    recs, timing, truth = make_case(cp)
+    t = np.asarray(timing["t_s"], float)
+    t[40:] += 0.0067  # one 40 ms interval among 33.3 ms ones: not uniform
+    tm = dict(timing, t_s=t.tolist())
+    recs = copy.deepcopy(recs)
+    last = max(r["frame"] for r in recs if r["joints"])
+    for k in [k for k in recs[last - 1]["joints"] if k.endswith(("heel", "toe", "ankle"))]:
+        del recs[last - 1]["joints"][k]
+    s = attach_times(series_from_records(recs, "synth", truth["width"], truth["height"]), tm, truth["fps"])
+    res = analyze_clip(s, truth["fps"], CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
+    p = res.prep.passes[-1]
+    assert p.stop == len(recs)
+    env = envelope_signals(res.prep, p)
+    assert not env["uniform"]
+    assert np.isfinite(env["lead"][-2:]).all() and np.isfinite(env["trail"][-2:]).all()
+    assert not env["lead_measured"][-2]  # still said unmeasured for the gap checks
+
+
 def test_no_timestamps_is_said():
     res, _ = run(case(), timestamps=False)
     assert any("no frame timestamps" in w for w in res.summary["warnings"])

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from scipy.signal import find_peaks
 
-from .preprocess import FOOT_NAME, SIDES, Pass, Prepared
+from .preprocess import FOOT_NAME, SIDES, Pass, Prepared, uniform_timing
 from .preprocess import foot_x as _point
 
 #: no two events of one kind and foot closer than this (s): a stride lasts >= ~0.7 s
@@ -447,19 +447,11 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: against hand labels of real video). Calibrated on all the labelled real videos
 #: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
 #: diagnostics).
-EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.046, "TO": 0.020}}
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.046, "TO": 0.019}}
 TUNING_NOTE = (
-    "offsets: mean error over the 8 hand-labelled real videos, 66 HS and 67 TO "
+    "offsets: mean error over the 8 hand-labelled real videos, 65 HS and 68 TO "
     "(bench/gait_accuracy.py --tune --heldout-videos DIR); held-out figure: leave-one-video-out"
 )
-
-
-def _uniform(t: np.ndarray) -> bool:
-    if len(t) < 3:
-        return True
-    dt = np.diff(t)
-    med = float(np.median(dt))
-    return bool(med > 0 and dt.min() >= 0.98 * med and dt.max() <= 1.02 * med)
 
 
 def _to_grid(y: np.ndarray, t: np.ndarray, tg: np.ndarray) -> np.ndarray:
@@ -499,7 +491,7 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     sl = slice(p.start, p.stop)
     pel = prep.pelvis[sl, 0]
     t = prep.t[sl] if prep.t is not None else prep.series.frames[sl] / prep.fps
-    uniform = _uniform(t)
+    uniform = uniform_timing(t)
     if uniform:
         tg, dt = t, float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / prep.fps
     else:
@@ -524,10 +516,16 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
         if cfg.spike_frac > 0 and np.isfinite(leg):
             rate = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else prep.fps
             y = _despike(y, cfg.spike_frac * leg, odd_frames(cfg.spike_window_s, rate))
-        if not uniform:
-            y = _to_grid(y, t, tg)
+        if uniform:
+            measured = np.isfinite(y) | back
+        else:
+            # short gaps bridged on the frames themselves, as on a uniform grid, before the
+            # resampling (which would widen a one-frame gap into the next grid sample and,
+            # next to the pass end, cut the last samples off)
+            measured = np.isfinite(_to_grid(y, t, tg)) | (_to_grid(back.astype(float), t, tg) > 0)
+            y = _to_grid(interpolate_gaps(y, max_gap), t, tg)
         out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
-        out[f"{k}_measured"] = np.isfinite(y) | (_to_grid(back.astype(float), t, tg) > 0 if not uniform else back)
+        out[f"{k}_measured"] = measured
     out.update(tg=np.asarray(tg, float), dt=dt, uniform=uniform)
     return out
 

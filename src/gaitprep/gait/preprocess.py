@@ -632,6 +632,25 @@ def backward_frames(s: PoseSeries, pelvis_x: np.ndarray, p: Pass, t: np.ndarray,
     return backward_samples(np.stack([lead, trail]), tt, tol)
 
 
+#: frame intervals within this fraction of their median count as one frame rate (the
+#: tolerance of :func:`gaitprep.video.frame_timing`'s ``uniform``): a container's timestamp
+#: rounding (a 29.97 fps clip in a 1 ms timebase has 33 and 34 ms intervals; OpenCV reports
+#: some 29.97 fps MP4s as 33.3 ms with a 35.0 ms interval every ~56 frames) is not a
+#: variable frame rate
+VFR_TOLERANCE = 0.10
+
+
+def uniform_timing(t: np.ndarray) -> bool:
+    """Whether frame times ``t`` (s, increasing, ``(T,)``) have one frame rate: every
+    interval within :data:`VFR_TOLERANCE` of the median interval (True for fewer than 3)."""
+    t = np.asarray(t, float)
+    if len(t) < 3:
+        return True
+    dt = np.diff(t)
+    med = float(np.median(dt))
+    return bool(med > 0 and np.all(np.abs(dt - med) <= VFR_TOLERANCE * med))
+
+
 def odd_frames(seconds: float, fps: float, minimum: int = 3) -> int:
     """An odd number of frames (>= ``minimum``) closest to ``seconds`` at ``fps``."""
     n = max(minimum, int(round(seconds * fps)))
@@ -644,8 +663,9 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
     ``fps`` (> 0) is the clip's nominal rate, used for the filter and for thresholds
     given in seconds; frame times come from ``s.t`` (the clip's timestamps, see
     :func:`gaitprep.gait.io.attach_times`) or, when it is None, ``frames / fps`` (with
-    a warning). A variable frame rate (timestamps whose intervals differ by more than
-    2 %) is noted in the warnings; the event code then works on a uniform time grid.
+    a warning). A variable frame rate (an interval more than :data:`VFR_TOLERANCE` from
+    the median, :func:`uniform_timing`) is noted in the warnings; the event code then
+    works on a uniform time grid.
     """
     cfg = cfg or PrepConfig()
     warnings: list[str] = []
@@ -655,13 +675,12 @@ def prepare(s: PoseSeries, fps: float, cfg: Optional[PrepConfig] = None) -> Prep
         s = attach_times(s.copy(), None, fps)
     if s.time_source != "timestamps":
         warnings.append(f"no frame timestamps in the pose provenance: frames are timed as frame / {fps:g} fps")
-    elif len(s.t) > 2:
+    elif not uniform_timing(s.t):
         dt = np.diff(s.t)
-        if dt.min() < 0.98 * np.median(dt) or dt.max() > 1.02 * np.median(dt):
-            warnings.append(
-                "variable frame rate: frame intervals %.1f..%.1f ms (median %.1f ms); events are timed from the timestamps"
-                % (1000 * dt.min(), 1000 * dt.max(), 1000 * np.median(dt))
-            )
+        warnings.append(
+            "variable frame rate: frame intervals %.1f..%.1f ms (median %.1f ms); events are timed from the timestamps"
+            % (1000 * dt.min(), 1000 * dt.max(), 1000 * np.median(dt))
+        )
     masked, usable = mask_unusable(s, cfg)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
