@@ -250,3 +250,71 @@ def test_a_mistimed_contact_at_a_pass_end_is_skipped_not_averaged(end):
     else:
         assert np.isnan(same.iloc[j - 1]["swing_s"])
     assert st["skipped"].str.contains(f"heel strike at frame {round(e['frame'] + shift):.0f}, found mistimed").any()
+
+
+@pytest.mark.parametrize("end", ["first", "last"])
+def test_a_misplaced_contact_at_a_pass_end_is_skipped_not_averaged(monkeypatch, end):
+    """A pass's first (or last) heel strike timed right but placed on the other foot (what a
+    pose model does to a foot at the image border: on a rendered walker of a blind sweep the
+    exiting foot was read where the stance foot stood, a step of 0.3 cm and a stride of one
+    step, and step length came out 12 cm short without a word). Rule 4 compares a pass end's
+    lengths too: the step and stride there are skipped with the reason, and so is every
+    value timed from that contact; the means stay at the clean walk's."""
+    import gaitprep.gait.params as params_mod
+
+    ref, p = run(DEMO)
+    hs = [e for e in ref.events if e["event"] == "HS"]
+    bad, other = (hs[0], hs[1]) if end == "first" else (hs[-1], hs[-2])
+    real = params_mod.contact_x
+
+    def misplaced(prep, calib, foot, frame, until=None):
+        if abs(frame - bad["frame"]) < 0.5:  # read from where the other foot stands
+            return real(prep, calib, other["foot"], other["frame"], None)
+        return real(prep, calib, foot, frame, until)
+
+    monkeypatch.setattr(params_mod, "contact_x", misplaced)
+    res, _ = run(DEMO)
+    m, m0 = res.summary["means"], ref.summary["means"]
+    assert abs(m["step_length_cm"] - m0["step_length_cm"]) < 0.5, (m["step_length_cm"], m0["step_length_cm"])
+    assert abs(m["stride_length_cm"] - m0["stride_length_cm"]) < 0.5
+    assert abs(m["cadence_steps_per_min"] - m0["cadence_steps_per_min"]) < 0.5
+    st = res.steps
+    assert st["skipped"].str.contains("cm at a pass end departs").any(), st["skipped"].tolist()
+    assert st["skipped"].str.contains(f"heel strike at frame {bad['frame']:.0f}, found mistimed").any()
+    # the clean walk loses nothing to the length check
+    assert not ref.steps["skipped"].str.contains(" cm ").any()
+
+
+def test_a_step_to_walks_short_steps_are_not_judged_by_half_the_stride():
+    """A step-to walk's far-foot steps are a few cm (its other steps most of the stride): a
+    pass end's step length is compared with the same foot's steps (or the stride less the
+    other foot's step), never with half the stride, and short ones within a quarter of the
+    median stride of that are kept."""
+    cfg = dict(L2R, step_asymmetry=0.85)
+    res, p = run(cfg)
+    assert not res.steps["skipped"].str.contains(" cm ").any(), res.steps["skipped"].tolist()
+    m = res.summary["means"]
+    assert abs(m["stride_length_cm"] - 2 * p.step_length_cm) < 1.0
+
+
+@pytest.mark.slow
+def test_rendered_walker_with_its_exit_contact_on_the_wrong_foot(tmp_path):
+    """The walker of the blind renderer sweep 9001 (#16: 130 steps/min, 71 cm steps, 30 fps,
+    right to left) through BlazePose: its last heel strike, as the foot leaves the image,
+    was read where the other foot stood (step 0.26 cm): step length 59.3 cm instead of 71
+    and cadence +2.1 steps/min were written. Now within 0.5 cm and 0.5 steps/min."""
+    import sys
+
+    from conftest import REPO
+    from gaitprep.gait.validation import synth_blazepose
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import gait_accuracy as ga
+
+    cfg = ga.sweep_configs(20, 9001)[16]
+    recs, truth, p = synth_blazepose(cfg, tmp_path, tag="sweep9001_16")
+    _, res = ga._rendered_clip(recs, p)
+    m = res.summary["means"]
+    assert abs(m["step_length_cm"] - truth["step_length_cm"]) < 0.5, m["step_length_cm"]
+    assert abs(m["cadence_steps_per_min"] - truth["cadence_steps_per_min"]) < 0.5, m["cadence_steps_per_min"]
+    assert res.steps["skipped"].str.contains("cm at a pass end departs").any()

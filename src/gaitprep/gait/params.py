@@ -83,6 +83,10 @@ PASS_END_STEP_TOL = 0.25
 #: other steps by more than this fraction, with at least INNER_STEP_MIN_OTHERS of them, has
 #: a spurious or mistimed contact at one of its ends (see :func:`gap_rules`, rule 5)
 INNER_STEP_TOL = 0.4
+#: a step *length* departs (rules 4 and 5) only by more than this fraction of the clip's
+#: median stride length as well: the short step of a step-to gait (a few cm) is not judged
+#: on a relative scale its contact-position noise exceeds
+LENGTH_FLOOR_STRIDE_FRAC = 0.25
 INNER_STEP_MIN_OTHERS = 3
 
 
@@ -140,7 +144,13 @@ def gap_rules() -> str:
        (Hausdorff 2005), step times somewhat more, so these departures are not the walk's
        own variability. The heel strike so found mistimed voids every other value timed
        from it too: its stance and double support, the other step or stride that starts
-       or ends there, the single support and swing that end at it.
+       or ends there, the single support and swing that end at it. The same for the
+       *lengths* of a pass end's stride (15 % from the median of the strides inside the
+       passes) and step (25 % from this foot's steps inside the passes, else from the
+       median stride less the other foot's median step; never from half the stride),
+       where a step length must also depart by more than
+       :data:`LENGTH_FLOOR_STRIDE_FRAC` (a quarter) of the median stride: a contact
+       read from the other foot (a foot at the image border) is off by a whole step.
 
     5. *Inside a pass*: a step that departs from the median of the same foot's other steps
        by more than :data:`INNER_STEP_TOL` (0.4), with at least
@@ -150,7 +160,8 @@ def gap_rules() -> str:
        value timed from either is skipped, as in rule 4. Per foot, so a limp's long and
        short steps are each compared with their own; 0.4 is four standard deviations of
        step time even at the 10 % coefficient of variation of pathological walks
-       (Hausdorff 2005).
+       (Hausdorff 2005). Likewise a step length 40 % and a quarter of the median stride
+       from the same foot's other steps (a contact placed wrong).
 
     The median stride is taken over strides with exactly one contralateral HS inside
     (clean ones), else over all candidate strides; with no stride at all only
@@ -380,6 +391,8 @@ def _skip_gaps(rows: list[dict]) -> None:
         r["skipped"] = "; ".join(notes)
     # rule 4, on what the gap rules left (a skipped value is no reference) ...
     mistimed: list = []
+    lens = [r["stride_length_cm"] for r in rows if np.isfinite(r["stride_length_cm"])]
+    stride_len_med = float(np.median(lens)) if lens else np.nan
     for r in rows:
         notes = [r["skipped"]] if r["skipped"] else []
         stride_off = False
@@ -387,47 +400,92 @@ def _skip_gaps(rows: list[dict]) -> None:
         def skip(cols, why, r=r, notes=notes):
             _skip(r, notes, cols, why)
 
-        if r["_stride_at_end"] and np.isfinite(r["stride_time_s"]):
-            others = [x["stride_time_s"] for x in rows if x is not r and np.isfinite(x["stride_time_s"])]
-            stride_off = len(others) >= 2 and abs(r["stride_time_s"] - np.median(others)) > PASS_END_STRIDE_TOL * np.median(others)
+        # its time, then its length (a contact placed wrong: a foot at the border read
+        # from the other foot, or found a few frames off where the foot still moves)
+        for col, unit in (("stride_time_s", "s"), ("stride_length_cm", "cm")):
+            if stride_off or not (r["_stride_at_end"] and np.isfinite(r[col])):
+                continue
+            others = [x[col] for x in rows if x is not r and np.isfinite(x[col])]
+            inner = [x[col] for x in rows if x is not r and np.isfinite(x[col]) and not x["_stride_at_end"]]
+            if col == "stride_length_cm" and len(inner) >= 2:
+                others = inner  # (a length: the other pass ends may be misplaced too)
+            ref = float(np.median(others)) if len(others) >= 2 else np.nan
+            stride_off = bool(np.isfinite(ref) and abs(r[col] - ref) > PASS_END_STRIDE_TOL * abs(ref))
             if stride_off:
-                skip(["stride_time_s", "stride_length_cm"], f"stride of {r['stride_time_s']:.2f} s at a pass end departs from the"
-                     f" median {np.median(others):.2f} s of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
-        if r["_step_at_end"] and np.isfinite(r["step_time_s"]):
-            others = [x["step_time_s"] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x["step_time_s"])]
+                skip(["stride_time_s", "stride_length_cm"], f"stride of {r[col]:.2f} {unit} at a pass end departs from the"
+                     f" median {ref:.2f} {unit} of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed or misplaced first/last contact)")  # fmt: skip
+        for col, unit, stride_col in (("step_time_s", "s", "stride_time_s"), ("step_length_cm", "cm", "stride_length_cm")):
+            if not (r["_step_at_end"] and np.isfinite(r[col])):
+                continue
+            others = [x[col] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x[col])]
             ref, what = (float(np.median(others)), "this foot's other steps") if len(others) >= 2 else (np.nan, "")
-            strides = [x["stride_time_s"] for x in rows if np.isfinite(x["stride_time_s"])]
-            if not np.isfinite(ref) and len(strides) >= 2:
+            if col == "step_length_cm":
+                ref, what = _step_length_ref(rows, r, ref, what)
+            strides = [x[stride_col] for x in rows if np.isfinite(x[stride_col])]
+            if not np.isfinite(ref) and len(strides) >= 2 and col == "step_time_s":
+                # (not for a length: a step-to gait's steps are far from half the stride)
                 ref, what = 0.5 * float(np.median(strides)), "half the median stride"
-            if np.isfinite(ref) and abs(r["step_time_s"] - ref) > PASS_END_STEP_TOL * ref:
-                skip(["step_time_s", "step_length_cm"], f"step of {r['step_time_s']:.2f} s at a pass end departs from the"
-                     f" {ref:.2f} s of {what} by more than {PASS_END_STEP_TOL:.0%} (a mistimed first/last contact)")  # fmt: skip
+            tol = PASS_END_STEP_TOL * abs(ref)
+            if col == "step_length_cm":
+                tol = max(tol, LENGTH_FLOOR_STRIDE_FRAC * stride_len_med)
+            if np.isfinite(ref) and abs(r[col] - ref) > tol:
+                by = f"{PASS_END_STEP_TOL:.0%}" + (_floor_note(stride_len_med) if col == "step_length_cm" else "")
+                skip(["step_time_s", "step_length_cm"], f"step of {r[col]:.2f} {unit} at a pass end departs from the"
+                     f" {ref:.2f} {unit} of {what} by more than {by} (a mistimed or misplaced first/last contact)")  # fmt: skip
                 mistimed.append(_end_contact(r, "step"))
+                break
         if stride_off:
             mistimed.append(_end_contact(r, "stride"))
         r["skipped"] = "; ".join(notes)
     # ... and every other value timed from that contact (its stance, double support, the
     # single support and swing that end at it, the other interval that starts or ends at it)
-    _void_timed_from(rows, mistimed, "found mistimed at a pass end")
+    _void_timed_from(rows, mistimed, "found mistimed or misplaced at a pass end")
     # rule 5, on what rules 1-4 left: an inner step far from the same foot's other steps
     suspect: list = []
     for r in rows:
-        if r["_step_at_end"] or not np.isfinite(r["step_time_s"]):
-            continue
-        others = [x["step_time_s"] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x["step_time_s"])]
-        if len(others) < INNER_STEP_MIN_OTHERS:
-            continue
-        ref = float(np.median(others))
-        if abs(r["step_time_s"] - ref) > INNER_STEP_TOL * ref:
-            suspect.append((r, ref))
-    for r, ref in suspect:
+        for col, unit in (("step_time_s", "s"), ("step_length_cm", "cm")):
+            if r["_step_at_end"] or not np.isfinite(r[col]):
+                continue
+            others = [x[col] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x[col])]
+            if len(others) < INNER_STEP_MIN_OTHERS:
+                continue
+            ref = float(np.median(others))
+            tol = INNER_STEP_TOL * abs(ref)
+            if col == "step_length_cm":
+                tol = max(tol, LENGTH_FLOOR_STRIDE_FRAC * stride_len_med)
+            if abs(r[col] - ref) > tol:
+                suspect.append((r, ref, col, unit))
+                break
+    for r, ref, col, unit in suspect:
         a, b = r["_hs"]["step"]
-        why = (f"inside the pass, a step of {r['step_time_s']:.2f} s departs from the {ref:.2f} s of this foot's other steps by"
-               f" more than {INNER_STEP_TOL:.0%}: a spurious or mistimed contact at frame {a['frame']:.0f} or {b['frame']:.0f}")
+        by = f"{INNER_STEP_TOL:.0%}" + (_floor_note(stride_len_med) if col == "step_length_cm" else "")
+        why = (f"inside the pass, a step of {r[col]:.2f} {unit} departs from the {ref:.2f} {unit} of this foot's other steps by"
+               f" more than {by}: a spurious, mistimed or misplaced contact at frame {a['frame']:.0f} or {b['frame']:.0f}")
         notes = [r["skipped"]] if r["skipped"] else []
         _skip(r, notes, _USES["step"], why)
         r["skipped"] = "; ".join(notes)
-    _void_timed_from(rows, [h for r, _ in suspect for h in r["_hs"]["step"]], "one end of a step found far off inside the pass")
+    _void_timed_from(rows, [h for r, *_ in suspect for h in r["_hs"]["step"]], "one end of a step found far off inside the pass")
+
+
+def _floor_note(stride_len_med: float) -> str:
+    return f" and {LENGTH_FLOOR_STRIDE_FRAC:g} of the median stride ({LENGTH_FLOOR_STRIDE_FRAC * stride_len_med:.1f} cm)"
+
+
+def _step_length_ref(rows: list[dict], r: dict, ref: float, what: str) -> tuple[float, str]:
+    """The step length a pass-end step of row ``r`` is compared with (rule 4), from the
+    steps and strides inside the passes (a pass end's own may be misplaced too): this
+    foot's (at least two), else the median stride less the other foot's median step (a
+    stride is the sum of its two steps, so a limp's unequal steps are each predicted),
+    else ``(ref, what)``, this foot's other steps wherever they are."""
+    inner = [x for x in rows if x is not r and not x["_step_at_end"]]
+    same = [x["step_length_cm"] for x in inner if x["foot"] == r["foot"] and np.isfinite(x["step_length_cm"])]
+    if len(same) >= 2:
+        return float(np.median(same)), "this foot's steps inside the pass"
+    other = [x["step_length_cm"] for x in inner if x["foot"] != r["foot"] and np.isfinite(x["step_length_cm"])]
+    strides = [x["stride_length_cm"] for x in rows if not x["_stride_at_end"] and np.isfinite(x["stride_length_cm"])]
+    if other and strides:
+        return float(np.median(strides) - np.median(other)), "the median stride less the other foot's median step"
+    return ref, what
 
 
 def _void_timed_from(rows: list[dict], contacts: list, why: str) -> None:
