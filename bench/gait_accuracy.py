@@ -440,6 +440,11 @@ def main() -> None:
         help="only the random renderer walkers of sweep_configs(N, SEED) through BlazePose (e.g. 4321,16: the tuning"
         " sweep; the reporting sweep of --rendered is 777,12)",
     )
+    ap.add_argument(
+        "--in-view", action="store_true",
+        help="with --sweep-only: the same walkers filmed closer and in view from the first frame to the last"
+        " (sweep_configs in_view: the pose starts and ends mid-stride)",
+    )  # fmt: skip
     ap.add_argument("--loo", action="store_true", help="real videos only, BlazePose offsets leave-one-video-out")
     ap.add_argument("--render-cache", default="/tmp/gaitprep_synth_cache", help="cache of the rendered walkers' pose")
     ap.add_argument("--json", default=None, help="write all per-clip scores here")
@@ -479,7 +484,7 @@ def main() -> None:
         return
     if a.sweep_only:
         seed, n = (int(x) for x in a.sweep_only.split(","))
-        run_rendered_sweep(Path(a.render_cache), n, seed)
+        run_rendered_sweep(Path(a.render_cache), n, seed, a.in_view)
         return
     allrows = {}
     for name in [x for x in a.sets.split(",") if x]:
@@ -554,10 +559,14 @@ def run_rendered(cache: Path) -> None:
 SWEEP_N, SWEEP_SEED = 12, 777
 
 
-def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED) -> list[dict]:
+def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED, in_view: bool = False) -> list[dict]:
     """``n`` random :class:`gaitprep.synth.WalkerParams` field sets: cadence 85-130 steps/min,
     step 45-80 cm, double support 8-16 % of the cycle, both directions, 24/25/30/50/60 fps,
-    statures 150-195 cm, plain or indoor background."""
+    statures 150-195 cm, plain or indoor background. ``in_view``: the same walkers filmed
+    closer (1.6-3.0 px/cm on the 960 px width: 2-5 steps in view), already in view at the
+    first frame (pelvis 25-40 % of the view from the entry edge) and still in view at the
+    last (1.6-5 s, ending before the pelvis passes 75 % of the view): the pose starts and
+    ends mid-stride, as in a clip cut out of a longer walk."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):
@@ -568,10 +577,19 @@ def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED) -> list[dict]:
             fps=float(rng.choice([24.0, 25.0, 30.0, 50.0, 60.0])), height_cm=int(rng.integers(150, 196)),
             background=str(rng.choice(["plain", "indoor"])),
         ))  # fmt: skip
+    if in_view:
+        r = np.random.default_rng(seed)  # (its own generator: the walkers above stay the same)
+        for cfg in out:
+            px_per_cm = float(r.uniform(1.6, 3.0))
+            view_cm = 960 / px_per_cm
+            start = float(r.uniform(0.25, 0.4) * view_cm)
+            speed_cm_s = cfg["cadence"] / 60 * cfg["step_length_cm"]
+            dur = float(min(r.uniform(2.5, 5.0), (0.75 * view_cm - start) / speed_cm_s))
+            cfg.update(px_per_cm=round(px_per_cm, 3), start_x_cm=round(start, 1), duration_s=round(max(dur, 1.6), 2))
     return out
 
 
-def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED) -> None:
+def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in_view: bool = False) -> None:
     """Random walkers of the project's renderer through BlazePose (:func:`sweep_configs`,
     cached in ``cache``), scored like a user's clip: a true event counts when the pose
     model places the striking heel (HS) or the leaving toe (TO) of either leg inside the
@@ -582,8 +600,9 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED) ->
     timing offsets (calibrated on real video: what a user gets) and once without any."""
     from gaitprep.gait.validation import synth_blazepose
 
-    cfgs = sweep_configs(n, seed)
-    data = [synth_blazepose(cfg, cache, tag=f"sweep{seed}_{i}") for i, cfg in enumerate(cfgs)]
+    cfgs = sweep_configs(n, seed, in_view)
+    kind = "inview" if in_view else "sweep"
+    data = [synth_blazepose(cfg, cache, tag=f"{kind}{seed}_{i}") for i, cfg in enumerate(cfgs)]
     try:
         from gaitprep.synth.truth import events_in_view
 
@@ -592,7 +611,8 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED) ->
         print("\n(this gaitprep has no synth.truth.events_in_view: true events are the truth files' (heel and toe in view))")
         in_view = [truth["events"] for _, truth, _ in data]
     keys = ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")
-    print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {seed}), events with the foot in the image")
+    what = ", in view from the first frame to the last" if in_view else ""
+    print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {seed}{what}), events with the foot in the image")
     print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     params, misses = {}, []

@@ -290,6 +290,26 @@ def test_bench_sweep_only_runs(tmp_path):
 
 
 @pytest.mark.slow
+def test_bench_sweep_in_view_runs(tmp_path):
+    """`--sweep-only SEED,N --in-view` (walkers in view from the first frame to the last,
+    docs/gait.md), on one walker: it starts inside the image and the clip ends before it
+    leaves."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import gait_accuracy as ga
+
+    from gaitprep.synth import WalkerParams
+
+    cfg = ga.sweep_configs(1, 8080, in_view=True)[0]
+    p = WalkerParams(**cfg)
+    assert p.start_x_cm is not None and p.duration_s is not None
+    assert ga.sweep_configs(1, 8080)[0].items() <= cfg.items()  # the same walker, filmed closer
+    out = _bench_accuracy("--sweep-only", "8080,1", "--in-view", "--render-cache", str(tmp_path))
+    assert "seed 8080, in view from the first frame to the last" in out and "| BlazePose's | HS |" in out
+
+
+@pytest.mark.slow
 def test_bench_domains_runs(tmp_path):
     """`--domains ALPHAS` (docs/gait.md: why one BlazePose offset cannot be right on both real
     video and rendered walkers), on the four shared videos and one rendered walker (~1 min)."""
