@@ -589,7 +589,7 @@ def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED, in_view: bool = Fals
     return out
 
 
-def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in_view: bool = False) -> None:
+def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, inview: bool = False) -> None:
     """Random walkers of the project's renderer through BlazePose (:func:`sweep_configs`,
     cached in ``cache``), scored like a user's clip: a true event counts when the pose
     model places the striking heel (HS) or the leaving toe (TO) of either leg inside the
@@ -597,11 +597,13 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
     contacts of a walker coming into or leaving the view; a detection within
     :data:`MATCH_S` matches (one-to-one); errors in frames and in ms; participant means
     against the renderer's truth. True events: :func:`gaitprep.synth.truth.events_in_view`. Once with the BlazePose
-    timing offsets (calibrated on real video: what a user gets) and once without any."""
+    timing offsets (calibrated on real video: what a user gets) and once without any.
+    ``inview``: the walkers of ``sweep_configs(n, seed, in_view=True)`` (in view from the
+    first frame to the last)."""
     from gaitprep.gait.validation import synth_blazepose
 
-    cfgs = sweep_configs(n, seed, in_view)
-    kind = "inview" if in_view else "sweep"
+    cfgs = sweep_configs(n, seed, inview)
+    kind = "inview" if inview else "sweep"
     data = [synth_blazepose(cfg, cache, tag=f"{kind}{seed}_{i}") for i, cfg in enumerate(cfgs)]
     try:
         from gaitprep.synth.truth import events_in_view
@@ -611,7 +613,7 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
         print("\n(this gaitprep has no synth.truth.events_in_view: true events are the truth files' (heel and toe in view))")
         in_view = [truth["events"] for _, truth, _ in data]
     keys = ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")
-    what = ", in view from the first frame to the last" if in_view else ""
+    what = ", in view from the first frame to the last" if inview else ""
     print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {seed}{what}), events with the foot in the image")
     print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
