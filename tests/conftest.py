@@ -68,3 +68,15 @@ def shared_samples() -> Path:
     if not SAMPLES_TSV.exists():
         pytest.fail(f"{SAMPLES_TSV} is missing (set GAITPREP_SHARED)")
     return SAMPLES_TSV
+
+
+def bench_module(name: str):
+    """Import ``bench/<name>.py`` (the bench scripts are not a package) without leaving
+    ``bench/`` on ``sys.path``."""
+    import importlib
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "bench"))

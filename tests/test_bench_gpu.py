@@ -9,11 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, bench_module
+
 GPU_SH = REPO / "bench" / "gpu.sh"
 
 
@@ -62,12 +62,7 @@ def test_no_cuda_says_how_to_dry_run(tmp_path):
 
 
 def _gpu():
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import gpu
-    finally:
-        sys.path.remove(str(REPO / "bench"))
-    return gpu
+    return bench_module("gpu")
 
 
 def test_failing_or_missing_stage_is_reported_and_others_run(tmp_path, monkeypatch):
@@ -105,11 +100,7 @@ def test_without_cv2_optflow_the_tvl1_stage_runs_and_says_why_no_epe(monkeypatch
     if not hasattr(cv2, "optflow"):
         pytest.skip("this cv2 has no optflow to hide")
     gpu = _gpu()
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import flow
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    flow = bench_module("flow")
     monkeypatch.delattr(cv2, "optflow")
     kw = gpu.settings(True, "cpu")["tvl1"]
     r = flow.stage_tvl1(REPO / "no-such-video.mp4", 0, tuple(kw["size"]), "cpu", [1], 1, 1, 60.0,

@@ -18,7 +18,7 @@ from gaitprep.gait.clip import analyze_clip
 from gaitprep.gait.io import attach_times, read_provenance_timing, series_from_records
 from gaitprep.synth.hard import CaseParams, make_case
 
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, bench_module
 
 CLIP = "PA001/UGS/NW-WJ_1"
 BASE = dict(
@@ -221,8 +221,7 @@ def test_provenance_timing_reader(tmp_path):
 
 def test_bench_scores_real_labels_format(tmp_path):
     """bench/gait_accuracy.py reads the label TSVs and rejects bad rows naming the line."""
-    sys.path.insert(0, str(REPO / "bench"))
-    import gait_accuracy as ga
+    ga = bench_module("gait_accuracy")
 
     (tmp_path / "real_events.tsv").write_text(
         "video\tevent\tfoot\tframe\tconfidence\tnote\nv.mp4\tHS\tR\t26\t±1\t\nv.mp4\tTO\tL\t30\t±1\tx\n"
@@ -240,8 +239,7 @@ def test_bench_scores_real_labels_format(tmp_path):
 def test_bench_label_noise_is_the_spread_of_the_labels_own_confidence(tmp_path, monkeypatch):
     """``--label-noise``: labels moved within their confidence move the reference cadence;
     labels of ±0 frames would not (a regular walk: one stride time, one cadence)."""
-    sys.path.insert(0, str(REPO / "bench"))
-    import gait_accuracy as ga
+    ga = bench_module("gait_accuracy")
 
     rows = ["video\tevent\tfoot\tframe\tconfidence\tnote"]
     for i in range(6):  # HS every 18 frames (100 steps/min at 30 fps), TO 6 frames after each
@@ -294,12 +292,9 @@ def test_bench_sweep_in_view_runs(tmp_path):
     """`--sweep-only SEED,N --in-view` (walkers in view from the first frame to the last,
     docs/gait.md), on one walker: it starts inside the image and the clip ends before it
     leaves."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "bench"))
-    import gait_accuracy as ga
-
     from gaitprep.synth import WalkerParams
+
+    ga = bench_module("gait_accuracy")
 
     cfg = ga.sweep_configs(1, 8080, in_view=True)[0]
     p = WalkerParams(**cfg)

@@ -303,13 +303,11 @@ def test_rendered_walker_with_its_exit_contact_on_the_wrong_foot(tmp_path):
     right to left) through BlazePose: its last heel strike, as the foot leaves the image,
     was read where the other foot stood (step 0.26 cm): step length 59.3 cm instead of 71
     and cadence +2.1 steps/min were written. Now within 0.5 cm and 0.5 steps/min."""
-    import sys
-
-    from conftest import REPO
     from gaitprep.gait.validation import synth_blazepose
 
-    sys.path.insert(0, str(REPO / "bench"))
-    import gait_accuracy as ga
+    from conftest import bench_module
+
+    ga = bench_module("gait_accuracy")
 
     cfg = ga.sweep_configs(20, 9001)[16]
     recs, truth, p = synth_blazepose(cfg, tmp_path, tag="sweep9001_16")

@@ -414,14 +414,14 @@ def _skip_gaps(rows: list[dict]) -> None:
             if stride_off:
                 skip(["stride_time_s", "stride_length_cm"], f"stride of {r[col]:.2f} {unit} at a pass end departs from the"
                      f" median {ref:.2f} {unit} of the others by more than {PASS_END_STRIDE_TOL:.0%} (a mistimed or misplaced first/last contact)")  # fmt: skip
-        for col, unit, stride_col in (("step_time_s", "s", "stride_time_s"), ("step_length_cm", "cm", "stride_length_cm")):
+        for col, unit in (("step_time_s", "s"), ("step_length_cm", "cm")):
             if not (r["_step_at_end"] and np.isfinite(r[col])):
                 continue
             others = [x[col] for x in rows if x is not r and x["foot"] == r["foot"] and np.isfinite(x[col])]
             ref, what = (float(np.median(others)), "this foot's other steps") if len(others) >= 2 else (np.nan, "")
             if col == "step_length_cm":
                 ref, what = _step_length_ref(rows, r, ref, what)
-            strides = [x[stride_col] for x in rows if np.isfinite(x[stride_col])]
+            strides = [x["stride_time_s"] for x in rows if np.isfinite(x["stride_time_s"])]
             if not np.isfinite(ref) and len(strides) >= 2 and col == "step_time_s":
                 # (not for a length: a step-to gait's steps are far from half the stride)
                 ref, what = 0.5 * float(np.median(strides)), "half the median stride"
