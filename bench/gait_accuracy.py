@@ -192,7 +192,7 @@ def run_synth(name: str, cases_dir: Path | None) -> list[dict]:
 def _diag(res) -> dict:
     d = getattr(res.prep, "diagnostics", None) or {}
     return {k: d.get(k) for k in ("leg_swap_rate", "pose_coverage", "foot_label_agreement") if k in d} | {
-        "n_rejected": len(d.get("rejected_events", []))
+        "n_rejected": len(d.get("rejected_events", [])), "refused": _refused(res)
     }
 
 
@@ -484,7 +484,7 @@ def main() -> None:
         return
     if a.sweep_only:
         seed, n = (int(x) for x in a.sweep_only.split(","))
-        run_rendered_sweep(Path(a.render_cache), n, seed, a.in_view)
+        run_rendered_sweep(Path(a.render_cache), n, seed, a.in_view, a.per_clip)
         return
     allrows = {}
     for name in [x for x in a.sets.split(",") if x]:
@@ -589,7 +589,8 @@ def sweep_configs(n: int = SWEEP_N, seed: int = SWEEP_SEED, in_view: bool = Fals
     return out
 
 
-def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, inview: bool = False) -> None:
+def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, inview: bool = False,
+                       per_clip: bool = False) -> None:  # fmt: skip
     """Random walkers of the project's renderer through BlazePose (:func:`sweep_configs`,
     cached in ``cache``), scored like a user's clip: a true event counts when the pose
     model places the striking heel (HS) or the leaving toe (TO) of either leg inside the
@@ -599,7 +600,8 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
     against the renderer's truth. True events: :func:`gaitprep.synth.truth.events_in_view`. Once with the BlazePose
     timing offsets (calibrated on real video: what a user gets) and once without any.
     ``inview``: the walkers of ``sweep_configs(n, seed, in_view=True)`` (in view from the
-    first frame to the last)."""
+    first frame to the last). ``per_clip``: also each walker's parameter errors (with the
+    offsets) and the quality check that refused its numbers, if one did."""
     from gaitprep.gait.validation import synth_blazepose
 
     cfgs = sweep_configs(n, seed, inview)
@@ -617,7 +619,7 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
     print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {seed}{what}), events with the foot in the image")
     print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    params, misses = {}, []
+    params, misses, walkers = {}, [], []
     for name, backend in (("BlazePose's", "blazepose"), ("none", None)):
         tot = {k: [0, 0, 0, [], [], 0] for k in ("HS", "TO")}
         means = params[name] = {k: [] for k in keys}
@@ -643,24 +645,42 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
                         hx = s.xy["l_hip"][frames[int(round(e["frame"]))], 0]
                         place = "first" if e["frame"] == order[0] else "last" if e["frame"] == order[-1] else "inner"
                         misses.append((k_walker, p, kind, e, min(hx, p.width - hx), place))
+            err = {}
             for k in keys:
                 v = res.summary["means"].get(k)
                 if v is not None and np.isfinite(v):
                     means[k].append(v - truth[k])
+                    err[k] = v - truth[k]
+            if backend is not None:
+                walkers.append((k_walker, p, err, _refused(res)))
         for k, (n, f, sp, e, ms, inner) in tot.items():
             e = np.array(e)
             print(f"| {name} | {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} | {np.mean(ms):+.1f} | {inner} |")
     print(f"\nmissed events: {len(misses)}, each with the hips' distance from the nearer left/right image border (px)")
-    print("| walker | fps | direction | event | foot | frame | hips from border (px) | place among the walker's events of its kind |")
+    print("| walker | fps | direction | event | foot | frame (of the clip's) | hips from border (px) | place among the walker's events of its kind |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for k_walker, p, kind, e, edge, place in misses:
-        print(f"| {k_walker} | {p.fps:g} | {p.direction} | {kind} | {e['foot']} | {e['frame']:.1f} | {edge:.0f} | {place} |")
+        n_fr = len(data[k_walker][0])
+        print(f"| {k_walker} | {p.fps:g} | {p.direction} | {kind} | {e['foot']} | {e['frame']:.1f} (0-{n_fr - 1}) | {edge:.0f} | {place} |")
     print("\n| offsets | parameter | clips scored | MAE | bias | worst |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, means in params.items():
         for k, v in means.items():
             v = np.array(v)
             print(f"| {name} | {PARAMS[k]} | {len(v)}/{len(cfgs)} | {np.mean(np.abs(v)):.3f} | {np.mean(v):+.3f} | {np.max(np.abs(v)):.3f} |")
+    if per_clip:
+        print("\nper walker, BlazePose's offsets: mean minus truth")
+        print("| walker | fps | direction | cadence (steps/min) | MonoSP (s) | BiSP (s) | step length (cm) | refused by |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for k_walker, p, err, why in walkers:
+            cells = " | ".join(f"{err[k]:+.3f}" if k in err else "-" for k in keys)
+            print(f"| {k_walker} | {p.fps:g} | {p.direction} | {cells} | {why or ''} |")
+
+
+def _refused(res) -> str | None:
+    """The quality check that refused a clip's cadence (the first word of its reason), or None."""
+    why = ((res.summary.get("quality") or {}).get("refused") or {}).get("cadence_steps_per_min")
+    return why.split(":")[0] if why else None
 
 
 def _seen_truth(s, p, in_view: list[dict], kind: str) -> list[dict]:

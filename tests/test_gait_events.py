@@ -300,8 +300,9 @@ def test_bench_sweep_in_view_runs(tmp_path):
     p = WalkerParams(**cfg)
     assert p.start_x_cm is not None and p.duration_s is not None
     assert ga.sweep_configs(1, 8080)[0].items() <= cfg.items()  # the same walker, filmed closer
-    out = _bench_accuracy("--sweep-only", "8080,1", "--in-view", "--render-cache", str(tmp_path))
+    out = _bench_accuracy("--sweep-only", "8080,1", "--in-view", "--per-clip", "--render-cache", str(tmp_path))
     assert "seed 8080, in view from the first frame to the last" in out and "| BlazePose's | HS |" in out
+    assert "per walker, BlazePose's offsets" in out and "\n| 0 | " in out  # (--per-clip: each walker's errors)
 
 
 @pytest.mark.slow
