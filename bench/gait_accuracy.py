@@ -518,14 +518,17 @@ def main() -> None:
         Path(a.json).write_text(json.dumps(allrows, indent=1, default=float))
 
 
-def _rendered_clip(recs: list, p, backend: str | None = "blazepose"):
+def _rendered_clip(recs: list, p, backend: str | None = "blazepose", height: bool = False):
     """``(series, analyze_clip result)`` of a rendered walker's pose records (``p``: its
-    :class:`gaitprep.synth.WalkerParams`), calibrated at the renderer's px_per_cm; ``backend``
-    as the pose provenance would name it (selects the timing offsets; None: no offsets)."""
+    :class:`gaitprep.synth.WalkerParams`), calibrated at the renderer's px_per_cm, or with
+    ``height`` from the walker's stature as a user's clip is by default (the ``height``
+    method: its nose-to-ankle pixel height); ``backend`` as the pose provenance would name
+    it (selects the timing offsets; None: no offsets)."""
     s = series_from_records(recs, "synth", p.width, p.height)
     if backend:
         s.extra["backend"] = backend
-    return s, analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", {"method": "px_per_cm", "px_per_cm": p.px_per_cm})
+    cal = {"method": "height", "height_cm": p.height_cm} if height else {"method": "px_per_cm", "px_per_cm": p.px_per_cm}
+    return s, analyze_clip(s, p.fps, "PA001/UGS/NW-WJ_1", cal)
 
 
 def run_rendered(cache: Path) -> None:
@@ -598,8 +601,10 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
     contacts of a walker coming into or leaving the view; a detection within
     :data:`MATCH_S` matches (one-to-one); errors in frames and in ms; participant means
     against the renderer's truth. True events: :func:`gaitprep.synth.truth.events_in_view`. Once with the BlazePose
-    timing offsets (calibrated on real video: what a user gets) and once without any.
-    ``inview``: the walkers of ``sweep_configs(n, seed, in_view=True)`` (in view from the
+    timing offsets (calibrated on real video: what a user gets) and once without any;
+    lengths and speed once more with the offsets and the ``height`` calibration (a user's
+    default: the scale from the stature, here the walker's; the others use the renderer's
+    exact px_per_cm). ``inview``: the walkers of ``sweep_configs(n, seed, in_view=True)`` (in view from the
     first frame to the last). ``per_clip``: also each walker's parameter errors (with the
     offsets) and the quality check that refused its numbers, if one did."""
     from gaitprep.gait.validation import synth_blazepose
@@ -615,6 +620,7 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
         print("\n(this gaitprep has no synth.truth.events_in_view: true events are the truth files' (heel and toe in view))")
         in_view = [truth["events"] for _, truth, _ in data]
     keys = ("cadence_steps_per_min", "single_support_s", "double_support_s", "step_length_cm")
+    lengths = ("step_length_cm", "stride_length_cm", "speed_m_per_s")
     what = ", in view from the first frame to the last" if inview else ""
     print(f"\n## project renderer -> BlazePose, {len(cfgs)} random walkers (sweep_configs, seed {seed}{what}), events with the foot in the image")
     print("| offsets | event | true | found | found % | spurious | MAE (frames) | bias (frames) | mean error (ms) | missed with the whole body in view |")
@@ -653,6 +659,13 @@ def run_rendered_sweep(cache: Path, n: int = SWEEP_N, seed: int = SWEEP_SEED, in
                     err[k] = v - truth[k]
             if backend is not None:
                 walkers.append((k_walker, p, err, _refused(res)))
+                # lengths as a user's clip gets them by default: scaled from the stature
+                # (the events are the same; only the px -> cm scale differs)
+                _, res_h = _rendered_clip(recs, p, backend, height=True)
+                for k in lengths:
+                    v = res_h.summary["means"].get(k)
+                    if v is not None and np.isfinite(v):
+                        params.setdefault("BlazePose's, height calibration", {x: [] for x in lengths})[k].append(v - truth[k])
         for k, (n, f, sp, e, ms, inner) in tot.items():
             e = np.array(e)
             print(f"| {name} | {k} | {n} | {f} | {100 * f / max(n, 1):.1f} | {sp} | {np.mean(np.abs(e)):.2f} | {np.mean(e):+.2f} | {np.mean(ms):+.1f} | {inner} |")

@@ -285,6 +285,8 @@ def test_bench_sweep_only_runs(tmp_path):
     through BlazePose (about 30 s)."""
     out = _bench_accuracy("--sweep-only", "4321,1", "--render-cache", str(tmp_path))
     assert "1 random walkers (sweep_configs, seed 4321)" in out and "| BlazePose's | HS |" in out
+    # lengths also as a user's clip gets them by default (scaled from the stature)
+    assert "| BlazePose's, height calibration | step length (cm) | 1/1 |" in out
 
 
 @pytest.mark.slow
