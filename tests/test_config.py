@@ -54,6 +54,14 @@ def test_defaults_fill_what_is_unset():
     assert config_problems(cfg, SCHEMA) == []
 
 
+def test_a_nose_to_ankle_fraction_is_a_calibration_key_in_range():
+    ok = {"gait": {"calibration": {"default": {"method": "height", "nose_ankle_fraction": 0.85}}}}
+    assert config_problems(fill_defaults(ok, SCHEMA), SCHEMA) == []
+    bad = {"gait": {"calibration": {"clips": {"PA001/UGS/NW-WJ_1": {"nose_ankle_fraction": 84}}}}}
+    probs = config_problems(fill_defaults(bad, SCHEMA), SCHEMA)
+    assert any("nose_ankle_fraction" in p for p in probs), probs
+
+
 def test_every_problem_listed_with_its_key_path():
     user = {
         "gait": {"methd": "ankle-distance", "calibration": {"clips": {"PA001/UGS/NW-WJ_1": {"px_per_cn": 2}}}},

@@ -169,6 +169,27 @@ def test_calibrations(tmp_path):
         make_calibration({"method": "px_per_cm"}, "PA001", lambda: None)
 
 
+def test_height_calibration_takes_the_pose_backends_nose_to_ankle_fraction():
+    """BlazePose's ankle keypoint sits above the malleolus (calibration.py,
+    NOSE_ANKLE_FRACTION_BY_BACKEND): its pixel height is divided by 0.84 x stature, other
+    backends' by the anatomical 0.86; the config can set it; what was used is recorded."""
+    from gaitprep.gait.calibration import NOSE_ANKLE_FRACTION, nose_ankle_fraction
+
+    assert nose_ankle_fraction("blazepose") == 0.84 and nose_ankle_fraction("alphapose") == NOSE_ANKLE_FRACTION == 0.86
+    assert nose_ankle_fraction(None) == 0.86
+    cfg = {"method": "height", "height_cm": 170}
+    bp = make_calibration(cfg, "PA001", lambda: 142.8, "blazepose")
+    assert bp.px_per_cm == pytest.approx(142.8 / (0.84 * 170))
+    assert bp.describe()["nose_ankle_fraction"] == 0.84 and bp.describe()["nose_ankle_fraction_source"] == "pose backend blazepose"
+    other = make_calibration(cfg, "PA001", lambda: 142.8)
+    assert other.px_per_cm == pytest.approx(142.8 / (0.86 * 170)) and other.info["nose_ankle_fraction_source"] == "anatomical"
+    own = make_calibration({**cfg, "nose_ankle_fraction": 0.85}, "PA001", lambda: 142.8, "blazepose")
+    assert own.px_per_cm == pytest.approx(142.8 / (0.85 * 170)) and own.info["nose_ankle_fraction_source"] == "config"
+    for bad in (8.4, "x", 0.5):
+        with pytest.raises(CalibrationError, match="nose_ankle_fraction"):
+            make_calibration({**cfg, "nose_ankle_fraction": bad}, "PA001", lambda: 142.8)
+
+
 def test_overrides(tmp_path):
     recs, truth, p = walker(L2R)
     res = analyse(recs, p)

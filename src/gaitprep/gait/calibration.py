@@ -24,8 +24,11 @@ Three methods, chosen per clip in the config (``calibration`` JSON object, key `
     or ``{"method": "height", "height_cm": 172}``: the default. The participant's
     stature H (column ``Height`` of ``participants_measures.csv``, cm) against the body's
     pixel height: per usable mid-pass frame, the vertical distance from the nose to the
-    lower ankle; the median over frames divided by :data:`NOSE_ANKLE_FRACTION` x H gives
-    px/cm. Uniform scale at the walking plane, as for ``px_per_cm``.
+    lower ankle; the median over frames divided by f x H gives px/cm, with f the
+    nose-to-ankle fraction of the stature where the pose model puts the ankle
+    (:func:`nose_ankle_fraction`: :data:`NOSE_ANKLE_FRACTION_BY_BACKEND` for the pose
+    backend, else the anatomical :data:`NOSE_ANKLE_FRACTION`; ``"nose_ankle_fraction"``
+    in the config overrides it). Uniform scale at the walking plane, as for ``px_per_cm``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,30 @@ from .io import read_json_file
 #: head is on average ~1 % of H lower than standing (vertical excursion of the trunk and
 #: a slight forward lean of trunk and head), hence 0.86.
 NOSE_ANKLE_FRACTION = 0.86
+#: The same where a pose model puts its "ankle" elsewhere than the lateral malleolus.
+#: BlazePose's ankle keypoint of the stance foot is 7.84 % of the nose-to-ankle height
+#: above the sole (median of the eight labelled real videos, measured against the bottom
+#: of BlazePose's own person mask; the project's rendered walkers 7.83 %, their mask
+#: bottom within 0.8 % of the true floor): ~6.7 % of H, not 3.9 %. With the nose at 0.90 H
+#: above the floor while walking (the derivation above), nose-to-ankle = 0.90 / 1.0784 =
+#: 0.8345 H barefoot; a shoe sole of s cm raises the nose too and adds s / H / 1.0784
+#: (0.0055 per cm at 170 cm): 0.84 assumes 1 cm (the barefoot real walker, 7.14 %, gives
+#: 0.840; barefoot 0.8345 makes lengths 0.7 % too long, 2.5 cm soles 1.0 % too short).
+#: ``bench/gait_accuracy.py --scale --heldout-videos DIR`` prints the measurement; the
+#: height-calibrated lengths of the renderer sweeps, ``--sweep-only SEED,N``, check it.
+#: Other backends (COCO/Halpe ankles, annotated at the malleolus) keep the anatomical
+#: value, which is not measured here.
+NOSE_ANKLE_FRACTION_BY_BACKEND: dict = {"blazepose": 0.84}
+#: the range a configured ``nose_ankle_fraction`` must lie in
+NOSE_ANKLE_FRACTION_RANGE = (0.7, 0.95)
+
+
+def nose_ankle_fraction(backend: Optional[str]) -> float:
+    """The nose-to-ankle height as a fraction of stature for keypoints of pose ``backend``
+    (the name in the pose provenance, e.g. ``"blazepose"``; None or unknown: the
+    anatomical :data:`NOSE_ANKLE_FRACTION`)."""
+    return float(NOSE_ANKLE_FRACTION_BY_BACKEND.get(backend or "", NOSE_ANKLE_FRACTION))
+
 METHODS = ("px_per_cm", "sensor_bars", "height")
 DEFAULT_WALKWAY_M = 4.2
 
@@ -228,7 +255,8 @@ def parse_calibration_config(cfg) -> dict:
     return cfg
 
 
-def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Optional[float]]) -> Calibration:
+def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Optional[float]],
+                     backend: Optional[str] = None) -> Calibration:  # fmt: skip
     """Build a clip's :class:`Calibration` from its config (module docstring).
 
     Args:
@@ -236,6 +264,8 @@ def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Op
         participant: the clip's participant ID (for the height lookup).
         height_px: called lazily for the ``height`` method; returns the body's pixel
             height (see :func:`body_height_px`) or None when it cannot be measured.
+        backend: the pose backend that placed the keypoints (``height`` method: selects
+            :func:`nose_ankle_fraction` unless the config gives ``nose_ankle_fraction``).
 
     Raises:
         CalibrationError: an input the method needs is missing (named in the message).
@@ -289,10 +319,26 @@ def make_calibration(cfg, participant: Optional[str], height_px: Callable[[], Op
             raise CalibrationError("height calibration: the participant ID is unknown")
         stature = participant_height(csv, pid)
         origin = str(csv)
+    if cfg.get("nose_ankle_fraction") is not None:
+        try:
+            frac = float(cfg["nose_ankle_fraction"])
+        except (TypeError, ValueError):
+            frac = float("nan")
+        lo, hi = NOSE_ANKLE_FRACTION_RANGE
+        if not (lo <= frac <= hi):
+            raise CalibrationError(
+                f"height calibration: nose_ankle_fraction {cfg['nose_ankle_fraction']!r} is not a number in {lo:g}-{hi:g}"
+                " (the nose-to-ankle height as a fraction of stature)"
+            )
+        frac_source = "config"
+    else:
+        frac = nose_ankle_fraction(backend)
+        frac_source = f"pose backend {backend}" if backend in NOSE_ANKLE_FRACTION_BY_BACKEND else "anatomical"
     hp = height_px()
-    info = {"height_cm": stature, "height_source": origin, "nose_ankle_fraction": NOSE_ANKLE_FRACTION}
+    info = {"height_cm": stature, "height_source": origin, "nose_ankle_fraction": frac,
+            "nose_ankle_fraction_source": frac_source}  # fmt: skip
     if hp is None:
         info["error"] = "the body's pixel height could not be measured (nose or ankles missing in mid-pass frames)"
         return Calibration("height", px_per_cm=None, info=info)
     info["body_px"] = round(hp, 2)
-    return Calibration("height", px_per_cm=hp / (NOSE_ANKLE_FRACTION * stature), info=info)
+    return Calibration("height", px_per_cm=hp / (frac * stature), info=info)

@@ -92,7 +92,8 @@ def analyze_clip(
     prep_cfg = prep_cfg or PrepConfig()
     prep = prepare(series, fps, prep_cfg)
     warnings = list(prep.warnings)
-    calib = make_calibration(calibration, _participant(clip_key), lambda: body_height_px(prep.series, prep.passes))
+    calib = make_calibration(calibration, _participant(clip_key), lambda: body_height_px(prep.series, prep.passes),
+                             (series.extra or {}).get("backend"))  # fmt: skip
     if "error" in calib.info:
         warnings.append(f"no length calibration: {calib.info['error']}; lengths and speed are NaN")
     if not prep.passes:
