@@ -466,6 +466,13 @@ def main() -> None:
         help="raw event timing (no offsets) on the real videos against the renderer sweep (--sweep-only's SEED,N, default"
         " 4321,16) for these comma-separated refinement thresholds, e.g. 0.1,0.3,0.5",
     )
+    ap.add_argument(
+        "--scale",
+        action="store_true",
+        help="the height calibration on BlazePose: its scale against the renderer's exact one for the walkers of"
+        " --sweep-only's SEED,N (default 4321,16), where BlazePose puts the nose, ankles and heels against the"
+        " renderer's joints, and the feet's geometry on the real videos against the walkers",
+    )
     a = ap.parse_args()
     import gaitprep
 
@@ -481,6 +488,10 @@ def main() -> None:
         seed, n = (int(x) for x in (a.sweep_only or "4321,16").split(","))
         alphas = [float(x) for x in a.domains.split(",")]
         domain_alphas(Path(a.labels), Path(a.cache), heldout, Path(a.render_cache), (seed, n), alphas)
+        return
+    if a.scale:
+        seed, n = (int(x) for x in (a.sweep_only or "4321,16").split(","))
+        scale_check(Path(a.labels), Path(a.cache), heldout, Path(a.render_cache), (seed, n), not a.no_real)
         return
     if a.sweep_only:
         seed, n = (int(x) for x in a.sweep_only.split(","))
@@ -771,6 +782,201 @@ def domain_alphas(labels: Path, cache: Path, heldout_videos: Path | None, render
     for name, rows in profiles.items():
         rows = np.array([r for r in rows if r is not None])
         print(f"| {name} | {len(rows)} | " + " | ".join(f"{v:.1f}" for v in np.nanmedian(rows, axis=0)) + " |")
+
+
+def _foot_geometry(s, passes) -> dict:
+    """Median vertical ankle-above-heel and ankle-above-toe distances of the stance foot
+    (the lower ankle), in % of the nose-to-lower-ankle height (the height calibration's
+    pixel height), over the middle half of each pass."""
+    out: dict = {"ankle above heel": [], "ankle above toe": []}
+    for p in passes:
+        n = p.stop - p.start
+        for j in range(p.start + n // 4, p.stop - n // 4):
+            ly, ry = s.xy["l_ankle"][j, 1], s.xy["r_ankle"][j, 1]
+            sd = "l" if ly > ry else "r"
+            h = max(ly, ry) - s.xy["nose"][j, 1]
+            if not (np.isfinite(h) and h > 0):
+                continue
+            ank = s.xy[f"{sd}_ankle"][j, 1]
+            out["ankle above heel"].append(100.0 * (s.xy[f"{sd}_heel"][j, 1] - ank) / h)
+            out["ankle above toe"].append(100.0 * (s.xy[f"{sd}_big_toe"][j, 1] - ank) / h)
+    return {k: float(np.nanmedian(v)) if v else float("nan") for k, v in out.items()}
+
+
+#: nose height of a walking adult above the floor (barefoot), fraction of stature: nose tip
+#: at ~0.91 H standing (Drillis & Contini 1966 via Winter 2009, fig. 4.1), ~1 % of H lower
+#: while walking (:data:`gaitprep.gait.calibration.NOSE_ANKLE_FRACTION`'s derivation)
+NOSE_HEIGHT_WALKING = 0.90
+
+
+def sole_heights(video: Path, cache: Path, floor_y=None) -> dict:
+    """BlazePose's stance-foot keypoints above the sole, from BlazePose's own person mask.
+
+    MediaPipe Pose with ``enable_segmentation`` (otherwise the settings of gaitprep's
+    BlazePose backend) over ``video``; per frame with the nose and both feet between 15 and
+    85 % of the image width: the stance foot is the lower ankle, the sole the lowest mask
+    pixel (mask > 0.5) in 7-px columns at five points from its heel to its toe. Heights of
+    the ankle, heel and toe above the sole in % of the nose-to-lower-ankle height (the
+    height calibration's pixel height). ``floor_y(frame)``: the true floor's y (rendered
+    walkers) to check the mask's bottom against. Cached in ``cache`` (by file name and
+    size). Returns ``{"ankle", "heel", "toe", ["mask_minus_floor"]: median %, "n": frames}``.
+    """
+    import cv2
+    import mediapipe as mp
+
+    path = cache / f"{video.name}.{video.stat().st_size}.sole.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    lm_ids = mp.solutions.pose.PoseLandmark
+    ids = {"nose": lm_ids.NOSE, "l_ankle": lm_ids.LEFT_ANKLE, "r_ankle": lm_ids.RIGHT_ANKLE, "l_heel": lm_ids.LEFT_HEEL,
+           "r_heel": lm_ids.RIGHT_HEEL, "l_toe": lm_ids.LEFT_FOOT_INDEX, "r_toe": lm_ids.RIGHT_FOOT_INDEX}  # fmt: skip
+    rows: dict = {"ankle": [], "heel": [], "toe": [], "mask_minus_floor": []}
+    cap = cv2.VideoCapture(str(video))
+    with mp.solutions.pose.Pose(model_complexity=1, enable_segmentation=True, smooth_segmentation=True) as pose:
+        i = -1
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            i += 1
+            h, w = img.shape[:2]
+            r = pose.process(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            if r.pose_landmarks is None or r.segmentation_mask is None:
+                continue
+            lm = {k: (r.pose_landmarks.landmark[v].x * w, r.pose_landmarks.landmark[v].y * h) for k, v in ids.items()}
+            if not all(0.15 * w < x < 0.85 * w for x, _ in lm.values()):
+                continue
+            sd = "l" if lm["l_ankle"][1] > lm["r_ankle"][1] else "r"
+            hp = max(lm["l_ankle"][1], lm["r_ankle"][1]) - lm["nose"][1]
+            if hp <= 0:
+                continue
+            m = r.segmentation_mask > 0.5
+            x0, x1 = sorted((lm[f"{sd}_heel"][0], lm[f"{sd}_toe"][0]))
+            bottoms = []
+            for x in np.linspace(x0, x1, 5):
+                ys = np.nonzero(m[:, max(0, int(x) - 3) : int(x) + 4].any(axis=1))[0]
+                if len(ys):
+                    bottoms.append(ys.max())
+            if not bottoms:
+                continue
+            sole = max(bottoms)
+            for k in ("ankle", "heel", "toe"):
+                rows[k].append(100.0 * (sole - lm[f"{sd}_{k}"][1]) / hp)
+            if floor_y is not None:
+                rows["mask_minus_floor"].append(100.0 * (sole - floor_y(i)) / hp)
+    out = {k: float(np.median(v)) for k, v in rows.items() if v}
+    out["n"] = len(rows["ankle"])
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def scale_check(labels: Path, cache: Path, heldout_videos: Path | None, render_cache: Path, sweep: tuple[int, int],
+                real: bool = True) -> None:  # fmt: skip
+    """The ``height`` calibration (``nose_ankle_fraction("blazepose")`` of the stature = the
+    nose-to-lower-ankle pixel height) on BlazePose keypoints: (1) per
+    renderer walker, its px/cm against the renderer's exact one (lengths scale by the
+    inverse); (2) where BlazePose puts the nose, ankles and heels against the renderer's
+    own joints (vertical, % of the stature, walker in the middle of the image); (3) the
+    stance foot's geometry (ankle above heel and toe, % of the pixel height) on the real
+    videos and on the walkers: the same geometry on both says BlazePose reads the two
+    kinds of feet alike, which (2) alone cannot tell; (4) BlazePose's ankle, heel and toe
+    above the sole (:func:`sole_heights`) on the real videos and the walkers, and the
+    nose-to-ankle fraction of the stature they imply, :data:`NOSE_HEIGHT_WALKING` / (1 + a)
+    with ``a`` the ankle's height above the sole over the nose-to-ankle height (barefoot;
+    a shoe sole of s cm raises the nose and adds s / H / (1 + a)): what
+    :data:`gaitprep.gait.calibration.NOSE_ANKLE_FRACTION_BY_BACKEND` ``["blazepose"]`` is
+    derived from. ``real=False``: the walkers only."""
+    from gaitprep.gait.calibration import body_height_px, nose_ankle_fraction
+    from gaitprep.gait.validation import synth_blazepose
+    from gaitprep.synth.model import Walker
+
+    seed, n = sweep
+    ratios, place, geo_r = [], {}, []
+    for i, cfg in enumerate(sweep_configs(n, seed)):
+        recs, _, p = synth_blazepose(cfg, render_cache, tag=f"sweep{seed}_{i}")
+        s, res = _rendered_clip(recs, p, None)
+        hp = body_height_px(res.prep.series, res.prep.passes)
+        if hp:
+            ratios.append(hp / (nose_ankle_fraction("blazepose") * p.height_cm * p.px_per_cm))
+        geo_r.append(_foot_geometry(res.prep.series, res.prep.passes))
+        w, h_px = Walker(p), p.height_cm * p.px_per_cm
+        for j, f in enumerate(s.frames):
+            b = w.image_body(f / p.fps)
+            if not 100 < b["l_hip"][0] < p.width - 100:
+                continue
+            for k in ("nose", "l_ankle", "r_ankle", "l_heel", "r_heel"):
+                if np.isfinite(s.xy[k][j, 1]) and s.score[k][j] > 0.5:
+                    place.setdefault(k, []).append(100.0 * (s.xy[k][j, 1] - b[k][1]) / h_px)
+    r = np.array(ratios)
+    print(f"\n## height calibration on BlazePose (nose-to-ankle {nose_ankle_fraction('blazepose')} x stature),"
+          f" renderer sweep {seed},{n} (stature known, exact px/cm known)")  # fmt: skip
+    print(f"px/cm from the stature / exact px/cm over {len(r)} walkers: median {np.median(r):.3f} (min {r.min():.3f},"
+          f" max {r.max():.3f}); lengths and speed scale by the inverse: median {100 * (1 / np.median(r) - 1):+.1f} %")  # fmt: skip
+    print("\n| BlazePose keypoint | frames | median height above the renderer's joint (% of stature) |")
+    print("| --- | --- | --- |")
+    for k, v in place.items():
+        print(f"| {k} | {len(v)} | {-np.median(v):+.2f} |")
+    rows = [(f"rendered walker {i}", g) for i, g in enumerate(geo_r)]
+    real_dirs = (("real", VIDEOS_DIR), ("heldout", heldout_videos)) if real else ()
+    for prefix, vdir in real_dirs:
+        if vdir is None:
+            continue
+        for video in sorted(read_labels(labels, prefix)[1]):
+            recs, info = real_pose(video, cache, vdir)
+            sr = series_from_records(recs, video, info["width"], info["height"])
+            res = analyze_clip(sr, float(info["fps"]), "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
+            rows.append((f"real {video}", _foot_geometry(res.prep.series, res.prep.passes)))
+    print("\nstance foot, % of the nose-to-lower-ankle pixel height (median over the middle half of each pass)")
+    print("| clip | ankle above heel | ankle above toe |")
+    print("| --- | --- | --- |")
+    for name, g in rows:
+        print(f"| {name} | {g['ankle above heel']:.1f} | {g['ankle above toe']:.1f} |")
+    for kind in ("real", "rendered"):
+        g = [x for name, x in rows if name.startswith(kind)]
+        if g:
+            print(f"{kind}: median ankle above heel {np.median([x['ankle above heel'] for x in g]):.1f} %, above toe"
+                  f" {np.median([x['ankle above toe'] for x in g]):.1f} % ({len(g)} clips)")  # fmt: skip
+    # (4) above the sole, from BlazePose's own person mask
+    import tempfile
+
+    from gaitprep.synth import render_walker
+
+    sole = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cfg in enumerate(sweep_configs(n, seed)):
+            _, _, p = synth_blazepose(cfg, render_cache, tag=f"sweep{seed}_{i}")
+            video = Path(tmp) / f"sweep{seed}_{i}.mp4"
+            path = render_cache / f"sweep{seed}_{i}.mp4.sole.json"
+            if path.exists():
+                sole.append((f"rendered walker {i}", json.loads(path.read_text())))
+                continue
+            render_walker(video, p, Path(tmp) / f"sweep{seed}_{i}.truth.json")
+            w = Walker(p)
+
+            def floor_y(f, w=w, p=p):  # the lower heel: on the floor in stance
+                b = w.image_body(f / p.fps)
+                return max(b["l_heel"][1], b["r_heel"][1])
+
+            r = sole_heights(video, Path(tmp), floor_y)
+            path.write_text(json.dumps(r))
+            sole.append((f"rendered walker {i}", r))
+    for prefix, vdir in real_dirs:
+        if vdir is not None:
+            sole += [(f"real {v}", sole_heights(vdir / v, cache)) for v in sorted(read_labels(labels, prefix)[1])]
+    print("\nBlazePose's stance foot above the sole (its own person mask's bottom), % of the nose-to-lower-ankle height;"
+          f" implied nose-to-ankle fraction of the stature {NOSE_HEIGHT_WALKING} / (1 + ankle / 100), barefoot")  # fmt: skip
+    print("| clip | frames | ankle | heel | toe | mask bottom - true floor | implied fraction |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in sole:
+        mf = f"{r['mask_minus_floor']:+.2f}" if "mask_minus_floor" in r else ""
+        print(f"| {name} | {r['n']} | {r['ankle']:.2f} | {r['heel']:.2f} | {r['toe']:.2f} | {mf} | {NOSE_HEIGHT_WALKING / (1 + r['ankle'] / 100):.4f} |")
+    for kind in ("real", "rendered"):
+        a = [r["ankle"] for name, r in sole if name.startswith(kind)]
+        if a:
+            med = float(np.median(a))
+            print(f"{kind}: median ankle above the sole {med:.2f} % ({len(a)} clips) -> nose-to-ankle fraction"
+                  f" {NOSE_HEIGHT_WALKING / (1 + med / 100):.4f} barefoot, +{1 / 170 / (1 + med / 100):.4f} per cm of shoe sole at 170 cm")  # fmt: skip
 
 
 PROFILE_K = (-2, -1, 0, 1, 2)

@@ -290,6 +290,19 @@ def test_bench_sweep_only_runs(tmp_path):
 
 
 @pytest.mark.slow
+def test_bench_scale_runs(tmp_path):
+    """`--scale` (docs/gait.md, "Calibration"): the height calibration on BlazePose and
+    BlazePose's ankle above the sole, on one rendered walker (the walker only: the real
+    videos' part is the same function on their files)."""
+    out = _bench_accuracy("--scale", "--no-real", "--sweep-only", "4321,1", "--render-cache", str(tmp_path))
+    assert "px/cm from the stature / exact px/cm over 1 walkers" in out
+    row = next(line for line in out.splitlines() if line.startswith("| rendered walker 0 |") and line.count("|") == 8)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    ankle, mask_minus_floor = float(cells[2]), float(cells[5])
+    assert 4 < ankle < 12 and abs(mask_minus_floor) < 1.5, row  # the mask's bottom is the floor on a rendered walker
+
+
+@pytest.mark.slow
 def test_bench_sweep_in_view_runs(tmp_path):
     """`--sweep-only SEED,N --in-view` (walkers in view from the first frame to the last,
     docs/gait.md), on one walker: it starts inside the image and the clip ends before it
