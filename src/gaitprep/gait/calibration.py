@@ -56,7 +56,7 @@ NOSE_ANKLE_FRACTION = 0.86
 #: BlazePose's ankle keypoint of the stance foot is 7.84 % of the nose-to-ankle height
 #: above the sole (median of the eight labelled real videos, measured against the bottom
 #: of BlazePose's own person mask; the project's rendered walkers 7.83 %, their mask
-#: bottom within 0.8 % of the true floor): ~6.7 % of H, not 3.9 %. With the nose at 0.90 H
+#: bottom within 0.8 % of the true floor): ~6.5 % of H, not 3.9 %. With the nose at 0.90 H
 #: above the floor while walking (the derivation above), nose-to-ankle = 0.90 / 1.0784 =
 #: 0.8345 H barefoot; a shoe sole of s cm raises the nose too and adds s / H / 1.0784
 #: (0.0055 per cm at 170 cm): 0.84 assumes 1 cm (the barefoot real walker, 7.14 %, gives
