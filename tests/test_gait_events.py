@@ -724,3 +724,31 @@ def test_a_maximum_right_after_the_data_begin_is_judged_by_its_fall():
     assert [round(p) for p in signal_peaks(y, fps)] == [36]
     # the mirror at the end: a maximum 3 samples before the data end is not taken
     assert [round(p) for p in signal_peaks(y[::-1], fps, open_start=True)] == [59 - 36]
+
+
+@pytest.mark.parametrize("direction", ["left_to_right", "right_to_left"])
+def test_a_foot_beyond_the_border_leaves_the_label_free_signals_to_the_foot_seen(direction):
+    """A heel masked at the border behind the walker (coming into view) is behind any heel
+    seen, a toe masked at the border ahead (leaving) ahead of any toe seen: there the
+    leading-heel and trailing-toe signals are the seen foot's, not a gap (found on renderer
+    sweeps: a walker's last toe-off, its trailing toe in full view while the leading toe was
+    at the border, was lost with the gap)."""
+    from gaitprep.gait.events import envelope_signals
+    from gaitprep.gait.preprocess import prepare
+    from gaitprep.synth import WalkerParams, walker_keypoints
+
+    p = WalkerParams(cadence=100, step_length_cm=60, double_support_fraction=0.12, direction=direction, seed=1)
+    s = series_from_records(walker_keypoints(p), "synth", p.width, p.height)
+    prep = prepare(s, p.fps)
+    (q,) = prep.passes
+    sign = 1 if direction == "left_to_right" else -1
+    side = prep.labelled.extra["border_side"]
+    # the heels at the entry border are recorded on the side behind the walker
+    assert sum(int((side[f"{sd}_heel"] == -sign).sum()) for sd in "lr") > 5
+    env = envelope_signals(prep, q)
+    one = env["lead_measured"] & ~env["lead_both_seen"]
+    assert one.sum() >= 5  # was a gap before
+    sl = slice(q.start, q.stop)
+    rel = {sd: sign * (prep.labelled.xy[f"{sd}_heel"][sl, 0] - prep.pelvis[sl, 0]) for sd in "lr"}
+    seen = np.where(np.isfinite(rel["l"]), rel["l"], rel["r"])
+    assert np.all(np.abs(env["lead"][one] - seen[one]) < 3.0)  # the seen heel's (low-passed)

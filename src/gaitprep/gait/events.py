@@ -479,9 +479,16 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     ``max_gap`` interpolated and low-passed like :func:`gaitprep.gait.preprocess.prepare`
     (6 Hz zero-phase Butterworth), on a uniform time grid.
 
+    A heel masked beyond the margin of the border behind the walker (by its own
+    position, :func:`gaitprep.gait.preprocess.mask_unusable`'s ``border_side``) is
+    behind any heel seen, and a toe beyond the border ahead is ahead of any toe seen,
+    so there ``lead`` / ``trail`` are the seen foot's (a walker coming into or leaving
+    the view).
+
     Returns ``{"lead", "trail", "sep" (lead - trail of the heels, the inter-foot
     distance), "tg" (grid times, s), "dt" (s), "uniform" (bool: the grid is the pass's
-    own frames)}``; arrays ``(n,)`` float64 on the grid.
+    own frames), "<k>_measured" (seen, not interpolated), "<k>_both_seen" (seen with
+    both feet in the view)}``; arrays ``(n,)`` on the grid.
     """
     from .preprocess import PrepConfig, interpolate_gaps, lowpass
 
@@ -501,9 +508,30 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
     max_gap = max(1, int(round(cfg.max_gap_s * fs)))
     heel = {sd: p.direction * (_point(series, sd, "hs")[sl] - pel) for sd in SIDES}
     toe = {sd: p.direction * (_point(series, sd, "to")[sl] - pel) for sd in SIDES}
+    # a heel masked beyond the margin of the border behind the walker (its own position
+    # there) is behind any heel seen, a toe beyond the border ahead is ahead of any toe
+    # seen: the leading heel and the trailing toe are then the seen ones (a walker coming
+    # into or leaving the view)
+    side = (series.extra or {}).get("border_side") or {}
+
+    def beyond(sd: str, kind: str, way: int) -> np.ndarray:
+        name = f"{sd}_heel" if kind == "hs" else f"{sd}_big_toe"
+        b = side.get(name if series.has(name) else f"{sd}_ankle")
+        return np.zeros(len(pel), bool) if b is None else (np.asarray(b)[sl] == way)
+
+    lead_in = {sd: np.where(beyond(sd, "hs", -p.direction), -np.inf, heel[sd]) for sd in SIDES}
+    trail_in = {sd: np.where(beyond(sd, "to", p.direction), np.inf, toe[sd]) for sd in SIDES}
+    # where one foot is beyond the border (only the other one seen)
+    one_seen = {
+        "lead": np.isinf(lead_in["l"]) & np.isfinite(heel["r"]) | np.isinf(lead_in["r"]) & np.isfinite(heel["l"]),
+        "trail": np.isinf(trail_in["l"]) & np.isfinite(toe["r"]) | np.isinf(trail_in["r"]) & np.isfinite(toe["l"]),
+    }
+    with np.errstate(invalid="ignore"):
+        lead = np.maximum(lead_in["l"], lead_in["r"])
+        trail = np.minimum(trail_in["l"], trail_in["r"])
     raw = {
-        "lead": np.maximum(heel["l"], heel["r"]),
-        "trail": np.minimum(toe["l"], toe["r"]),
+        "lead": np.where(np.isfinite(lead), lead, np.nan),
+        "trail": np.where(np.isfinite(trail), trail, np.nan),
         "sep": np.abs(heel["l"] - heel["r"]),
     }
     from .preprocess import leg_length_px, odd_frames
@@ -526,6 +554,9 @@ def envelope_signals(prep: Prepared, p: Pass, series=None) -> dict:
             y = _to_grid(interpolate_gaps(y, max_gap), t, tg)
         out[k] = lowpass(interpolate_gaps(y, max_gap), fs, cfg.cutoff_hz, cfg.filter_order)
         out[f"{k}_measured"] = measured
+        if k in one_seen:
+            one = one_seen[k] if uniform else _to_grid(one_seen[k].astype(float), t, tg) > 0
+            out[f"{k}_both_seen"] = measured & ~one
     out.update(tg=np.asarray(tg, float), dt=dt, uniform=uniform)
     return out
 
@@ -924,11 +955,12 @@ def zeni_events(
                 else:
                     good.append(e)
             ev = good
+            both = env.get("lead_both_seen" if kind == "HS" else "trail_both_seen", meas)
             for e in single.get((p.index, kind), []):
                 gpos = (e["t"] - env["tg"][0]) / env["dt"]
                 seen = _single_seen(prep, e, kind)
                 covered = any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev)
-                if seen and _near_gap(meas, gpos, fs) >= GAP_REJECT_S and not covered:
+                if seen and _near_gap(both, gpos, fs) >= GAP_REJECT_S and not covered:
                     sd = "l" if e["foot"] == "left" else "r"
                     rel = p.direction * (prep.foot_points[sd]["hs" if kind == "HS" else "to"][:, 0] - prep.pelvis[:, 0])
                     val = _interp(np.nan_to_num(rel), e.get("extremum_frame", e["frame"]) - float(prep.series.frames[0]))

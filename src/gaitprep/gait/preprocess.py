@@ -168,6 +168,10 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
     "single-foot"``). A leg missing for another reason (occluded, low score) still
     makes the frame unusable.
 
+    The masked copy's ``extra["border_side"]`` maps each leg joint to a ``(T,)`` int8
+    array: +1 / -1 where this rule masked it and its own position lies beyond the margin
+    of the right / left border (farther that way than any point seen), else 0.
+
     Returns:
         ``(masked copy, usable)`` with ``usable`` a ``(T,)`` bool array.
     """
@@ -196,6 +200,11 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
             # coming into or leaving the view keeps the frames where the other leg is seen
             hips_near = near([k for k in BORDER_JOINTS if k.endswith("_hip")])
             at_border = {}
+            # which border each point masked here lies at by its own position (+1 right, -1
+            # left, 0 inside the margin: masked with its leg): a point beyond the margin is
+            # farther that way than any point seen, which the label-free signals use
+            # (gaitprep.gait.events.envelope_signals)
+            side = {}
             for sd in ("l", "r"):
                 # the toe alone at the border (a foot reaching the edge of the view, its heel a
                 # foot length inside) drops the toe, not the leg: the heel strike is read from
@@ -212,9 +221,14 @@ def mask_unusable(s: PoseSeries, cfg: PrepConfig) -> tuple[PoseSeries, np.ndarra
                 keep_toes = at_border[sd] & ~toe_near & ~near(knee, raw_x) if toes and heel and knee else np.zeros(s.n, bool)
                 for k in [f"{sd}_{j}" for j in LEG_JOINTS + ("small_toe",)]:
                     if k in s.xy:
-                        s.xy[k][at_border[sd] & ~keep_toes if k in toes else at_border[sd]] = np.nan
-                for k in toes:
-                    s.xy[k][toe_near] = np.nan
+                        gone = at_border[sd] & ~keep_toes if k in toes else at_border[sd]
+                        if k in toes:
+                            gone = gone | toe_near
+                        s.xy[k][gone] = np.nan
+                        with np.errstate(invalid="ignore"):
+                            where = np.where(raw_x[k] > s.width - 1 - margin, 1, np.where(raw_x[k] < margin, -1, 0))
+                        side[k] = np.where(gone, where, 0).astype(np.int8)
+            s.extra["border_side"] = side
             la, ra = np.isfinite(s.xy["l_ankle"][:, 0]), np.isfinite(s.xy["r_ankle"][:, 0])
             one_leg = (la & at_border["r"]) | (ra & at_border["l"])
             usable = ok_hips & ((la & ra) | one_leg) & ~hips_near
