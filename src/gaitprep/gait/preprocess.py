@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from ..video import UNIFORM_TOLERANCE
 from .io import PoseSeries
 
 SIDES = ("l", "r")
@@ -646,12 +647,13 @@ def backward_frames(s: PoseSeries, pelvis_x: np.ndarray, p: Pass, t: np.ndarray,
     return backward_samples(np.stack([lead, trail]), tt, tol)
 
 
-#: frame intervals within this fraction of their median count as one frame rate (the
-#: tolerance of :func:`gaitprep.video.frame_timing`'s ``uniform``): a container's timestamp
+#: frame intervals within this fraction of their median count as one frame rate: the
+#: decoder's own tolerance (:data:`gaitprep.video.UNIFORM_TOLERANCE`, of
+#: :func:`gaitprep.video.frame_timing`'s ``uniform``), so that a container's timestamp
 #: rounding (a 29.97 fps clip in a 1 ms timebase has 33 and 34 ms intervals; OpenCV reports
 #: some 29.97 fps MP4s as 33.3 ms with a 35.0 ms interval every ~56 frames) is not a
 #: variable frame rate
-VFR_TOLERANCE = 0.10
+VFR_TOLERANCE = UNIFORM_TOLERANCE
 
 
 def uniform_timing(t: np.ndarray) -> bool:
