@@ -812,46 +812,41 @@ NOSE_HEIGHT_WALKING = 0.90
 def sole_heights(video: Path, cache: Path, floor_y=None) -> dict:
     """BlazePose's stance-foot keypoints above the sole, from BlazePose's own person mask.
 
-    MediaPipe Pose with ``enable_segmentation`` (otherwise the settings of gaitprep's
-    BlazePose backend) over ``video``; per frame with the nose and both feet between 15 and
-    85 % of the image width: the stance foot is the lower ankle, the sole the lowest mask
-    pixel (mask > 0.5) in 7-px columns at five points from its heel to its toe. Heights of
-    the ankle, heel and toe above the sole in % of the nose-to-lower-ankle height (the
-    height calibration's pixel height). ``floor_y(frame)``: the true floor's y (rendered
-    walkers) to check the mask's bottom against. Cached in ``cache`` (by file name and
-    size). Returns ``{"ankle", "heel", "toe", ["mask_minus_floor"]: median %, "n": frames}``.
+    gaitprep's BlazePose model (:class:`gaitprep.backends.blazepose.BlazePoseModel`, the
+    pose backend's default settings) with its segmentation head on, over ``video`` decoded
+    by :class:`gaitprep.video.VideoReader`; per frame with the nose and both feet between
+    15 and 85 % of the image width: the stance foot is the lower ankle, the sole the
+    lowest mask pixel (mask > 0.5) in 7-px columns at five points from its heel to its toe
+    (big toe, BlazePose's foot index). Heights of the ankle, heel and toe above the sole in
+    % of the nose-to-lower-ankle height (the height calibration's pixel height).
+    ``floor_y(frame)``: the true floor's y (rendered walkers) to check the mask's bottom
+    against. Cached in ``cache`` (by file name and size). Returns ``{"ankle", "heel",
+    "toe", ["mask_minus_floor"]: median %, "n": frames}``.
     """
-    import cv2
-    import mediapipe as mp
+    from gaitprep.backends.blazepose import BLAZEPOSE_INDEX, BlazePoseModel, BlazePoseParams
+    from gaitprep.video import VideoReader
 
     path = cache / f"{video.name}.{video.stat().st_size}.sole.json"
     if path.exists():
         return json.loads(path.read_text())
-    lm_ids = mp.solutions.pose.PoseLandmark
-    ids = {"nose": lm_ids.NOSE, "l_ankle": lm_ids.LEFT_ANKLE, "r_ankle": lm_ids.RIGHT_ANKLE, "l_heel": lm_ids.LEFT_HEEL,
-           "r_heel": lm_ids.RIGHT_HEEL, "l_toe": lm_ids.LEFT_FOOT_INDEX, "r_toe": lm_ids.RIGHT_FOOT_INDEX}  # fmt: skip
+    names = {"nose": "nose", "ankle": "ankle", "heel": "heel", "toe": "big_toe"}
     rows: dict = {"ankle": [], "heel": [], "toe": [], "mask_minus_floor": []}
-    cap = cv2.VideoCapture(str(video))
-    with mp.solutions.pose.Pose(model_complexity=1, enable_segmentation=True, smooth_segmentation=True) as pose:
-        i = -1
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                break
-            i += 1
-            h, w = img.shape[:2]
-            r = pose.process(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-            if r.pose_landmarks is None or r.segmentation_mask is None:
+    model = BlazePoseModel(BlazePoseParams(), segmentation=True)
+    try:
+        for f, lm, soft in model.process(iter(VideoReader(video, prefetch=0))):
+            if lm is None or soft is None:
                 continue
-            lm = {k: (r.pose_landmarks.landmark[v].x * w, r.pose_landmarks.landmark[v].y * h) for k, v in ids.items()}
-            if not all(0.15 * w < x < 0.85 * w for x, _ in lm.values()):
+            h, w = f.image.shape[:2]
+            pt = {f"{sd}_{k}": lm[BLAZEPOSE_INDEX[f"{sd}_{names[k]}"], :2] for sd in "lr" for k in ("ankle", "heel", "toe")}
+            pt["nose"] = lm[BLAZEPOSE_INDEX["nose"], :2]
+            if not all(0.15 * w < x < 0.85 * w for x, _ in pt.values()):
                 continue
-            sd = "l" if lm["l_ankle"][1] > lm["r_ankle"][1] else "r"
-            hp = max(lm["l_ankle"][1], lm["r_ankle"][1]) - lm["nose"][1]
+            sd = "l" if pt["l_ankle"][1] > pt["r_ankle"][1] else "r"
+            hp = max(pt["l_ankle"][1], pt["r_ankle"][1]) - pt["nose"][1]
             if hp <= 0:
                 continue
-            m = r.segmentation_mask > 0.5
-            x0, x1 = sorted((lm[f"{sd}_heel"][0], lm[f"{sd}_toe"][0]))
+            m = soft > 0.5
+            x0, x1 = sorted((pt[f"{sd}_heel"][0], pt[f"{sd}_toe"][0]))
             bottoms = []
             for x in np.linspace(x0, x1, 5):
                 ys = np.nonzero(m[:, max(0, int(x) - 3) : int(x) + 4].any(axis=1))[0]
@@ -861,9 +856,11 @@ def sole_heights(video: Path, cache: Path, floor_y=None) -> dict:
                 continue
             sole = max(bottoms)
             for k in ("ankle", "heel", "toe"):
-                rows[k].append(100.0 * (sole - lm[f"{sd}_{k}"][1]) / hp)
+                rows[k].append(100.0 * (sole - pt[f"{sd}_{k}"][1]) / hp)
             if floor_y is not None:
-                rows["mask_minus_floor"].append(100.0 * (sole - floor_y(i)) / hp)
+                rows["mask_minus_floor"].append(100.0 * (sole - floor_y(f.index)) / hp)
+    finally:
+        model.close()
     out = {k: float(np.median(v)) for k, v in rows.items() if v}
     out["n"] = len(rows["ankle"])
     cache.mkdir(parents=True, exist_ok=True)
