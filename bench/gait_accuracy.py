@@ -725,6 +725,21 @@ def _seen_truth(s, p, in_view: list[dict], kind: str) -> list[dict]:
     return out
 
 
+def _real_analyses(labels: Path, cache: Path, heldout_videos: Path | None):
+    """Yield ``(video, its hand-labelled events, fps, analyze_clip result)`` for every
+    labelled real video (the shared ones, then the held-out ones when ``heldout_videos``
+    is given), analysed as BlazePose pose with the height calibration at 170 cm."""
+    lab = [read_labels(labels, "real") + (VIDEOS_DIR,)]
+    if heldout_videos is not None:
+        lab.append(read_labels(labels, "heldout") + (heldout_videos,))
+    for events, passes, vdir in lab:
+        for video in sorted(passes):
+            recs, info = real_pose(video, cache, vdir)
+            s = series_from_records(recs, video, info["width"], info["height"])
+            s.extra["backend"] = "blazepose"
+            yield video, events.get(video, []), float(info["fps"]), analyze_clip(s, float(info["fps"]), "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
+
+
 def domain_alphas(labels: Path, cache: Path, heldout_videos: Path | None, render_cache: Path,
                   sweep: tuple[int, int], alphas: list[float]) -> None:  # fmt: skip
     """Raw timing (no offsets) of BlazePose events against hand labels of real video and
@@ -762,16 +777,8 @@ def domain_alphas(labels: Path, cache: Path, heldout_videos: Path | None, render
     # where each truth puts the heel: its distance from where it comes to rest, around the
     # true HS frame, on the pose the detector reads (swap-corrected legs)
     profiles: dict = {"real (hand labels)": [], "rendered (exact contact, <= 30 fps)": []}
-    lab = [read_labels(labels, "real") + (VIDEOS_DIR,)]
-    if heldout_videos is not None:
-        lab.append(read_labels(labels, "heldout") + (heldout_videos,))
-    for events, passes, vdir in lab:
-        for video in sorted(passes):
-            recs, info = real_pose(video, cache, vdir)
-            s = series_from_records(recs, video, info["width"], info["height"])
-            s.extra["backend"] = "blazepose"
-            res = analyze_clip(s, float(info["fps"]), "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
-            profiles["real (hand labels)"] += [_heel_profile(res.prep, e, float(info["fps"])) for e in events.get(video, []) if e["event"] == "HS"]
+    for _, events, fps, res in _real_analyses(labels, cache, heldout_videos):
+        profiles["real (hand labels)"] += [_heel_profile(res.prep, e, fps) for e in events if e["event"] == "HS"]
     for (recs, _, p), iv in zip(data, in_view):
         if p.fps <= 30:
             s, res = _rendered_clip(recs, p, None)
@@ -916,14 +923,9 @@ def scale_check(labels: Path, cache: Path, heldout_videos: Path | None, render_c
         print(f"| {k} | {len(v)} | {-np.median(v):+.2f} |")
     rows = [(f"rendered walker {i}", g) for i, g in enumerate(geo_r)]
     real_dirs = (("real", VIDEOS_DIR), ("heldout", heldout_videos)) if real else ()
-    for prefix, vdir in real_dirs:
-        if vdir is None:
-            continue
-        for video in sorted(read_labels(labels, prefix)[1]):
-            recs, info = real_pose(video, cache, vdir)
-            sr = series_from_records(recs, video, info["width"], info["height"])
-            res = analyze_clip(sr, float(info["fps"]), "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
-            rows.append((f"real {video}", _foot_geometry(res.prep.series, res.prep.passes)))
+    if real:
+        rows += [(f"real {video}", _foot_geometry(res.prep.series, res.prep.passes))
+                 for video, _, _, res in _real_analyses(labels, cache, heldout_videos)]  # fmt: skip
     print("\nstance foot, % of the nose-to-lower-ankle pixel height (median over the middle half of each pass)")
     print("| clip | ankle above heel | ankle above toe |")
     print("| --- | --- | --- |")
