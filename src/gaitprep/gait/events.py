@@ -917,6 +917,8 @@ def zeni_events(
     per_leg = _zeni_labelled(prep, refine, alpha["HS"], (False, True))
     for per_foot, into in ((False, single), (True, single_pf)):
         for e in per_leg[per_foot]:
+            # where its signal puts it (before the timing offset): what it is admitted by
+            e["_signal_t"], e["_signal_frame"] = e["time"], e["frame"]
             e["t"] = e["time"] + (offsets.get(e["event"], 0.0) if refine else 0.0)
             e["time"] = e["t"]
             if refine and offsets.get(e["event"], 0.0):
@@ -957,7 +959,8 @@ def zeni_events(
             ev = good
             both = env.get("lead_both_seen" if kind == "HS" else "trail_both_seen", meas)
             for e in single.get((p.index, kind), []):
-                gpos = (e["t"] - env["tg"][0]) / env["dt"]
+                # admitted by where the signals put it, not by the timing offset
+                gpos = (e["_signal_t"] - env["tg"][0]) / env["dt"]
                 seen = _single_seen(prep, e, kind)
                 covered = any(abs(x["t"] - e["t"]) < MIN_STEP_SPACING_S for x in ev)
                 if seen and _near_gap(both, gpos, fs) >= GAP_REJECT_S and not covered:
@@ -1087,7 +1090,7 @@ def zeni_events(
         swaps.append((bad, tot))
         freq.append(_dominant_step_hz(env["sep"], fs))
         for e in allev:
-            for k in ("_value", "_vote", "_k", "_gpos", "_orig"):
+            for k in ("_value", "_vote", "_k", "_gpos", "_orig", "_signal_t", "_signal_frame"):
                 e.pop(k, None)
         events += allev
     for r in rejected:
@@ -1372,7 +1375,7 @@ def _single_seen(prep: Prepared, e: dict, kind: str) -> bool:
     x = _point(prep.raw, side, "hs" if kind == "HS" else "to")
     back = prep.diagnostics.get("backward_frames")
     seen = np.isfinite(x) | (np.asarray(back, bool) if back is not None else False)
-    pos = e["frame"] - float(prep.series.frames[0])
+    pos = e.get("_signal_frame", e["frame"]) - float(prep.series.frames[0])  # before the timing offset
     return _near_gap(seen, pos, prep.fps) < GAP_REJECT_S
 
 
