@@ -322,12 +322,67 @@ def test_bench_sweep_in_view_runs(tmp_path):
 
 @pytest.mark.slow
 def test_bench_domains_runs(tmp_path):
-    """`--domains ALPHAS` (docs/gait.md: why one BlazePose offset cannot be right on both real
-    video and rendered walkers), on the four shared videos and one rendered walker (~1 min)."""
+    """`--domains ALPHAS` (docs/gait.md: raw timing against the real hand labels and against
+    rendered walkers' exact contacts per refinement threshold; the gap is the labelling
+    rule's, `--label-rule`), on the four shared videos and one rendered walker (~1 min)."""
     out = _bench_accuracy("--domains", "0.3", "--sweep-only", "4321,1", "--render-cache", str(tmp_path / "r"),
                           "--cache", str(tmp_path / "c"))  # fmt: skip
     assert "| 0.3 | HS |" in out and "| 0.3 | TO |" in out
     assert "| real (hand labels) | 33 |" in out and "| rendered (exact contact, <= 30 fps) |" in out
+
+
+def test_the_hand_label_rule_picks_a_frame_before_heel_contact_and_after_toe_off():
+    """bench/data/README.md's rule (heel within 12 px of its rest position, toe within 5 px
+    of its stance position) on the renderer's exact feet: at a real video's scale (~390 px
+    nose to ankle) it picks a frame before the heel's contact and after the toe's lift-off
+    (the lead ``--tune`` moves each real label by); with no tolerance it picks the first
+    frame at (within 2 ms) or after the contact and the last frame before the lift-off."""
+    ga = bench_module("gait_accuracy")
+
+    curves = ga.rule_curves(((4321, 2),))
+    kinds = {c["kind"] for c in curves}
+    assert kinds == {"HS", "TO"} and len(curves) >= 8
+    for c in curves:
+        dt = float(np.median(np.diff(c["t"])))
+        exact = ga.label_rule_time(c, 1e-6) - c["t0"]
+        if c["kind"] == "HS":  # (a rendered heel comes to rest smoothly: a frame 1 ms early is already there)
+            assert -0.002 < exact < dt + 1e-9
+        else:
+            assert -dt - 1e-9 < exact < 0.002
+    rows = [{"label": "v.mp4", "nose_ankle_px": 390.0}]
+    lead = ga.label_rule_leads(rows, curves)["v.mp4"]
+    assert -0.06 < lead["HS"] < -0.015 and 0.003 < lead["TO"] < 0.03, lead
+    # a larger image (more px per cm): the same px tolerance is a shorter distance, a smaller lead
+    big = ga.label_rule_leads([{"label": "v.mp4", "nose_ankle_px": 780.0}], curves)["v.mp4"]
+    assert lead["HS"] < big["HS"] and big["TO"] < lead["TO"]
+
+
+def test_scoring_against_contact_moves_each_label_by_its_lead():
+    """``label_to_contact``: a label moves by its video's label - contact lead; BiSP from
+    the moved events (TO - HS) is shorter than from the labels as labelled by the TO lead
+    minus the HS lead, MonoSP longer by it."""
+    ga = bench_module("gait_accuracy")
+
+    ev = [{"event": "HS", "foot": "left", "time": 1.0}, {"event": "TO", "foot": "right", "time": 1.2},
+          {"event": "HS", "foot": "right", "time": 1.55}]  # fmt: skip
+    moved = ga.label_to_contact(ev, {"HS": -0.03, "TO": 0.01})
+    assert [e["time"] for e in moved] == pytest.approx([1.03, 1.19, 1.58]) and ev[0]["time"] == 1.0
+    bisp = lambda e: e[1]["time"] - e[0]["time"]  # noqa: E731
+    mono = lambda e: e[2]["time"] - e[1]["time"]  # noqa: E731
+    assert bisp(ev) - bisp(moved) == pytest.approx(0.04) and mono(moved) - mono(ev) == pytest.approx(0.04)
+
+
+@pytest.mark.slow
+def test_bench_label_rule_runs(tmp_path):
+    """`--label-rule` (docs/gait.md, "What the hand labels time"), on the four shared
+    videos and one rendered walker: the rule's lead per real video, and the walker scored
+    against its exact contacts and against the rule."""
+    out = _bench_accuracy("--label-rule", "--sweep-only", "4321,1", "--render-cache", str(tmp_path / "r"),
+                          "--cache", str(tmp_path / "c"))  # fmt: skip
+    row = next(line for line in out.splitlines() if line.startswith("| gait_normal_01.mp4 |"))
+    hs, to = (float(x) for x in row.strip("|").split("|")[2:4])
+    assert -60 < hs < -10 and 0 < to < 30, row
+    assert "| BlazePose's | HS | exact contact |" in out and "| none | TO | hand-label rule |" in out
 
 
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
