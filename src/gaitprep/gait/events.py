@@ -442,15 +442,23 @@ DS_MIN_RATIO = 1.6
 #: speed), chosen on synthetic seed set A (exact keypoints, where truth is exact)
 LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: systematic timing correction (s) added to every refined event, per pose backend
-#: (``series.extra["backend"]``, from the pose provenance) and kind: what that pose
-#: model's keypoints do at a real foot contact that exact keypoints do not (measured
-#: against hand labels of real video). Calibrated on all the labelled real videos
-#: (:data:`TUNING_NOTE`); a backend not listed gets no correction (and a note in the
-#: diagnostics).
-EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.046, "TO": 0.019}}
+#: (``series.extra["backend"]``, from the pose provenance) and kind, so that events time
+#: the physical contact: heel strike = the first instant the heel touches the floor, toe
+#: off = the last the toe does. BlazePose: calibrated on the eight hand-labelled real
+#: videos (bench/data) with each label moved to the contact it implies -- the labelling
+#: rule (heel within 12 px of its rest position, toe within 5 px of its stance position)
+#: picks a frame 25-35 ms before the heel's contact and 8-13 ms after the toe's lift-off,
+#: measured by applying the rule to the renderer's exact feet at each video's scale
+#: (``bench/gait_accuracy.py --tune`` / ``--label-rule``). The renderer's walkers through
+#: BlazePose, scored against their exact contacts, give a correction within 6 ms (HS)
+#: and 2 ms (TO) of it (raw HS +10 to +14 ms, TO -15 to +1 ms on eight sweeps). A backend not listed gets no correction (and a
+#: note in the diagnostics). To time events as the hand labels do instead, set
+#: ``gait.event_offsets_s: {HS: -0.046, TO: 0.019}``.
+EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.019, "TO": 0.007}}
 TUNING_NOTE = (
-    "offsets: mean error over the 8 hand-labelled real videos, 65 HS and 68 TO "
-    "(bench/gait_accuracy.py --tune --heldout-videos DIR); held-out figure: leave-one-video-out"
+    "offsets: mean error against contact over the 8 hand-labelled real videos (65 HS, 68 TO; "
+    "each label moved by the labelling rule's lead, measured on the renderer's exact feet; "
+    "bench/gait_accuracy.py --tune --heldout-videos DIR); held-out figure: leave-one-video-out"
 )
 
 
