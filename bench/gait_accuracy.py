@@ -775,8 +775,9 @@ def domain_alphas(labels: Path, cache: Path, heldout_videos: Path | None, render
                   sweep: tuple[int, int], alphas: list[float]) -> None:  # fmt: skip
     """Raw timing (no offsets) of BlazePose events against hand labels of real video and
     against the exact truth of the project's renderer walkers, for each refinement
-    threshold ``alpha`` (:data:`gaitprep.gait.events.LABEL_FREE_ALPHA`, both kinds): one
-    offset per kind can be right on both only where the two mean errors agree."""
+    threshold ``alpha`` (:data:`gaitprep.gait.events.LABEL_FREE_ALPHA`, both kinds). The
+    labels as labelled precede the heel's contact by the labelling rule's lead, so the two
+    differ by about that lead (``--label-rule``; the shipped offsets time the contact)."""
     import gaitprep.gait.events as ev_mod
     from gaitprep.gait.validation import synth_blazepose
     from gaitprep.synth.truth import events_in_view

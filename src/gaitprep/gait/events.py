@@ -450,7 +450,7 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: picks a frame 25-35 ms before the heel's contact and 8-13 ms after the toe's lift-off,
 #: measured by applying the rule to the renderer's exact feet at each video's scale
 #: (``bench/gait_accuracy.py --tune`` / ``--label-rule``). The renderer's walkers through
-#: BlazePose, scored against their exact contacts, give a correction within 6 ms (HS)
+#: BlazePose, scored against their exact contacts, give a correction within 7 ms (HS)
 #: and 2 ms (TO) of it (raw HS +10 to +14 ms, TO -15 to +1 ms on eight sweeps). A backend not listed gets no correction (and a
 #: note in the diagnostics). To time events as the hand labels do instead, set
 #: ``gait.event_offsets_s: {HS: -0.046, TO: 0.019}``.
