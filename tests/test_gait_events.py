@@ -387,7 +387,8 @@ def test_bench_label_rule_runs(tmp_path):
 
 def test_load_pose_reads_timestamps_and_backend(tmp_path):
     """``load_pose(..., provenance=)``: the provenance's frame timestamps time the events and
-    its backend selects the timing correction (BlazePose: calibrated on hand labels)."""
+    its backend selects the timing correction (BlazePose: calibrated to the contact), which
+    the summary records with its source; the config's own offsets replace it, said so."""
     from gaitprep.gait.events import EVENT_OFFSET_S
     from gaitprep.gait.io import load_pose
 
@@ -400,6 +401,14 @@ def test_load_pose_reads_timestamps_and_backend(tmp_path):
     res = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]})
     assert res.prep.diagnostics["event_offsets_s"] == EVENT_OFFSET_S["blazepose"]
     assert not any("no frame timestamps" in w for w in res.summary["warnings"])
+    timing = res.summary["event_timing"]
+    assert timing["offsets_s"] == EVENT_OFFSET_S["blazepose"] and timing["reference"].startswith("contact")
+    assert "pose backend blazepose" in timing["source"]
+    own = analyze_clip(s, 30.0, CLIP, {"method": "px_per_cm", "px_per_cm": truth["px_per_cm"]},
+                       event_offsets={"HS": -0.046, "TO": 0.019})  # fmt: skip
+    assert own.summary["event_timing"]["offsets_s"] == {"HS": -0.046, "TO": 0.019}
+    assert own.summary["event_timing"]["source"] == "config gait.event_offsets_s"
+    json.dumps(own.summary["event_timing"])
 
 
 def test_pass_velocity_is_unbiased_at_the_ends_of_a_short_pass():
