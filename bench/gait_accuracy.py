@@ -300,7 +300,9 @@ def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefi
         ev.sort(key=lambda e: e["time"])
         means = _hard().params_from_events([e for e in ev if e["eligible"]], lambda e: True)
         t_rng = [(tfun(a), tfun(b)) for a, b in rng]
-        hidden = [(tfun(a - HIDDEN_TOL_FRAMES), tfun(b + HIDDEN_TOL_FRAMES)) for _, a, b in HIDDEN.get(video, [])]
+        # a hidden event's rough frames are label-timed: moved like the labels when scoring against contact
+        move = (lambda kind: lead.get(kind, 0.0)) if contact else (lambda kind: 0.0)
+        hidden = [(tfun(a - HIDDEN_TOL_FRAMES) - move(k), tfun(b + HIDDEN_TOL_FRAMES) - move(k)) for k, a, b in HIDDEN.get(video, [])]
 
         def in_scope(t, t_rng=t_rng, hidden=hidden):
             return any(a <= t <= b for a, b in t_rng) and not any(a <= t <= b for a, b in hidden)
