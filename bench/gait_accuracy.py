@@ -1111,10 +1111,15 @@ def rule_curves(sweeps=LABEL_RULE_SWEEPS) -> list[dict]:
     0.3 s before to 0.2 s after the contact, on the walker's own frame grid."""
     import math
 
-    from gaitprep.gait.calibration import nose_ankle_fraction
     from gaitprep.synth.model import WalkerParams, make_walker
     from gaitprep.synth.truth import events_in_view
 
+    try:
+        from gaitprep.gait.calibration import nose_ankle_fraction
+
+        frac = nose_ankle_fraction("blazepose")
+    except ImportError:  # an older gaitprep on PYTHONPATH: this checkout's value
+        frac = 0.84
     out = []
     for seed, n in sweeps:
         for cfg in sweep_configs(n, seed):
@@ -1127,7 +1132,7 @@ def rule_curves(sweeps=LABEL_RULE_SWEEPS) -> list[dict]:
                 t = np.arange(math.ceil((t0 - 0.3) / dt), math.floor((t0 + 0.2) / dt) + 1) * dt
                 d = np.array([np.linalg.norm(w.body(x)[point] - rest) for x in t])
                 out.append({"kind": e["event"], "foot": e["foot"], "t0": t0, "t": t, "d": d,
-                            "scale": nose_ankle_fraction("blazepose") * p.height_cm})  # fmt: skip
+                            "scale": frac * p.height_cm})  # fmt: skip
     return out
 
 
