@@ -268,13 +268,14 @@ def real_pose(video: str, cache: Path, videos_dir: Path = VIDEOS_DIR) -> tuple[l
 
 
 def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefix: str = "real",
-             only: str | None = None, contact: bool = False) -> list[dict]:  # fmt: skip
+             only: str | None = None) -> list[dict]:  # fmt: skip
     """Score every labelled video of ``<prefix>_events.tsv`` (videos in ``videos_dir``), or
     only the one named ``only``; a ``<prefix>_sources.tsv`` beside the labels (columns
     ``video sha1 source``) pins each video's content: a different file is refused.
-    ``contact``: against the contact each label implies (:func:`label_to_contact`, the
-    video's lead from :func:`label_rule_leads`) instead of the labels as labelled; each row
-    records the lead (``"lead"``) either way."""
+    Each video is analysed once and scored twice: the row against the labels as labelled,
+    and in its ``"against_contact"`` the same analysis against the contact each label
+    implies (:func:`label_to_contact`, the video's lead from :func:`label_rule_leads`,
+    recorded as ``"lead"``)."""
     labels, passes = read_labels(labels_dir, prefix)
     _check_sources(labels_dir / f"{prefix}_sources.tsv", videos_dir)
     rows = []
@@ -295,27 +296,30 @@ def run_real(labels_dir: Path, cache: Path, videos_dir: Path = VIDEOS_DIR, prefi
         res = analyze_clip(s, fps, "PA900/UGS/NW-WoJ_2", {"method": "height", "height_cm": 170})
         px = body_height_px(res.prep.series, res.prep.passes)
         lead = label_rule_leads([{"label": video, "nose_ankle_px": px}])[video]
-        if contact:
-            ev = label_to_contact(ev, lead)
-        ev.sort(key=lambda e: e["time"])
-        means = _hard().params_from_events([e for e in ev if e["eligible"]], lambda e: True)
         t_rng = [(tfun(a), tfun(b)) for a, b in rng]
-        # a hidden event's rough frames are label-timed: moved like the labels when scoring against contact
-        move = (lambda kind: lead.get(kind, 0.0)) if contact else (lambda kind: 0.0)
-        hidden = [(tfun(a - HIDDEN_TOL_FRAMES) - move(k), tfun(b + HIDDEN_TOL_FRAMES) - move(k)) for k, a, b in HIDDEN.get(video, [])]
+        scored = {}
+        for contact in (False, True):
+            move = lead if contact else {"HS": 0.0, "TO": 0.0}
+            tev = sorted(label_to_contact(ev, move), key=lambda e: e["time"])
+            means = _hard().params_from_events([e for e in tev if e["eligible"]], lambda e: True)
+            # a hidden event's rough frames are label-timed: moved like the labels
+            hidden = [(tfun(a - HIDDEN_TOL_FRAMES) - move.get(k, 0.0), tfun(b + HIDDEN_TOL_FRAMES) - move.get(k, 0.0))
+                      for k, a, b in HIDDEN.get(video, [])]  # fmt: skip
 
-        def in_scope(t, t_rng=t_rng, hidden=hidden):
-            return any(a <= t <= b for a, b in t_rng) and not any(a <= t <= b for a, b in hidden)
+            def in_scope(t, t_rng=t_rng, hidden=hidden):
+                return any(a <= t <= b for a, b in t_rng) and not any(a <= t <= b for a, b in hidden)
 
-        r = score_clip(res, ev, means, fps, in_scope)
-        for k in ("step_length_cm", "stride_length_cm", "speed_m_per_s"):
-            r["params"][k] = None  # no stature / static camera: not scored on the real videos
-        r["label"] = video
-        r["fps"] = fps
-        r["_heldout"] = prefix == "heldout"
-        r["diagnostics"] = _diag(res)
-        r["nose_ankle_px"], r["lead"] = px, lead
-        rows.append(r)
+            r = score_clip(res, tev, means, fps, in_scope)
+            for k in ("step_length_cm", "stride_length_cm", "speed_m_per_s"):
+                r["params"][k] = None  # no stature / static camera: not scored on the real videos
+            r["label"] = video
+            r["fps"] = fps
+            r["_heldout"] = prefix == "heldout"
+            r["diagnostics"] = _diag(res)
+            r["nose_ankle_px"], r["lead"] = px, lead
+            scored[contact] = r
+        scored[False]["against_contact"] = scored[True]
+        rows.append(scored[False])
     return rows
 
 
@@ -533,13 +537,13 @@ def main() -> None:
     if not a.no_real:
         rows = run_real(Path(a.labels), Path(a.cache))
         allrows["real"] = rows
-        contact = run_real(Path(a.labels), Path(a.cache), contact=True)
+        contact = [r["against_contact"] for r in rows]
         title = f"real videos, BlazePose, shipped offsets (calibrated on these {len(rows)} and the held-out ones: in-sample)"
         _print_set(f"{title}, against the contact the hand labels imply", contact, False)
         _print_set(f"{title}, against the hand labels as labelled", rows, a.per_clip)
     if heldout is not None:
         rows = run_real(Path(a.labels), Path(a.cache), heldout, prefix="heldout")
-        contact = run_real(Path(a.labels), Path(a.cache), heldout, prefix="heldout", contact=True)
+        contact = [r["against_contact"] for r in rows]
         allrows["real_heldout"] = rows
         title = f"held-out real videos, BlazePose, shipped offsets (the detector's constants never tuned on them; the offsets calibrated on these and the shared ones: in-sample for the offsets): {', '.join(r['label'] for r in rows)}"
         _print_set(f"{title}, against the contact the hand labels imply", contact, False)
@@ -1066,19 +1070,17 @@ def run_rendered_step_to(cache: Path) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def _real_sets(labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None,
-               contact: bool = False) -> list[dict]:  # fmt: skip
+def _real_sets(labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None) -> list[dict]:
     """Every labelled real video (or only the one named ``only``): the shared ones and, when
     ``heldout_videos`` is given, the held-out ones (scored as :func:`run_real` does, with
-    whatever ``zeni_events`` is now; ``contact`` as there)."""
-    rows = run_real(labels, cache, only=only, contact=contact)
+    whatever ``zeni_events`` is now)."""
+    rows = run_real(labels, cache, only=only)
     if heldout_videos is not None:
-        rows += run_real(labels, cache, heldout_videos, prefix="heldout", only=only, contact=contact)
+        rows += run_real(labels, cache, heldout_videos, prefix="heldout", only=only)
     return rows
 
 
-def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None,
-                  contact: bool = False) -> list[dict]:  # fmt: skip
+def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | None, only: str | None = None) -> list[dict]:
     """:func:`_real_sets` with the BlazePose offsets replaced by ``off`` (``{"HS": s, "TO": s}``)."""
     import gaitprep.gait.clip as clip_mod
     import gaitprep.gait.events as ev_mod
@@ -1086,7 +1088,7 @@ def _with_offsets(off: dict, labels: Path, cache: Path, heldout_videos: Path | N
     orig = ev_mod.zeni_events
     clip_mod.zeni_events = lambda prep, refine=True, offsets=None: orig(prep, refine=refine, offsets=off)
     try:
-        return _real_sets(labels, cache, heldout_videos, only, contact)
+        return _real_sets(labels, cache, heldout_videos, only)
     finally:
         clip_mod.zeni_events = orig
 
@@ -1227,7 +1229,7 @@ def tune(labels: Path, cache: Path, heldout_videos: Path | None = None) -> None:
     what :func:`leave_one_out` measures."""
     zero = {"HS": 0.0, "TO": 0.0}
     rows = _with_offsets(zero, labels, cache, heldout_videos)
-    crow = {r["label"]: r for r in _with_offsets(zero, labels, cache, heldout_videos, contact=True)}
+    crow = {r["label"]: r["against_contact"] for r in rows}
     print(f"calibration videos: {', '.join(r['label'] for r in rows)}")
     print("| video | fps | nose-ankle (px) | HS n | HS mean error (ms) | HS label - contact (ms) | HS n, error against contact (ms) | TO n | TO mean error (ms) | TO label - contact (ms) | TO n, error against contact (ms) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -1261,14 +1263,14 @@ def leave_one_out(labels: Path, cache: Path, heldout_videos: Path | None = None)
     """Each labelled real video scored with BlazePose offsets calibrated on all the others
     (mean error without offset, per kind, pooled over their events; the shared four and,
     with ``heldout_videos``, the held-out four): how the offsets carry to new video."""
-    raw = _with_offsets({"HS": 0.0, "TO": 0.0}, labels, cache, heldout_videos, contact=True)
+    raw = [r["against_contact"] for r in _with_offsets({"HS": 0.0, "TO": 0.0}, labels, cache, heldout_videos)]
     out, as_labelled = [], []
     for r in raw:
         others = [x for x in raw if x["label"] != r["label"]]
         off = {k: -float(np.mean([e / x["fps"] for x in others for e in x[k]["errors"]])) for k in ("HS", "TO")}
-        for contact, dest in ((True, out), (False, as_labelled)):
-            rows = _with_offsets(off, labels, cache, heldout_videos, only=r["label"], contact=contact)
-            dest.extend(x for x in rows if x["_heldout"] == r["_heldout"])
+        (row,) = (x for x in _with_offsets(off, labels, cache, heldout_videos, only=r["label"]) if x["_heldout"] == r["_heldout"])
+        out.append(row["against_contact"])
+        as_labelled.append(row)
         print(f"{r['label']}: offsets from the others HS {off['HS']:+.3f} s, TO {off['TO']:+.3f} s")
     n = len(out) - 1
     _print_set(f"real videos, BlazePose, leave-one-video-out offsets (each video scored with offsets calibrated on the other {n}: the held-out figure), against the contact the hand labels imply (each label moved by its video's label - contact lead, --label-rule)", out, False)
