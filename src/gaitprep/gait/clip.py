@@ -50,23 +50,22 @@ def _participant(clip_key: str) -> Optional[str]:
         return clip_key.split("/")[0] if "/" in clip_key else None
 
 
-def _event_timing(prep, method: str, refine: bool, event_offsets: Optional[dict]) -> dict:
+def _event_timing(prep, method: str) -> dict:
     """What the events' times were corrected by: ``{"offsets_s": {"HS", "TO"} (s, added to
-    every event), "reference", "source"}`` -- the pose backend's calibration to the
-    physical contact (:data:`gaitprep.gait.events.EVENT_OFFSET_S`), the config's
-    ``gait.event_offsets_s``, or none."""
-    from .events import EVENT_OFFSET_S
+    every event), "reference", "source"}``, from the event detector's diagnostics (the pose
+    backend's calibration to the physical contact,
+    :data:`gaitprep.gait.events.EVENT_OFFSET_S`; the config's ``gait.event_offsets_s``;
+    or none)."""
+    from .events import EVENT_OFFSET_REFERENCE
 
-    off = prep.diagnostics.get("event_offsets_s")
-    backend = prep.diagnostics.get("pose_backend")
-    if method != "zeni" or not refine or off is None:
-        return {"offsets_s": None, "reference": None, "source": f"none ({method}{'' if refine else ', unrefined'})"}
-    if event_offsets is not None:
-        return {"offsets_s": dict(off), "reference": "as calibrated by the user", "source": "config gait.event_offsets_s"}
-    if backend in EVENT_OFFSET_S:
-        return {"offsets_s": dict(off), "reference": "contact (heel's first touch, toe's last)",
-                "source": f"pose backend {backend}: gaitprep.gait.events.EVENT_OFFSET_S (docs/gait.md)"}  # fmt: skip
-    return {"offsets_s": dict(off), "reference": None, "source": f"none calibrated for pose backend {backend!r}"}
+    d = prep.diagnostics
+    off, source = d.get("event_offsets_s"), d.get("event_offsets_source")
+    if method != "zeni" or off is None or source == "none (unrefined)":
+        unrefined = ", unrefined" if source == "none (unrefined)" else ""
+        return {"offsets_s": None, "reference": None, "source": f"none ({method}{unrefined})"}
+    reference = {"config": "as calibrated by the user", "pose backend": EVENT_OFFSET_REFERENCE}
+    return {"offsets_s": dict(off), "source": source,
+            "reference": next((v for k, v in reference.items() if str(source).startswith(k)), None)}  # fmt: skip
 
 
 def analyze_clip(
@@ -189,7 +188,7 @@ def analyze_clip(
         "calibration": calib.describe(),
         "keypoints": {("left" if s == "l" else "right"): v for s, v in prep.used.items()},
         "preprocessing": asdict(prep_cfg),
-        "event_timing": _event_timing(prep, method, refine, event_offsets),
+        "event_timing": _event_timing(prep, method),
         "n_leg_swaps_fixed": prep.n_swaps_fixed,
         "n_edited_events": len(edited_frames),
         "warnings": warnings,

@@ -451,10 +451,12 @@ LABEL_FREE_ALPHA = {"HS": 0.3, "TO": 0.3}
 #: measured by applying the rule to the renderer's exact feet at each video's scale
 #: (``bench/gait_accuracy.py --tune`` / ``--label-rule``). The renderer's walkers through
 #: BlazePose, scored against their exact contacts, give a correction within 7 ms (HS)
-#: and 2 ms (TO) of it (raw HS +10 to +14 ms, TO -15 to +1 ms on eight sweeps). A backend not listed gets no correction (and a
-#: note in the diagnostics). To time events as the hand labels do instead, set
-#: ``gait.event_offsets_s: {HS: -0.046, TO: 0.019}``.
+#: and 2 ms (TO) of it (raw HS +10 to +14 ms, TO -15 to +1 ms on eight sweeps). A backend
+#: not listed gets no correction (and a note in the diagnostics). To time events as the
+#: hand labels do instead, set ``gait.event_offsets_s: {HS: -0.046, TO: 0.019}``.
 EVENT_OFFSET_S: dict = {"blazepose": {"HS": -0.019, "TO": 0.007}}
+#: what the offsets of :data:`EVENT_OFFSET_S` make the events time
+EVENT_OFFSET_REFERENCE = "contact (heel's first touch, toe's last)"
 TUNING_NOTE = (
     "offsets: mean error against contact over the 8 hand-labelled real videos (65 HS, 68 TO; "
     "each label moved by the labelling rule's lead, measured on the renderer's exact feet; "
@@ -902,6 +904,12 @@ def zeni_events(
         prep.diagnostics.update(event_method="zeni-labelled")
         return ev
     backend = (prep.series.extra or {}).get("backend")
+    if offsets is not None:
+        offsets_source = "config gait.event_offsets_s"
+    elif backend in EVENT_OFFSET_S:
+        offsets_source = f"pose backend {backend}: gaitprep.gait.events.EVENT_OFFSET_S (docs/gait.md)"
+    else:
+        offsets_source = f"none calibrated for pose backend {backend!r}"
     if offsets is None:
         offsets = dict(EVENT_OFFSET_S.get(backend, {"HS": 0.0, "TO": 0.0}))
     if alpha is None or not isinstance(alpha, dict):
@@ -1118,6 +1126,7 @@ def zeni_events(
         foot_label_agreement=float(np.mean(agree)) if agree else float("nan"),
         step_frequency_hz_per_pass=freq,
         event_offsets_s=offsets if refine else {"HS": 0.0, "TO": 0.0},
+        event_offsets_source=offsets_source if refine else "none (unrefined)",
         event_alpha=alpha if refine else None,
         n_frames_relabelled=n_relabelled,
         pose_backend=backend,
